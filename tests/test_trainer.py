@@ -1,0 +1,157 @@
+"""dl-train end to end on a few hundred real MNIST digits: train one epoch, export, check the contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from typer.testing import CliRunner  # noqa: E402
+
+from trainer.cli import app  # noqa: E402
+
+SAMPLE = Path(__file__).parent / "data" / "mnist-sample.npz"
+META_KEYS = {"model", "task", "description", "labels", "preprocessing", "metrics", "history", "config", "dataset", "created", "versions", "parity"}
+
+# file -> (input name, input shape, {output name: shape}); "batch" is the dynamic axis
+CONTRACT = {
+    "iris": ("features", ["batch", 4], {"probabilities": ["batch", 3]}),
+    "cnn": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
+    "cnn-invert": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
+    "vae-encoder": ("image", ["batch", 28, 28, 1], {"mean": ["batch", 2], "logvar": ["batch", 2]}),
+    "vae-decoder": ("z", ["batch", 2], {"logits": ["batch", 28, 28, 1]}),
+    "vae-classifier": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
+}
+
+
+def train(*args: str) -> tuple[int, list[dict], str]:
+    """Run dl-train in a subprocess with JSON-lines progress; returns exit code, events and stderr."""
+    import os
+    import subprocess
+    import sys
+
+    # The JSONL reporter rewires fd 1, so it runs in a child process, as the TUI runs it.
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", *args, "--progress", "jsonl"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    return proc.returncode, events, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """Every subcommand, one epoch each, into one folder (vae-classifier needs the VAE)."""
+    out = tmp_path_factory.mktemp("exported")
+    code, events, err = train("all", "--epochs", "1", "--data", str(SAMPLE), "--out", str(out))
+    assert code == 0, err
+    return out, events
+
+
+def dims(value_info) -> list:
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_export_contract(trained, name):
+    out, _ = trained
+    model = onnx.load(out / f"{name}.onnx")
+    onnx.checker.check_model(model)
+    input_name, input_shape, outputs = CONTRACT[name]
+    assert [(i.name, dims(i)) for i in model.graph.input] == [(input_name, input_shape)]
+    assert {o.name: dims(o) for o in model.graph.output} == outputs
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert META_KEYS <= set(meta)
+    assert meta["model"] == name
+    assert 0.0 <= float(meta["parity"]) <= 1e-4
+    history = json.loads(meta["history"])
+    assert [h["epoch"] for h in history] == [1]
+    assert json.loads(meta["dataset"])["train"] in (120, 400)  # iris train split, or the MNIST sample
+
+
+def test_classifiers_give_probabilities_for_a_batch_of_any_size(trained):
+    out, _ = trained
+    digits = np.load(SAMPLE)["x_test"][:7].astype(np.float32)[..., None] / 255.0
+    for name in ("cnn", "cnn-invert", "vae-classifier"):
+        session = ort.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        (probs,) = session.run(None, {"image": digits})
+        assert probs.shape == (7, 10)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+        meta = session.get_modelmeta().custom_metadata_map
+        assert json.loads(meta["labels"]) == [str(d) for d in range(10)]
+
+
+def test_metadata_carries_metrics_labels_and_preprocessing(trained):
+    out, _ = trained
+    meta = lambda name: ort.InferenceSession(str(out / f"{name}.onnx")).get_modelmeta().custom_metadata_map  # noqa: E731
+    iris = meta("iris")
+    assert json.loads(iris["labels"]) == ["setosa", "versicolor", "virginica"]
+    assert len(json.loads(iris["preprocessing"])["features"]) == 4
+    invert = json.loads(meta("cnn-invert")["metrics"])
+    assert invert["test_accuracy"] == pytest.approx((invert["test_accuracy_original"] + invert["test_accuracy_inverted"]) / 2)
+    assert json.loads(meta("vae-classifier")["preprocessing"])["binarize"] == 0.5
+    assert json.loads(meta("cnn")["preprocessing"])["binarize"] is None
+    elbo = json.loads(meta("vae-decoder")["metrics"])["test_elbo"]
+    assert elbo < 0  # a log-likelihood bound of binary images
+    versions = json.loads(meta("cnn")["versions"])
+    assert {"tensorflow", "tf2onnx", "onnxruntime"} <= set(versions)
+
+
+def test_jsonl_stream_is_only_events_in_order(trained):
+    _, events = trained
+    kinds = [e["event"] for e in events]
+    assert kinds.count("start") == 5 and kinds.count("done") == 5
+    assert kinds.count("export") == 6
+    for event in events:
+        if event["event"] == "epoch_end":
+            assert {"epoch", "loss", "metrics", "val_metrics", "seconds"} <= set(event)
+    cnn = [e for e in events if e.get("model") == "cnn"]
+    assert [e["event"] for e in cnn if e["event"] != "batch"] == ["start", "epoch_start", "epoch_end", "export", "done"]
+    assert any(e["event"] == "batch" for e in cnn)
+
+
+def test_checkpoints_are_removed_after_export(trained):
+    out, _ = trained
+    assert not (out / ".checkpoints").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.onnx" for n in CONTRACT] + ["vae.weights.h5"])
+
+
+def test_vae_classifier_without_a_trained_vae_says_so(tmp_path):
+    code, events, err = train("vae-classifier", "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path))
+    assert code == 2
+    assert events[-1]["event"] == "error" and "dl-train vae" in events[-1]["message"]
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_run_resumes_and_keeps_the_previous_model(tmp_path):
+    """Kill training after its first epoch: the old file stays; running again resumes at epoch 2."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    previous = b"previous model"
+    (tmp_path / "iris.onnx").write_bytes(previous)
+    cmd = [sys.executable, "-m", "trainer.cli", "iris", "--epochs", "3", "--out", str(tmp_path), "--progress", "jsonl"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "epoch_end":
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert (tmp_path / "iris.onnx").read_bytes() == previous
+    assert not list(tmp_path.glob(".iris.onnx.*"))
+
+    code, events, err = train("iris", "--epochs", "3", "--out", str(tmp_path))
+    assert code == 0, err
+    epochs = [e["epoch"] for e in events if e["event"] == "epoch_start"]
+    assert epochs[0] >= 2 and epochs[-1] == 3
+    assert "resuming iris after epoch" in err
+    meta = ort.InferenceSession(str(tmp_path / "iris.onnx")).get_modelmeta().custom_metadata_map
+    assert [h["epoch"] for h in json.loads(meta["history"])] == [1, 2, 3]

@@ -1,0 +1,201 @@
+"""`dl-train`: train the notebook's models and export them to ONNX.
+
+TensorFlow is imported inside the command bodies, so `dl-train --help` is instant.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from trainer.data import DataError, load_mnist
+from trainer.progress import JsonlReporter, Reporter, make_reporter
+
+app = typer.Typer(
+    help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class ProgressMode(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    jsonl = "jsonl"
+    none = "none"
+
+
+DEFAULT_OUT = Path("exported")
+Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
+Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
+Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed for weights and shuffling.")]
+Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
+Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter is not for users; errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _run(progress: ProgressMode, job) -> None:
+    """Run JOB(reporter) and turn what a user can cause into one line and an exit code."""
+    reporter = make_reporter(progress.value)
+    try:
+        job(reporter)
+    except DataError as exc:
+        _fail(reporter, str(exc), 2)
+    except KeyboardInterrupt:
+        _fail(reporter, "interrupted; run the same command again to resume from the last finished epoch", 130)
+    except Exception as exc:  # the rest are ours: one line, and the type for the bug report
+        from trainer.export import ExportError
+        from trainer.training import MissingModelError
+
+        if isinstance(exc, (ExportError, MissingModelError)):
+            _fail(reporter, str(exc), 2 if isinstance(exc, MissingModelError) else 1)
+        raise
+    finally:
+        reporter.close()
+
+
+def _fail(reporter: Reporter, message: str, code: int):
+    reporter.emit("error", message=message)
+    reporter.close()
+    if isinstance(reporter, JsonlReporter):
+        # The event carries the message for programs; people reading stderr get it too.
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(epochs, batch_size, out, seed, restart, learning_rate=1e-3):
+    from trainer.training import Settings
+
+    return Settings(epochs=epochs, batch_size=batch_size, out=out, seed=seed, restart=restart, learning_rate=learning_rate)
+
+
+@app.command()
+def iris(
+    epochs: Epochs = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    out: Out = DEFAULT_OUT,
+    seed: Seed = 42,
+    progress: Progress = ProgressMode.auto,
+    restart: Restart = False,
+) -> None:
+    """Iris MLP (4-10-10-3) -> iris.onnx."""
+    _quiet_tensorflow()
+
+    def job(reporter):
+        from trainer.training import train_iris
+
+        train_iris(_settings(epochs, batch_size, out, seed, restart), reporter)
+
+    _run(progress, job)
+
+
+@app.command()
+def cnn(
+    invert: Annotated[bool, typer.Option("--invert", help="Also train and test on colour-inverted copies (-> cnn-invert.onnx).")] = False,
+    epochs: Epochs = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 128,
+    data: Data = None,
+    out: Out = DEFAULT_OUT,
+    seed: Seed = 42,
+    progress: Progress = ProgressMode.auto,
+    restart: Restart = False,
+) -> None:
+    """MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert."""
+    _quiet_tensorflow()
+
+    def job(reporter):
+        split = load_mnist(data)
+        from trainer.training import train_cnn
+
+        train_cnn(_settings(epochs, batch_size, out, seed, restart), reporter, split, invert)
+
+    _run(progress, job)
+
+
+@app.command()
+def vae(
+    epochs: Epochs = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    data: Data = None,
+    out: Out = DEFAULT_OUT,
+    seed: Seed = 42,
+    progress: Progress = ProgressMode.auto,
+    restart: Restart = False,
+) -> None:
+    """Convolutional VAE with a 2-D latent space -> vae-encoder.onnx, vae-decoder.onnx."""
+    _quiet_tensorflow()
+
+    def job(reporter):
+        split = load_mnist(data)
+        from trainer.training import train_vae
+
+        train_vae(_settings(epochs, batch_size, out, seed, restart, learning_rate=1e-4), reporter, split)
+
+    _run(progress, job)
+
+
+@app.command("vae-classifier")
+def vae_classifier(
+    epochs: Epochs = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    data: Data = None,
+    out: Out = DEFAULT_OUT,
+    seed: Seed = 42,
+    progress: Progress = ProgressMode.auto,
+    restart: Restart = False,
+) -> None:
+    """MLP on the trained VAE's latent encoding -> vae-classifier.onnx (needs `dl-train vae` first)."""
+    _quiet_tensorflow()
+
+    def job(reporter):
+        split = load_mnist(data)
+        from trainer.training import train_vae_classifier
+
+        train_vae_classifier(_settings(epochs, batch_size, out, seed, restart), reporter, split)
+
+    _run(progress, job)
+
+
+@app.command("all")
+def all_models(
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs for every model (default: each model's own, 10).")] = None,
+    data: Data = None,
+    out: Out = DEFAULT_OUT,
+    seed: Seed = 42,
+    progress: Progress = ProgressMode.auto,
+    restart: Restart = False,
+) -> None:
+    """Train all six files in order: iris, cnn, cnn --invert, vae, vae-classifier."""
+    _quiet_tensorflow()
+
+    def job(reporter):
+        split = load_mnist(data)
+        from trainer import training
+
+        n = epochs or 10
+        training.train_iris(_settings(n, 32, out, seed, restart), reporter)
+        training.train_cnn(_settings(n, 128, out, seed, restart), reporter, split, invert=False)
+        training.train_cnn(_settings(n, 128, out, seed, restart), reporter, split, invert=True)
+        training.train_vae(_settings(n, 64, out, seed, restart, learning_rate=1e-4), reporter, split)
+        training.train_vae_classifier(_settings(n, 32, out, seed, restart), reporter, split)
+
+    _run(progress, job)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

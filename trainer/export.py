@@ -1,0 +1,122 @@
+"""Export a Keras computation to ONNX: convert, check, compare with onnxruntime, write atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+PARITY_TOLERANCE = 1e-4
+OPSET = 17
+
+
+class ExportError(Exception):
+    """The model could not be exported faithfully; nothing was written."""
+
+
+@dataclass
+class ExportSpec:
+    """One ONNX file: a function from named inputs to named outputs, and real inputs to check it on."""
+
+    name: str
+    function: Callable  # a tf.function with a named input_signature returning {output_name: tensor}
+    parity_inputs: dict[str, np.ndarray]
+    metadata: dict = field(default_factory=dict)
+
+
+def export(spec: ExportSpec, out_dir: Path) -> tuple[Path, float]:
+    """Convert, check and write `out_dir/<name>.onnx`; returns the path and the parity figure."""
+    import onnx
+    import tf2onnx
+
+    proto, _ = tf2onnx.convert.from_function(
+        spec.function, input_signature=spec.function.input_signature, opset=OPSET
+    )
+    _name_batch_axis(proto)
+    onnx.checker.check_model(proto)
+    parity = _parity(spec, proto.SerializeToString())
+    meta = {**spec.metadata, "parity": f"{parity:.2e}", "created": _now(), "versions": json.dumps(versions())}
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    proto.producer_name = "dl-train"
+    path = out_dir / f"{spec.name}.onnx"
+    write_atomic(path, proto.SerializeToString())
+    return path, parity
+
+
+def _name_batch_axis(proto) -> None:
+    # tf2onnx names the dynamic axis "unk__N"; call it what it is.
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].dim_value:
+            dims[0].dim_param = "batch"
+
+
+def _parity(spec: ExportSpec, model_bytes: bytes) -> float:
+    """Largest absolute difference between TensorFlow and onnxruntime on the spec's real inputs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    expected = {k: np.asarray(v) for k, v in spec.function(**spec.parity_inputs).items()}
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, spec.parity_inputs)))
+    if set(got) != set(expected):
+        raise ExportError(f"{spec.name}: ONNX outputs {sorted(got)} differ from the model's {sorted(expected)}")
+    worst = max(float(np.max(np.abs(got[k] - expected[k]))) for k in expected)
+    if not np.isfinite(worst) or worst > PARITY_TOLERANCE:
+        raise ExportError(
+            f"{spec.name}: onnxruntime differs from TensorFlow by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written"
+        )
+    return worst
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside PATH, then rename: a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp makes the file private; a model is for everyone who can read the folder.
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that made the file."""
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()

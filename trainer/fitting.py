@@ -1,0 +1,125 @@
+"""Keras fit with resumable checkpoints and progress events; fast tf.data pipelines.
+
+Imports TensorFlow: import it only inside command bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainer.export import write_atomic
+from trainer.progress import Reporter
+
+EVAL_BATCH = 1000  # evaluation batch size: any size gives the same numbers, larger is faster
+
+
+def index_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None, shuffle: bool = True) -> tf.data.Dataset:
+    """Batches of in-memory arrays: shuffle indices, then gather whole batches.
+
+    Shuffling indices instead of examples and gathering a batch at a time keeps the
+    per-example work out of the pipeline; data are already normalised, once, in NumPy.
+    """
+    tensors = tuple(tf.constant(a) for a in arrays)
+    n = len(arrays[0])
+    index = tf.data.Dataset.range(n)
+    if shuffle:
+        index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+
+    def gather(i):
+        parts = tuple(tf.gather(t, i) for t in tensors)
+        return parts if len(parts) > 1 else parts[0]
+
+    return index.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Turns Keras's callbacks into progress events and a per-epoch history that survives a resume."""
+
+    def __init__(self, reporter: Reporter, name: str, epochs: int, steps: int, history: list, history_path: Path, negate_loss_of: str | None):
+        super().__init__()
+        self.reporter, self.name, self.epochs, self.steps = reporter, name, epochs, steps
+        self.history, self.history_path = history, history_path
+        self.negate_loss_of = negate_loss_of  # the VAE reports its ELBO; its loss is the negative ELBO
+        self._started = 0.0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        del self.history[epoch:]  # a resumed run redoes the epoch it was killed in
+        self._started = time.monotonic()
+        self.reporter.emit("epoch_start", model=self.name, epoch=self._epoch, epochs=self.epochs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss, metrics = self._split(logs or {})
+        self.reporter.emit("batch", model=self.name, epoch=self._epoch, step=batch + 1, steps=self.steps, loss=loss, metrics=metrics)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        loss, metrics = self._split(train)
+        seconds = round(time.monotonic() - self._started, 2)
+        entry = {"epoch": self._epoch, "loss": loss, **metrics, **{f"val_{k}": v for k, v in val.items()}, "seconds": seconds}
+        self.history.append(entry)
+        write_atomic(self.history_path, json.dumps(self.history).encode())
+        self.reporter.emit(
+            "epoch_end", model=self.name, epoch=self._epoch, epochs=self.epochs,
+            loss=loss, metrics=metrics, val_metrics=val, seconds=seconds,
+        )
+
+    def _split(self, logs: dict) -> tuple[float | None, dict]:
+        logs = {k: float(v) for k, v in logs.items()}
+        if self.negate_loss_of:
+            return -logs.get(self.negate_loss_of, float("nan")), logs
+        loss = logs.pop("loss", None)
+        return loss, logs
+
+
+def fit(
+    model: keras.Model,
+    *,
+    name: str,
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset,
+    steps: int,
+    epochs: int,
+    out: Path,
+    restart: bool,
+    reporter: Reporter,
+    negate_loss_of: str | None = None,
+) -> list[dict]:
+    """Train with checkpoints in `out/.checkpoints/NAME`: a killed run resumes at its last finished epoch."""
+    backup = checkpoint_dir(out, name)
+    if restart:
+        shutil.rmtree(backup, ignore_errors=True)
+    backup.mkdir(parents=True, exist_ok=True)
+    history_path = backup / "history.json"
+    history = json.loads(history_path.read_text()) if history_path.exists() else []
+    if history:
+        reporter.info(f"resuming {name} after epoch {len(history)} (use --restart to start over)")
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup / "keras"), delete_checkpoint=False),
+        ProgressCallback(reporter, name, epochs, steps, history, history_path, negate_loss_of),
+    ]
+    model.fit(train, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=False)
+    return history[:epochs]
+
+
+def checkpoint_dir(out: Path, name: str) -> Path:
+    return out / ".checkpoints" / name
+
+
+def finish(out: Path, name: str) -> None:
+    """Drop a run's checkpoints once its model is exported."""
+    shutil.rmtree(checkpoint_dir(out, name), ignore_errors=True)
+    try:
+        (out / ".checkpoints").rmdir()
+    except OSError:
+        pass

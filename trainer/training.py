@@ -1,0 +1,281 @@
+"""Train each of the notebook's models and describe what to export.
+
+Imports TensorFlow: import it only inside command bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trainer import models
+from trainer.data import IRIS_FEATURES, Split, load_iris_split
+from trainer.export import ExportSpec, export
+from trainer.fitting import EVAL_BATCH, finish, fit, index_batches
+from trainer.progress import Reporter
+
+DIGITS = [str(d) for d in range(10)]
+IMAGE_PREPROCESSING = {"kind": "image", "size": [28, 28], "range": [0, 1], "polarity": "white-on-black", "binarize": None}
+BINARISED_PREPROCESSING = {**IMAGE_PREPROCESSING, "binarize": 0.5}
+VAE_WEIGHTS = "vae.weights.h5"
+
+
+class MissingModelError(Exception):
+    """A model this one builds on has not been trained yet."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a training run was asked for."""
+
+    epochs: int
+    batch_size: int
+    out: Path
+    seed: int
+    restart: bool
+    learning_rate: float = 1e-3
+
+    def config(self, **extra) -> dict:
+        values = asdict(self)
+        values.pop("out"), values.pop("restart")
+        return {**values, "optimizer": "adam", **extra}
+
+
+def _image_signature():
+    return [tf.TensorSpec([None, 28, 28, 1], tf.float32, name="image")]
+
+
+def _metadata(name, task, description, labels, preprocessing, metrics, history, config, dataset) -> dict:
+    return {
+        "model": name,
+        "task": task,
+        "description": description,
+        "labels": json.dumps(labels),
+        "preprocessing": json.dumps(preprocessing),
+        "metrics": json.dumps(metrics),
+        "history": json.dumps(history),
+        "config": json.dumps(config),
+        "dataset": json.dumps(dataset),
+    }
+
+
+def _export(spec: ExportSpec, out: Path, reporter: Reporter) -> None:
+    path, parity = export(spec, out)
+    reporter.emit("export", model=spec.name, path=str(path), parity=parity)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return (x.astype(np.float32) / 255.0)[..., None]
+
+
+def _binarised(x: np.ndarray) -> np.ndarray:
+    return (x > 127.5).astype(np.float32)[..., None]  # x/255 > 0.5, as in the tutorial
+
+
+def _start(reporter, name, settings, steps, train_size, config):
+    keras.utils.set_random_seed(settings.seed)
+    reporter.emit(
+        "start", model=name, epochs=settings.epochs, batch_size=settings.batch_size,
+        steps=steps, train_size=train_size, config=config,
+    )
+
+
+def _steps(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def train_iris(settings: Settings, reporter: Reporter) -> dict:
+    """Iris MLP: training data repeated 20 times, shuffled, Adam 1e-3."""
+    from sklearn.datasets import load_iris
+
+    started = time.monotonic()
+    data = load_iris_split()
+    repeats = 20
+    steps = _steps(len(data.x_train) * repeats, settings.batch_size)
+    config = settings.config(repeats=repeats, test_size=0.2, split_random_state=42)
+    _start(reporter, "iris", settings, steps, len(data.x_train) * repeats, config)
+    train = (
+        tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+        .repeat(repeats).shuffle(1000, seed=settings.seed).batch(settings.batch_size).prefetch(tf.data.AUTOTUNE)
+    )
+    test = tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(EVAL_BATCH)
+    model = models.build_iris()
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = fit(model, name="iris", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                  out=settings.out, restart=settings.restart, reporter=reporter)
+    metrics = {"test_accuracy": model.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="features")])
+    def probabilities(features):
+        return {"probabilities": model(features, training=False)}
+
+    meta = _metadata(
+        "iris", "classification", "Iris species from four flower measurements (4-10-10-3 MLP)",
+        [str(n) for n in load_iris().target_names],
+        {"kind": "features", "features": IRIS_FEATURES, "units": "cm"},
+        metrics, history, config, data.describe("iris"),
+    )
+    _export(ExportSpec("iris", probabilities, {"features": data.x_test}, meta), settings.out, reporter)
+    finish(settings.out, "iris")
+    reporter.emit("done", model="iris", metrics=metrics, seconds=round(time.monotonic() - started, 1))
+    return metrics
+
+
+def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool) -> dict:
+    """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images."""
+    name = "cnn-invert" if invert else "cnn"
+    started = time.monotonic()
+    x_train, y_train = _normalised(data.x_train), data.y_train
+    x_test, y_test = _normalised(data.x_test), data.y_test
+    if invert:
+        x_train, y_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train])
+        x_val, y_val = np.concatenate([x_test, 1.0 - x_test]), np.concatenate([y_test, y_test])
+    else:
+        x_val, y_val = x_test, y_test
+    steps = _steps(len(x_train), settings.batch_size)
+    config = settings.config(invert=invert, dropout=0.4)
+    _start(reporter, name, settings, steps, len(x_train), config)
+    train = index_batches((x_train, y_train), settings.batch_size, settings.seed)
+    validation = index_batches((x_val, y_val), EVAL_BATCH, None, shuffle=False)
+    model = models.build_cnn()
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
+                  out=settings.out, restart=settings.restart, reporter=reporter)
+
+    def accuracy(x, y):
+        ds = index_batches((x, y), EVAL_BATCH, None, shuffle=False)
+        return model.evaluate(ds, verbose=0, return_dict=True)["accuracy"]
+
+    original = accuracy(x_test, y_test)
+    if invert:
+        inverted = accuracy(1.0 - x_test, y_test)
+        metrics = {"test_accuracy": (original + inverted) / 2, "test_accuracy_original": original, "test_accuracy_inverted": inverted}
+        parity_images = np.concatenate([x_test[:128], 1.0 - x_test[:128]])
+        description = "MNIST digit CNN trained on original and colour-inverted images"
+    else:
+        metrics = {"test_accuracy": original}
+        parity_images = x_test[:256]
+        description = "MNIST digit CNN (white digit on black)"
+
+    @tf.function(input_signature=_image_signature())
+    def probabilities(image):
+        return {"probabilities": model(image, training=False)}
+
+    meta = _metadata(name, "classification", description, DIGITS, IMAGE_PREPROCESSING, metrics, history, config, data.describe("mnist"))
+    _export(ExportSpec(name, probabilities, {"image": parity_images}, meta), settings.out, reporter)
+    finish(settings.out, name)
+    reporter.emit("done", model=name, metrics=metrics, seconds=round(time.monotonic() - started, 1))
+    return metrics
+
+
+def _build_vae() -> models.CVAE:
+    vae = models.CVAE()
+    vae(np.zeros((1, 28, 28, 1), np.float32))  # create the weights
+    return vae
+
+
+def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
+    """The CVAE tutorial with a 2-D latent space; test ELBO after every epoch."""
+    started = time.monotonic()
+    x_train, x_test = _binarised(data.x_train), _binarised(data.x_test)
+    steps = _steps(len(x_train), settings.batch_size)
+    config = settings.config(latent_dim=models.LATENT_DIM, binarize=0.5, elbo="single-sample Monte Carlo")
+    _start(reporter, "vae", settings, steps, len(x_train), config)
+    vae = _build_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
+    train = index_batches((x_train,), settings.batch_size, settings.seed)
+    test = index_batches((x_test,), settings.batch_size, None, shuffle=False)
+    history = fit(vae, name="vae", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                  out=settings.out, restart=settings.restart, reporter=reporter, negate_loss_of="elbo")
+    metrics = {"test_elbo": history[-1]["val_elbo"] if history else vae.evaluate(test, verbose=0, return_dict=True)["elbo"]}
+    _save_vae_weights(vae, settings.out)
+
+    @tf.function(input_signature=_image_signature())
+    def encode(image):
+        mean, logvar = vae.encode(image)
+        return {"mean": mean, "logvar": logvar}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, models.LATENT_DIM], tf.float32, name="z")])
+    def decode(z):
+        return {"logits": vae.decoder(z, training=False)}
+
+    sample = x_test[:256]
+    z = encode(image=sample)["mean"].numpy()
+    dataset = data.describe("mnist")
+    encoder_meta = _metadata("vae-encoder", "encoder", "CVAE encoder: binarised digit -> 2-D latent mean and log-variance",
+                             [], BINARISED_PREPROCESSING, metrics, history, config, dataset)
+    decoder_meta = _metadata("vae-decoder", "decoder", "CVAE decoder: 2-D latent point -> 28x28 pixel logits",
+                             [], {"kind": "latent", "dim": models.LATENT_DIM, "output": "logits", "activation": "sigmoid"},
+                             metrics, history, config, dataset)
+    _export(ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta), settings.out, reporter)
+    _export(ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta), settings.out, reporter)
+    finish(settings.out, "vae")
+    reporter.emit("done", model="vae", metrics=metrics, seconds=round(time.monotonic() - started, 1))
+    return metrics
+
+
+def _save_vae_weights(vae: models.CVAE, out: Path) -> None:
+    # Keras insists on the .weights.h5 suffix, so the temporary file keeps it.
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".vae.", suffix=".weights.h5")
+    os.close(fd)
+    os.chmod(tmp, 0o644)
+    try:
+        vae.save_weights(tmp, overwrite=True)
+        os.replace(tmp, out / VAE_WEIGHTS)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_vae(out: Path) -> models.CVAE:
+    """The VAE that `dl-train vae` saved in OUT."""
+    path = out / VAE_WEIGHTS
+    if not path.exists():
+        raise MissingModelError(f"no trained VAE in {out} ({VAE_WEIGHTS} is missing); run `dl-train vae` first")
+    vae = _build_vae()
+    vae.load_weights(str(path))
+    return vae
+
+
+def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) -> dict:
+    """Dense 128-128-10 on the VAE encoder's mean and logvar; exported with the encoder in front."""
+    started = time.monotonic()
+    vae = load_vae(settings.out)
+    x_train, x_test = _binarised(data.x_train), _binarised(data.x_test)
+
+    def encodings(x):
+        return np.concatenate(vae.encode(x), axis=1) if len(x) <= EVAL_BATCH else np.concatenate(
+            [encodings(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
+        )
+
+    f_train, f_test = encodings(x_train), encodings(x_test)
+    steps = _steps(len(f_train), settings.batch_size)
+    config = settings.config(features="vae-encoder mean and logvar (4)")
+    _start(reporter, "vae-classifier", settings, steps, len(f_train), config)
+    classifier = models.build_latent_classifier()
+    classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    train = index_batches((f_train, data.y_train), settings.batch_size, settings.seed)
+    test = index_batches((f_test, data.y_test), EVAL_BATCH, None, shuffle=False)
+    history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                  out=settings.out, restart=settings.restart, reporter=reporter)
+    metrics = {"test_accuracy": classifier.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+
+    @tf.function(input_signature=_image_signature())
+    def probabilities(image):
+        mean, logvar = vae.encode(image)
+        return {"probabilities": classifier(tf.concat([mean, logvar], axis=1), training=False)}
+
+    meta = _metadata("vae-classifier", "classification", "Digit classifier on the VAE's 2-D latent encoding (encoder + MLP)",
+                     DIGITS, BINARISED_PREPROCESSING, metrics, history, config, data.describe("mnist"))
+    _export(ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta), settings.out, reporter)
+    finish(settings.out, "vae-classifier")
+    reporter.emit("done", model="vae-classifier", metrics=metrics, seconds=round(time.monotonic() - started, 1))
+    return metrics
