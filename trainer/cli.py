@@ -40,8 +40,27 @@ Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of 
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter is not for users; errors still show.
+    """Import TensorFlow with its C++ start-up chatter (absl, oneDNN notices) silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Those lines are written by C++ before TF_CPP_MIN_LOG_LEVEL applies, straight to
+    # fd 2; hide fd 2 for the import alone. An import error is still raised as usual.
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _mnist(data: Optional[Path]):
+    """Load MNIST before TensorFlow, so a bad --data fails fast; Keras's loader needs TF first."""
+    if data is None:
+        _quiet_tensorflow()
+    split = load_mnist(data)
+    _quiet_tensorflow()
+    return split
 
 
 def _run(progress: ProgressMode, job) -> None:
@@ -89,9 +108,8 @@ def iris(
     restart: Restart = False,
 ) -> None:
     """Iris MLP (4-10-10-3) -> iris.onnx."""
-    _quiet_tensorflow()
-
     def job(reporter):
+        _quiet_tensorflow()
         from trainer.training import train_iris
 
         train_iris(_settings(epochs, batch_size, out, seed, restart), reporter)
@@ -111,10 +129,8 @@ def cnn(
     restart: Restart = False,
 ) -> None:
     """MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert."""
-    _quiet_tensorflow()
-
     def job(reporter):
-        split = load_mnist(data)
+        split = _mnist(data)
         from trainer.training import train_cnn
 
         train_cnn(_settings(epochs, batch_size, out, seed, restart), reporter, split, invert)
@@ -133,10 +149,8 @@ def vae(
     restart: Restart = False,
 ) -> None:
     """Convolutional VAE with a 2-D latent space -> vae-encoder.onnx, vae-decoder.onnx."""
-    _quiet_tensorflow()
-
     def job(reporter):
-        split = load_mnist(data)
+        split = _mnist(data)
         from trainer.training import train_vae
 
         train_vae(_settings(epochs, batch_size, out, seed, restart, learning_rate=1e-4), reporter, split)
@@ -155,10 +169,8 @@ def vae_classifier(
     restart: Restart = False,
 ) -> None:
     """MLP on the trained VAE's latent encoding -> vae-classifier.onnx (needs `dl-train vae` first)."""
-    _quiet_tensorflow()
-
     def job(reporter):
-        split = load_mnist(data)
+        split = _mnist(data)
         from trainer.training import train_vae_classifier
 
         train_vae_classifier(_settings(epochs, batch_size, out, seed, restart), reporter, split)
@@ -176,10 +188,8 @@ def all_models(
     restart: Restart = False,
 ) -> None:
     """Train all six files in order: iris, cnn, cnn --invert, vae, vae-classifier."""
-    _quiet_tensorflow()
-
     def job(reporter):
-        split = load_mnist(data)
+        split = _mnist(data)
         from trainer import training
 
         n = epochs or 10
