@@ -48,14 +48,21 @@ print(int(model.predict(x[None, ..., None], verbose=0).argmax()))
 """
 
 
-def best_time(command: list[str], repeat: int, stdout=subprocess.DEVNULL) -> float:
-    """Best wall time of a process from start to exit; fails loudly if it fails."""
-    times = []
+def wall_time(command: list[str]) -> float:
+    """Wall time of a process from start to exit; fails loudly if it fails."""
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def best_times(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Best of `repeat` for each command, taken in turns so that a busy spell on the
+    machine hits them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=stdout, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, command in commands.items():
+            times[name].append(wall_time(command))
+    return {name: min(values) for name, values in times.items()}
 
 
 def classify_cmd(*args: str) -> list[str]:
@@ -90,14 +97,14 @@ def keras_cnn(folder: Path):
 
 def folder_speed(pngs: Path, models: Path, repeat: int) -> None:
     print(f"1. {len(list(pngs.glob('*.png')))} PNG files, process start to exit, best of {repeat}")
-    minimal = best_time([sys.executable, "-c", MINIMAL_LOOP, str(pngs), str(models / "cnn.onnx")],
-                        repeat)
-    runs = {"minimal loop": minimal}
     common = (str(pngs), "--models", str(models), "--format", "jsonl", "--quiet")
-    runs["dl-tui classify --workers 1"] = best_time(classify_cmd(*common, "--workers", "1"), repeat)
-    runs["dl-tui classify (default workers)"] = best_time(classify_cmd(*common), repeat)
-    runs["dl-tui classify --no-normalize"] = best_time(classify_cmd(*common, "--no-normalize"),
-                                                       repeat)
+    runs = best_times({
+        "minimal loop": [sys.executable, "-c", MINIMAL_LOOP, str(pngs), str(models / "cnn.onnx")],
+        "dl-tui classify (default workers)": classify_cmd(*common),
+        "dl-tui classify --workers 1": classify_cmd(*common, "--workers", "1"),
+        "dl-tui classify --no-normalize": classify_cmd(*common, "--no-normalize"),
+    }, repeat)
+    minimal = runs["minimal loop"]
     for name, seconds in runs.items():
         print(f"   {name:36s} {seconds:6.2f} s   {seconds / minimal:4.2f}x the minimal loop")
 
@@ -105,15 +112,18 @@ def folder_speed(pngs: Path, models: Path, repeat: int) -> None:
 def one_image(pngs: Path, models: Path, keras, repeat: int) -> None:
     print(f"2. one image end to end, process start to exit, best of {repeat}")
     one = str(sorted(pngs.glob("*.png"))[0])
-    ours = best_time(classify_cmd(one, "--models", str(models), "--quiet"), repeat)
-    print(f"   dl-tui classify one.png              {ours:6.2f} s")
-    for module in ["onnxruntime"] + (["tensorflow"] if keras else []):
-        seconds = best_time([sys.executable, "-c", f"import {module}"], repeat)
-        print(f"   python -c 'import {module}'{' ' * (23 - len(module))}{seconds:6.2f} s")
+    commands = {
+        "dl-tui classify one.png": classify_cmd(one, "--models", str(models), "--quiet"),
+        "python -c 'import onnxruntime'": [sys.executable, "-c", "import onnxruntime"],
+    }
     if keras:
-        theirs = best_time([sys.executable, "-c", KERAS_ONE, str(keras[1]), one], repeat)
-        print(f"   Keras load_model + predict           {theirs:6.2f} s   "
-              f"{theirs / ours:4.1f}x dl-tui classify")
+        commands["python -c 'import tensorflow'"] = [sys.executable, "-c", "import tensorflow"]
+        commands["Keras load_model + predict"] = [sys.executable, "-c", KERAS_ONE,
+                                                  str(keras[1]), one]
+    runs = best_times(commands, repeat)
+    ours = runs["dl-tui classify one.png"]
+    for name, seconds in runs.items():
+        print(f"   {name:36s} {seconds:6.2f} s   {seconds / ours:5.1f}x dl-tui classify")
 
 
 def latency(pngs: Path, models: Path, keras) -> None:

@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny ONNX models (see tests/onnx_models.py) built once per session."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import onnx_models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _tiny_models_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return onnx_models.build_all(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def tiny_models(_tiny_models_master: Path, tmp_path: Path) -> Path:
+    """A fresh folder holding all six tiny models; tests may add, change or delete files."""
+    folder = tmp_path / "models"
+    shutil.copytree(_tiny_models_master, folder)
+    return folder

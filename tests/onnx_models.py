@@ -1,0 +1,237 @@
+"""Tiny real ONNX models that follow docs/model-contract.md, for tests without TensorFlow.
+
+Each builder writes `<folder>/<name>.onnx` with the contract's input and output names,
+a dynamic batch axis and every metadata key. The weights are deterministic and the
+graphs are linear, so a test can compute the expected outputs with numpy:
+
+    path = build("cnn", tmp_path)
+    expected = reference("cnn", images)        # images: float32 [N, 28, 28] or [N, 28, 28, 1]
+
+The digit classifiers are nearest-centroid classifiers under a softmax: each class's
+weights are its mean training digit from tests/data/mnist-sample.npz, so real MNIST
+digits are mostly classified right and preprocessing mistakes show up as wrong answers.
+`cnn-invert` first folds each pixel to |2x - 1|, so it answers the same for a digit and
+its inverse, as the real one was trained to.
+
+Metadata can be changed per test: `build("cnn", tmp_path, labels=["[bold]a", ...])`
+replaces a key (lists and dicts are written as JSON), `description=None` drops one.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+NAMES = ("cnn", "cnn-invert", "vae-classifier", "vae-encoder", "vae-decoder", "iris")
+DIGITS = [str(d) for d in range(10)]
+IRIS_LABELS = ["setosa", "versicolor", "virginica"]
+IRIS_FEATURES = ["sepal length", "sepal width", "petal length", "petal width"]
+SAMPLE = Path(__file__).parent / "data" / "mnist-sample.npz"
+
+# onnxruntime 1.17 (the oldest we support) reads IR 9 / opset 13.
+_OPSET = 13
+_IR_VERSION = 8
+_PIXELS = 28 * 28
+_SCALE = 0.5
+_IMAGE_PREPROCESSING = {
+    "kind": "image", "size": [28, 28], "range": [0, 1],
+    "polarity": "white-on-black", "binarize": None,
+}
+
+
+@lru_cache(maxsize=None)
+def _centroids(invariant: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-centroid weights from the sample's training digits: W [784, 10], b [10]."""
+    data = np.load(SAMPLE)
+    x = data["x_train"].reshape(-1, _PIXELS).astype(np.float32) / 255.0
+    if invariant:
+        x = _fold(x)
+    means = np.stack([x[data["y_train"] == d].mean(axis=0) for d in range(10)], axis=1)
+    # argmax of x.m - |m|^2/2 is the nearest mean; the scale sharpens the softmax.
+    return (means * _SCALE).astype(np.float32), (-0.5 * _SCALE * (means**2).sum(axis=0)).astype(np.float32)
+
+
+def _fold(x: np.ndarray) -> np.ndarray:
+    """|2x - 1|: the same for an image and its inverse, so `cnn-invert` ignores polarity."""
+    return np.abs(2.0 * x - 1.0)
+
+
+def weights(name: str) -> dict[str, np.ndarray]:
+    """The model's weight matrices and biases, by ONNX initializer name."""
+    rng = np.random.default_rng(NAMES.index(name))
+    if name in ("cnn", "cnn-invert", "vae-classifier"):
+        w, b = _centroids(name == "cnn-invert")
+        return {"W": w, "b": b}
+    if name == "vae-encoder":
+        return {
+            "W_mean": rng.normal(0, 0.05, (_PIXELS, 2)).astype(np.float32),
+            "b_mean": np.array([0.1, -0.1], np.float32),
+            "W_logvar": rng.normal(0, 0.05, (_PIXELS, 2)).astype(np.float32),
+            "b_logvar": np.array([-1.0, -2.0], np.float32),
+        }
+    if name == "vae-decoder":
+        return {
+            "W": rng.normal(0, 1.0, (2, _PIXELS)).astype(np.float32),
+            "b": rng.normal(0, 0.1, _PIXELS).astype(np.float32),
+        }
+    if name == "iris":
+        # Nearest centroid on the classes' mean petal length and width (cm).
+        means = np.array([[0, 0, 0], [0, 0, 0], [1.46, 4.26, 5.55], [0.25, 1.33, 2.03]])
+        return {"W": (4 * means).astype(np.float32),
+                "b": (-2 * (means**2).sum(axis=0)).astype(np.float32)}
+    raise KeyError(name)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def reference(name: str, inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """What the model computes, with numpy. The runtime's binarising is not applied here."""
+    w = weights(name)
+    x = np.asarray(inputs, np.float32)
+    if name == "vae-decoder":
+        return (x @ w["W"] + w["b"]).reshape(-1, 28, 28, 1)
+    if name == "iris":
+        return _softmax(x @ w["W"] + w["b"])
+    flat = x.reshape(len(x), _PIXELS)
+    if name == "cnn-invert":
+        flat = _fold(flat)
+    if name == "vae-encoder":
+        return flat @ w["W_mean"] + w["b_mean"], flat @ w["W_logvar"] + w["b_logvar"]
+    return _softmax(flat @ w["W"] + w["b"])
+
+
+def metadata(name: str) -> dict[str, object]:
+    """Every contract key with plausible values (not yet JSON-encoded)."""
+    image = name != "iris"
+    classifier = name in ("cnn", "cnn-invert", "vae-classifier", "iris")
+    vae = name.startswith("vae-") and name != "vae-classifier"
+    preprocessing: dict[str, object] = dict(_IMAGE_PREPROCESSING)
+    if name.startswith("vae-"):
+        preprocessing["binarize"] = 0.5
+    if name == "vae-decoder":
+        preprocessing = {"kind": "latent", "dim": 2, "output": "logits", "activation": "sigmoid"}
+    if name == "iris":
+        preprocessing = {"kind": "features", "features": IRIS_FEATURES, "units": "cm"}
+    metrics: dict[str, float] = {"test_accuracy": 0.75}
+    if name == "cnn-invert":
+        metrics = {"test_accuracy": 0.7, "test_accuracy_original": 0.75,
+                   "test_accuracy_inverted": 0.65}
+    if vae:
+        metrics = {"test_elbo": -160.5}
+    history = [
+        {"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + e / 10, "val_loss": 1.1 / e,
+         "val_accuracy": 0.45 + e / 10, "seconds": 1.5}
+        for e in (1, 2)
+    ]
+    if vae:
+        history = [{"epoch": e, "loss": 200.0 - e, "val_elbo": -190.0 + e, "seconds": 2.0}
+                   for e in (1, 2)]
+    return {
+        "model": name,
+        "task": "classification" if classifier else name.removeprefix("vae-"),
+        "description": f"Tiny test {name} (linear, deterministic weights)",
+        "labels": (IRIS_LABELS if name == "iris" else DIGITS) if classifier else [],
+        "preprocessing": preprocessing,
+        "metrics": metrics,
+        "history": history,
+        "config": {"epochs": 2, "batch_size": 128, "learning_rate": 0.001, "optimizer": "adam",
+                   "invert": name == "cnn-invert", "seed": 0},
+        "dataset": {"name": "mnist" if image else "iris", "source": "tests/data/mnist-sample.npz",
+                    "train": 400, "test": 200},
+        "created": "2024-01-01T00:00:00Z",
+        "versions": {"python": "3.11", "tensorflow": "none", "keras": "none", "tf2onnx": "none",
+                     "onnx": onnx.__version__, "onnxruntime": "any"},
+        "parity": "0.0",
+    }
+
+
+def _tensor(name: str, dims: list) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def _const(name: str, values: list[int]) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+def _graph(name: str) -> onnx.GraphProto:
+    w = [numpy_helper.from_array(v, k) for k, v in weights(name).items()]
+    image_in = _tensor("image", ["N", 28, 28, 1])
+    flatten = helper.make_node("Reshape", ["image", "flat_shape"], ["flat"])
+    if name in ("cnn", "cnn-invert", "vae-classifier"):
+        nodes = [flatten]
+        if name == "cnn-invert":
+            w += [numpy_helper.from_array(np.array(v, np.float32), k)
+                  for k, v in (("two", 2.0), ("one", 1.0))]
+            nodes += [helper.make_node("Mul", ["flat", "two"], ["doubled"]),
+                      helper.make_node("Sub", ["doubled", "one"], ["centred"]),
+                      helper.make_node("Abs", ["centred"], ["folded"])]
+        nodes += [helper.make_node("MatMul", ["folded" if name == "cnn-invert" else "flat", "W"], ["mm"]),
+                 helper.make_node("Add", ["mm", "b"], ["logits"]),
+                 helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+        return helper.make_graph(nodes, name, [image_in], [_tensor("probabilities", ["N", 10])],
+                                 w + [_const("flat_shape", [-1, _PIXELS])])
+    if name == "vae-encoder":
+        nodes = [flatten]
+        for out in ("mean", "logvar"):
+            nodes += [helper.make_node("MatMul", ["flat", f"W_{out}"], [f"mm_{out}"]),
+                      helper.make_node("Add", [f"mm_{out}", f"b_{out}"], [out])]
+        return helper.make_graph(nodes, name, [image_in],
+                                 [_tensor("mean", ["N", 2]), _tensor("logvar", ["N", 2])],
+                                 w + [_const("flat_shape", [-1, _PIXELS])])
+    if name == "vae-decoder":
+        nodes = [helper.make_node("MatMul", ["z", "W"], ["mm"]),
+                 helper.make_node("Add", ["mm", "b"], ["flat"]),
+                 helper.make_node("Reshape", ["flat", "image_shape"], ["logits"])]
+        return helper.make_graph(nodes, name, [_tensor("z", ["N", 2])],
+                                 [_tensor("logits", ["N", 28, 28, 1])],
+                                 w + [_const("image_shape", [-1, 28, 28, 1])])
+    if name == "iris":
+        nodes = [helper.make_node("MatMul", ["features", "W"], ["mm"]),
+                 helper.make_node("Add", ["mm", "b"], ["logits"]),
+                 helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+        return helper.make_graph(nodes, name, [_tensor("features", ["N", 4])],
+                                 [_tensor("probabilities", ["N", 3])], w)
+    raise KeyError(name)
+
+
+def build(name: str, folder: Path, filename: str | None = None, **overrides: object) -> Path:
+    """Write one tiny model to `folder/<filename or name>.onnx` and return its path."""
+    meta = metadata(name)
+    for key, value in overrides.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    model = helper.make_model(_graph(name), opset_imports=[helper.make_opsetid("", _OPSET)],
+                              producer_name="tests/onnx_models.py")
+    model.ir_version = _IR_VERSION
+    for key, value in meta.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=text))
+    onnx.checker.check_model(model)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{filename or name}.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def build_all(folder: Path) -> Path:
+    """Write all six tiny models into `folder` and return it."""
+    for name in NAMES:
+        build(name, folder)
+    return Path(folder)
+
+
+def mnist_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Real MNIST digits kept in tests/data: uint8 [N, 28, 28] and their labels."""
+    data = np.load(SAMPLE)
+    return data[f"x_{split}"], data[f"y_{split}"]

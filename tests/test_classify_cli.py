@@ -1,0 +1,275 @@
+"""`dl-tui classify`: formats, exit codes, bad files and literal file names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import types
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+import onnx_models
+from tui.cli import main
+from tui.runtime import prepare
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+@pytest.fixture
+def digits(tmp_path):
+    """A folder of five real MNIST test digits, named by their truth, and a README."""
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    x, y = onnx_models.mnist_sample("test")
+    for i in range(5):
+        Image.fromarray(x[i]).save(folder / f"{i}-truth-{y[i]}.png")
+    (folder / "README.md").write_text("not an image, and not picked from a folder")
+    return folder
+
+
+@pytest.fixture
+def classify(capsys, tiny_models):
+    def go(*args: str) -> tuple[int, str, str]:
+        return run(capsys, "classify", "--models", tiny_models, "--workers", "1", *args)
+
+    return go
+
+
+def jsonl(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_jsonl_is_the_default_when_piped(classify, digits):
+    code, out, err = classify(digits)
+    rows = jsonl(out)
+    assert code == 0
+    assert [r["path"] for r in rows] == sorted(str(p) for p in digits.glob("*.png"))
+    first = rows[0]
+    assert set(first) == {"path", "model", "label", "confidence", "probabilities", "error"}
+    assert first["model"] == "cnn" and first["error"] is None
+    assert list(first["probabilities"]) == [str(d) for d in range(10)]
+    expected = onnx_models.reference("cnn", prepare(first["path"])[None])[0]
+    assert first["label"] == str(expected.argmax())
+    assert first["confidence"] == pytest.approx(expected.max(), abs=1e-5)
+    assert "5 of 5 images classified" in err and "load+preprocess" in err and "inference" in err
+
+
+def test_bad_files_get_error_rows_and_exit_1(classify, digits):
+    (digits / "empty.png").write_bytes(b"")
+    (digits / "text.jpg").write_text("hello")
+    (digits / "x.png").mkdir()
+    code, out, err = classify(digits)
+    rows = {r["path"].rsplit("/", 1)[1]: r for r in jsonl(out)}
+    assert code == 1
+    assert len(rows) == 8
+    for name, reason in {"empty.png": "empty", "text.jpg": "not an image", "x.png": "folder"}.items():
+        row = rows[name]
+        assert (row["label"], row["confidence"], row["probabilities"]) == (None, None, None)
+        assert reason in row["error"]
+    assert all(r["error"] is None for name, r in rows.items() if "truth" in name)
+    assert "3 failed" in err
+
+
+def test_a_file_given_by_name_is_always_tried(classify, digits):
+    code, out, _ = classify(digits / "README.md")
+    assert code == 1 and "not an image" in jsonl(out)[0]["error"]
+
+
+def test_csv_has_one_column_per_label(classify, digits):
+    (digits / "bad.png").write_text("x")
+    code, out, _ = classify(digits, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 1
+    assert list(rows[0]) == ["path", "model", "label", "confidence", "error", *map(str, range(10))]
+    good = [r for r in rows if not r["error"]]
+    assert len(good) == 5
+    assert sum(float(good[0][str(d)]) for d in range(10)) == pytest.approx(1.0, abs=1e-4)
+    bad = next(r for r in rows if r["error"])
+    assert bad["label"] == "" and bad["0"] == ""
+
+
+def test_table_shows_prediction_confidence_and_bar(classify, digits, monkeypatch):
+    (digits / "bad.png").write_text("x")
+    monkeypatch.chdir(digits.parent)
+    code, out, err = classify("digits", "--format", "table")
+    assert code == 1
+    assert "digits/0-truth-" in out and "%" in out and "█" in out
+    assert "error: not an image" in out
+    assert "\x1b" not in out  # not a terminal: no colour codes
+
+
+def test_all_models_side_by_side(classify, digits):
+    code, out, _ = classify(digits, "--model", "all")
+    rows = jsonl(out)
+    assert code == 0
+    assert [r["model"] for r in rows[:3]] == ["cnn", "cnn-invert", "vae-classifier"]
+    assert len(rows) == 15
+    _, table, _ = classify(digits, "--model", "all", "--format", "table")
+    header = table.splitlines()[0]
+    assert all(name in header for name in ("cnn", "cnn-invert", "vae-classifier"))
+
+
+def test_top_k(classify, digits):
+    _, out, _ = classify(digits, "--top", "3")
+    probs = jsonl(out)[0]["probabilities"]
+    assert len(probs) == 3 and list(probs.values()) == sorted(probs.values(), reverse=True)
+    _, table, _ = classify(digits, "--top", "2", "--format", "table")
+    assert len(table.splitlines()) == 1 + 2 * 5
+
+
+def test_small_batches_and_worker_processes_keep_the_order(capsys, tiny_models, tmp_path):
+    x, _ = onnx_models.mnist_sample("test")
+    for i in range(150):  # more than one chunk, so the pool starts
+        Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
+    base = ("classify", tmp_path, "--models", tiny_models, "--batch-size", "7", "-q")
+    one = run(capsys, *base, "--workers", "1")
+    two = run(capsys, *base, "--workers", "2")
+    assert one[0] == two[0] == 0
+    assert one[1] == two[1]
+    assert len(jsonl(one[1])) == 150
+
+
+def test_recursive_walks_subfolders(classify, digits):
+    sub = digits / "more"
+    sub.mkdir()
+    Image.fromarray(onnx_models.mnist_sample()[0][9]).save(sub / "deep.png")
+    assert len(jsonl(classify(digits)[1])) == 5
+    rows = jsonl(classify(digits, "--recursive")[1])
+    assert len(rows) == 6 and rows[-1]["path"].endswith("more/deep.png")
+
+
+def test_a_symlink_loop_is_walked_once(classify, digits):
+    (digits / "loop").symlink_to(digits)
+    code, out, _ = classify(digits, "--recursive")
+    assert code == 0 and len(jsonl(out)) == 5
+
+
+def test_file_names_are_shown_literally(classify, tmp_path, monkeypatch):
+    name = "[bold]x\x1b[31m\x9b.png"
+    Image.fromarray(onnx_models.mnist_sample()[0][0]).save(tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    code, table, _ = classify(".", "--format", "table")
+    assert code == 0
+    assert "[bold]x\\x1b[31m\\x9b.png" in table
+    assert "\x1b" not in table and "\x9b" not in table
+    _, out, _ = classify(tmp_path, "--format", "csv")
+    assert "[bold]x\\x1b[31m\\x9b.png" in out and "\x1b" not in out
+    _, out, _ = classify(tmp_path)
+    assert "\x1b" not in out and "\x9b" not in out
+    assert jsonl(out)[0]["path"].endswith(name)  # JSON keeps the exact name, escaped
+
+
+def test_labels_from_metadata_are_shown_literally(capsys, tiny_models, digits):
+    onnx_models.build("cnn", tiny_models, labels=[f"[red]{d}\x1b" for d in range(10)])
+    code, out, _ = run(capsys, "classify", digits, "--models", tiny_models, "-f", "table")
+    assert code == 0 and "[red]" in out and "\x1b" not in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "jsonl"])
+def test_model_names_from_files_are_shown_literally(capsys, tiny_models, digits, fmt):
+    onnx_models.build("cnn", tiny_models, filename="evil\x1b[2J")
+    code, out, err = run(capsys, "classify", digits, "--models", tiny_models, "--model", "all",
+                         "-f", fmt)
+    assert code == 0 and "\x1b" not in out + err
+
+
+def test_decompression_bomb_is_an_error_row(classify, digits, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 700)  # the 28x28 digits are 784 pixels
+    code, out, err = classify(digits)
+    assert code == 1
+    assert all("decompression-bomb" in r["error"] for r in jsonl(out))
+    assert "Warning" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("nowhere",), "no such path"),
+    (("{digits}", "--model", "resnet"), "unknown model 'resnet'"),
+    (("{digits}", "--model", "iris"), "not an image classifier"),
+    (("{digits}", "--bogus"), "No such option"),
+    (("{digits}", "--top", "0"), "--top"),
+])
+def test_usage_errors_exit_2_with_one_line(classify, digits, args, message):
+    code, out, err = classify(*(a.format(digits=digits) for a in args))
+    assert code == 2
+    assert out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_no_models_exits_2(capsys, digits, tmp_path):
+    code, _, err = run(capsys, "classify", digits, "--models", tmp_path / "nowhere")
+    assert code == 2 and "no models folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "classify", digits, "--models", tmp_path / "empty")
+    assert code == 2 and "no models in" in err
+
+
+def test_broken_model_exits_2(capsys, digits, tiny_models):
+    (tiny_models / "cnn.onnx").write_bytes(b"garbage")
+    code, _, err = run(capsys, "classify", digits, "--models", tiny_models)
+    assert code == 2 and "cannot load model" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="has CUDA")
+def test_cuda_unavailable_exits_2(classify, digits):
+    code, _, err = classify(digits, "--device", "cuda")
+    assert code == 2 and "CUDA" in err and len(err.splitlines()) == 1
+
+
+def test_models_folder_from_the_environment(capsys, digits, tiny_models, monkeypatch):
+    monkeypatch.setenv("DL_TUI_MODELS", str(tiny_models))
+    code, out, _ = run(capsys, "classify", digits, "-q")
+    assert code == 0 and len(jsonl(out)) == 5
+
+
+def test_empty_folder_is_not_an_error(classify, tmp_path):
+    code, out, err = classify(tmp_path)
+    assert code == 0 and out == "" and "no image files" in err
+
+
+def test_help_lists_both_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "classify" in out and "PATH" in out
+    code, out, _ = run(capsys, "classify", "--help")
+    assert code == 0 and "--format" in out and "--model" in out
+
+
+def test_app_is_started_with_path_models_and_device(capsys, tiny_models, digits, monkeypatch):
+    calls = []
+    fake = types.ModuleType("tui.app")
+    fake.run_app = lambda path, models_dir, device: calls.append((path, models_dir, device))
+    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    code, _, _ = run(capsys, digits, "--models", tiny_models, "--device", "cpu")
+    assert code == 0 and calls == [(digits, tiny_models, "cpu")]
+
+
+def test_without_the_app_the_models_are_listed(capsys, tiny_models, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tui.app", None)  # as if tui/app.py did not exist
+    code, out, _ = run(capsys, "--models", tiny_models)
+    assert code == 0
+    assert "vae-classifier" in out and "accuracy" in out
+
+
+def test_app_with_missing_path_exits_2(capsys):
+    code, _, err = run(capsys, "/no/such/place")
+    assert code == 2 and "no such path" in err
+
+
+def test_bars_use_eighths():
+    from tui.classify.writers import bar
+
+    assert bar(1.0, 4) == "████"
+    assert bar(0.5, 4) == "██  "
+    assert bar(0.0, 4) == "    "
+    assert bar(1 / 32, 4) == "▏   "
+    assert np.isclose(len(bar(0.37, 10)), 10)

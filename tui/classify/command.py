@@ -1,0 +1,167 @@
+"""`dl-tui classify PATH...`: options, checks and exit codes around the classify loop."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from itertools import chain, islice
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+
+from tui.classify.pipeline import CHUNK, Prep, quiet_pillow
+from tui.classify.report import ProgressBar
+from tui.classify.runner import Plan, classify
+from tui.classify.sources import count_files, iter_files
+from tui.classify.writers import CsvWriter, JsonlWriter, TableWriter, Writer
+from tui.cli import Device
+from tui.paths import models_dir
+from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
+from tui.text import clean, one_line
+
+PROG = "dl-tui classify"
+OK, SOME_FAILED, USAGE = 0, 1, 2
+
+
+class Format(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class Polarity(str, Enum):
+    auto = "auto"
+    keep = "keep"
+    invert = "invert"
+
+
+def cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """Decoding processes: a third of the cores (the model needs the rest), at least two."""
+    return max(1, min(cores(), 8, max(2, cores() // 3)))
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+HELP = (
+    "Classify image files and folders with the exported models: a table with probability "
+    "bars, JSON lines or CSV, one result per file and model.\n\n"
+    "Exit code 0: every file classified; 1: some files failed (each has an error row); "
+    "2: usage error (no such path, unknown model, CUDA unavailable)."
+)
+
+
+@app.command(name="classify", help=HELP)
+def classify_command(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and folders.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn, cnn-invert, vae-classifier, "
+                                       "another image classifier in the models folder, or all "
+                                       "(one column per model).")] = "cnn",
+    top: Annotated[Optional[int], typer.Option(min=1, help="Show the K most likely labels "
+                                               "(default: 1 in the table, all in JSONL).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per model run.")] = 256,
+    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="Output format "
+                                                  "(default: table on a terminal, else jsonl).",
+                                                  show_default=False)] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r",
+                                            help="Go into folders inside folders.")] = False,
+    polarity: Annotated[Polarity, typer.Option(help="auto: invert images with a light "
+                                               "background; keep; invert.")] = Polarity.auto,
+    normalize: Annotated[bool, typer.Option(help="MNIST-style crop, 20x20 fit and centre of "
+                                            "mass centring (off: squeeze the whole image).")] = True,
+    models: Annotated[Optional[Path], typer.Option("--models", help="Folder of .onnx models "
+                                                   "(default: $DL_TUI_MODELS, else the shipped "
+                                                   "exported/).", show_default=False)] = None,
+    device: Annotated[Device, typer.Option(help="auto: CUDA where onnxruntime-gpu can run "
+                                           "it, else the CPU.")] = Device.auto,
+    workers: Annotated[int, typer.Option(min=1, help="Processes decoding images.")] = default_workers(),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no "
+                                        "summary line on stderr.")] = False,
+) -> None:
+    """Classify files and folders, streamed in batches; see HELP."""
+    quiet_pillow()
+    for path in paths:
+        if not path.exists():
+            fail(f"no such path: {clean(path)}")
+    sources = iter_files(paths, recursive)
+    head = list(islice(sources, CHUNK + 1))  # one chunk or less: no worker processes
+    workers = workers if len(head) > CHUNK else 1
+    try:
+        # No spinning: idle threads polling for work would take the cores that decode
+        # (measured: slower, more so on a busy machine). Decoding processes get their cores.
+        runtime = Runtime(models_dir(models), device.value, interactive=True,
+                          threads=max(1, cores() - workers) if workers > 1 else None)
+        infos = select_models(runtime, model)
+        provider = runtime.provider
+    except (ModelError, DeviceError) as error:
+        fail(str(error))
+    if not head:
+        print(f"{PROG}: no image files found", file=sys.stderr)
+        raise typer.Exit(OK)
+    size = tuple(infos[0].preprocessing.get("size", (28, 28)))
+    plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers)
+    writer = make_writer(fmt, infos, top)
+    bar = ProgressBar(not quiet, lambda: count_files(paths, recursive))
+    problem = None
+    try:
+        stats = classify(chain(head, sources), plan, runtime, writer, bar)
+    except ModelError as error:
+        problem = str(error)
+    finally:
+        bar.close()  # before any message, and on Ctrl-C too
+    if problem:
+        fail(problem)
+    if not quiet:
+        print(stats.summary([i.name for i in infos], provider), file=sys.stderr)
+    raise typer.Exit(SOME_FAILED if stats.failed else OK)
+
+
+def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> Writer:
+    """The writer for `--format`: by default a table for people, JSON lines for pipes."""
+    labels = list(dict.fromkeys(label for info in infos for label in info.labels))
+    fmt = fmt or (Format.table if sys.stdout.isatty() else Format.jsonl)
+    if fmt is Format.table:
+        return TableWriter([info.name for info in infos], labels, top)
+    return CsvWriter(labels) if fmt is Format.csv else JsonlWriter(top)
+
+
+def select_models(runtime: Runtime, model: str) -> list[ModelInfo]:
+    """The image classifiers `--model` names; ModelError (exit 2) for anything else."""
+    names = runtime.available()
+    if not runtime.models_dir.is_dir():
+        raise ModelError(f"no models folder {clean(runtime.models_dir)}: pass --models DIR")
+    if not names:
+        raise ModelError(f"no models in {clean(runtime.models_dir)}: train them with "
+                         "`dl-train all`, or pass --models DIR")
+    if model == "all":
+        infos = [info for info in map(runtime.info, names) if info.is_image_classifier]
+        if not infos:
+            raise ModelError(f"no image classifiers in {clean(runtime.models_dir)}")
+    else:
+        if model not in names:
+            raise ModelError(f"unknown model {clean(model)!r}; in {clean(runtime.models_dir)}: "
+                             f"{', '.join(names)}, or all")
+        infos = [runtime.info(model)]
+        if not infos[0].is_image_classifier:
+            raise ModelError(f"{model} is not an image classifier (task: "
+                             f"{clean(infos[0].task) or 'none'})")
+    sizes = {tuple(info.preprocessing.get("size", ())) for info in infos}
+    if len(sizes) > 1:
+        raise ModelError("these models take images of different sizes: choose one with --model")
+    return infos
+
+
+def fail(message: str) -> NoReturn:
+    """A usage error: one line on stderr and exit code 2."""
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+    raise typer.Exit(USAGE)

@@ -1,0 +1,38 @@
+"""One result row: a file classified by one model, or why it could not be."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np  # noqa: TC002  (annotations only)
+
+
+@dataclass(frozen=True)
+class Row:
+    """The fields every output format shows (see `dl-tui classify --help`)."""
+
+    path: Path
+    model: str
+    label: str | None
+    confidence: float | None
+    probabilities: dict[str, float] | None  # every label, in the model's order
+    error: str | None
+
+    def top(self, k: int | None) -> list[tuple[str, float]]:
+        """The `k` most likely labels with their probabilities; all of them for None."""
+        pairs = sorted((self.probabilities or {}).items(), key=lambda kv: -kv[1])
+        return pairs if k is None else pairs[:k]
+
+
+def classified(path: Path, model: str, labels: list[str], probs: np.ndarray) -> Row:
+    """The row for one file's probability vector."""
+    values = probs.tolist()
+    names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
+    best = values.index(max(values))
+    return Row(path, model, names[best], values[best], dict(zip(names, values)), None)
+
+
+def failed(path: Path, model: str, error: str) -> Row:
+    """The row for a file that could not be loaded."""
+    return Row(path, model, None, None, None, error)

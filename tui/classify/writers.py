@@ -1,0 +1,175 @@
+"""The output formats: a table with probability bars, JSON lines, CSV. All stream.
+
+Each writer takes one batch at a time: a list of files, each the list of its rows
+(one per model). Anything a terminal shows passes through `tui.text.clean`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from rich.cells import cell_len, set_cell_size
+from rich.text import Text
+
+from tui.classify.rows import Row
+from tui.text import clean
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Batch = list[list[Row]]
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+class Writer(Protocol):
+    def write(self, batch: Batch) -> None: ...
+
+
+def _out() -> TextIO:
+    # Looked up each time: a live progress display may have wrapped sys.stdout.
+    return sys.stdout
+
+
+class JsonlWriter:
+    """One JSON object per file and model; the path kept exact (JSON escapes controls)."""
+
+    def __init__(self, top: int | None = None) -> None:
+        self.top = top
+
+    def write(self, batch: Batch) -> None:
+        out = _out()
+        out.write("".join(self._line(row) for rows in batch for row in rows))
+        out.flush()
+
+    def _line(self, row: Row) -> str:
+        # Assembled by hand: json.dumps of the whole record costs more than the model.
+        # ensure_ascii (the default): C1 controls and odd bytes leave as \u escapes.
+        probs = "null"
+        if row.probabilities is not None:
+            pairs = row.top(self.top) if self.top else row.probabilities.items()
+            probs = "{" + ", ".join(f"{_key(label)}: {_number(p)}" for label, p in pairs) + "}"
+        return (f'{{"path": {json.dumps(str(row.path))}, "model": {_key(row.model)}, '
+                f'"label": {json.dumps(row.label)}, "confidence": {_number(row.confidence)}, '
+                f'"probabilities": {probs}, "error": {json.dumps(row.error)}}}\n')
+
+
+@lru_cache(maxsize=1024)
+def _key(text: str) -> str:
+    return json.dumps(text)
+
+
+def _number(value: float | None) -> str:
+    """Six significant digits, as JSON: `null` for None, NaN or infinity."""
+    return f"{value:.6g}" if value is not None and math.isfinite(value) else "null"
+
+
+class CsvWriter:
+    """The JSONL fields as columns, then one column per label."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.started = False
+
+    def write(self, batch: Batch) -> None:
+        writer = csv.writer(_out(), lineterminator="\n")
+        if not self.started:
+            writer.writerow(["path", "model", "label", "confidence", "error",
+                             *(clean(label) for label in self.labels)])
+            self.started = True
+        for rows in batch:
+            for row in rows:
+                probs = row.probabilities or {}
+                writer.writerow([
+                    clean(row.path), clean(row.model), clean(row.label or ""),
+                    "" if row.confidence is None else f"{row.confidence:.6g}",
+                    clean(row.error or ""),
+                    *(f"{probs[label]:.6g}" if label in probs else "" for label in self.labels),
+                ])
+        _out().flush()
+
+
+def bar(p: float, width: int) -> str:
+    """A probability as a bar of `width` cells, in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, p)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
+
+
+class TableWriter:
+    """Aligned rows printed as they come: the file, then per model label, confidence, bar."""
+
+    def __init__(self, models: list[str], labels: list[str], top: int | None,
+                 console: Console | None = None) -> None:
+        from rich.console import Console  # only tables need it, and it is slow to import
+
+        self.console = console or Console(highlight=False, soft_wrap=False)
+        self.models = models
+        self.top = top or 1
+        self.label_width = min(12, max([len(clean(label)) for label in labels] + [1]))
+        width = self.console.width
+        per_model = max(14, (width - 24) // len(models) - 1)
+        self.bar_width = max(4, min(20, per_model - self.label_width - 8))
+        self.cell_width = self.label_width + 8 + self.bar_width
+        # Paths are cut from the left beyond 50 cells; the results stay beside them.
+        self.file_width = max(12, min(50, width - (self.cell_width + 1) * len(models) - 1))
+        self.started = False
+
+    def write(self, batch: Batch) -> None:
+        if not self.started:
+            self.console.print(self._header(), no_wrap=True, crop=True)
+            self.started = True
+        for rows in batch:
+            error = rows[0].error is not None
+            for line in self._lines(rows):
+                # A reason is worth a second line; a result row never wraps.
+                self.console.print(line, no_wrap=not error, crop=not error, overflow="fold")
+        _out().flush()
+
+    def _header(self) -> Text:
+        text = Text(self._fit("file", self.file_width), style="bold")
+        for model in self.models:
+            head = clean(model) if len(self.models) > 1 else f"{clean(model)}: prediction"
+            text.append(" " + self._fit(head, self.cell_width), style="bold")
+        return text
+
+    def _lines(self, rows: list[Row]) -> list[Text]:
+        name = self._fit_path(rows[0].path)
+        if rows[0].error is not None:
+            return [Text(name + " ") + Text(f"error: {clean(rows[0].error)}", style="red")]
+        lines = []
+        for rank in range(self.top):
+            line = Text(name if rank == 0 else " " * self.file_width)
+            for row in rows:
+                pairs = row.top(self.top)
+                line.append(" ")
+                line.append_text(self._cell(*pairs[rank]) if rank < len(pairs)
+                                 else Text(" " * self.cell_width))
+            lines.append(line)
+        return lines
+
+    def _cell(self, label: str, p: float) -> Text:
+        label = self._fit(clean(label), self.label_width)
+        style = "green" if p >= 0.9 else "yellow" if p >= 0.5 else "red"
+        return Text.assemble((label, "bold"), f" {p:6.1%} ", (bar(p, self.bar_width), style))
+
+    def _fit_path(self, path: Path) -> str:
+        """The path if it fits, else `…/name`, else the start of the name: the folders
+        matter least, and a name often starts with what matters most."""
+        text, name = clean(path), clean(path.name)
+        if cell_len(text) <= self.file_width:
+            return self._fit(text, self.file_width)
+        return self._fit("…/" + name if cell_len(name) + 2 <= self.file_width else name,
+                         self.file_width)
+
+    @staticmethod
+    def _fit(text: str, width: int) -> str:
+        """Pad or cut to `width` terminal cells (wide characters count twice)."""
+        if cell_len(text) <= width:
+            return set_cell_size(text, width)
+        return set_cell_size(text, width - 1) + "…"
