@@ -1,0 +1,77 @@
+"""A scripted stand-in for `dl-train ... --progress jsonl`: prints the contract's events with short sleeps.
+
+FAKE_TRAINER_MODE: `ok` (default), `garbage` (a line that is not JSON, a traceback, exit 1),
+`slow` (batches until interrupted; SIGINT gives an `error` event and exit 130).
+FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+STEPS = 4
+
+
+def emit(**event: object) -> None:
+    print(json.dumps(event), flush=True)
+
+
+def main() -> int:
+    # SIGINT may land at any moment, even before training starts: always answer with an error event.
+    try:
+        return train()
+    except KeyboardInterrupt:
+        emit(event="error", message="interrupted: the previous model is unchanged")
+        return 130
+
+
+def train() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("."))
+    parser.add_argument("--progress", default="jsonl")
+    parser.add_argument("--invert", action="store_true")
+    parser.add_argument("--restart", action="store_true")
+    parser.add_argument("--data", type=Path)
+    args = parser.parse_args()
+    mode = os.environ.get("FAKE_TRAINER_MODE", "ok")
+    # dl-train throttles batch events to a few a second; a flood would also keep Pilot from settling.
+    delay = float(os.environ.get("FAKE_TRAINER_DELAY", "0.1" if mode == "slow" else "0.01"))
+    model = "cnn-invert" if args.invert else args.model
+    emit(event="start", model=model, epochs=args.epochs, batch_size=128, steps=STEPS, train_size=512,
+         config={"invert": args.invert})
+    if mode == "garbage":
+        print("Traceback (most recent call last):", flush=True)
+        print("RuntimeError: out of cheese", file=sys.stderr, flush=True)
+        return 1
+    for epoch in range(1, args.epochs + 1):
+        emit(event="epoch_start", model=model, epoch=epoch, epochs=args.epochs)
+        step = 0
+        while step < STEPS or mode == "slow":
+            step = step % STEPS + 1
+            time.sleep(delay)
+            emit(event="batch", model=model, epoch=epoch, step=step, steps=STEPS,
+                 loss=1.0 / (epoch + step / STEPS), metrics={"accuracy": 0.5 + 0.1 * epoch})
+        emit(event="epoch_end", model=model, epoch=epoch, epochs=args.epochs, loss=1.0 / (epoch + 1),
+             metrics={"accuracy": 0.5 + 0.1 * epoch}, val_metrics={"loss": 1.2 / (epoch + 1),
+             "accuracy": 0.45 + 0.1 * epoch}, seconds=0.1)
+    source = os.environ.get("FAKE_TRAINER_EXPORT")
+    path = args.out / f"{model}.onnx"
+    if source:
+        temporary = path.with_suffix(".onnx.tmp")
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, path)
+    emit(event="export", model=model, path=str(path), parity=1e-7)
+    emit(event="done", model=model, metrics={"test_accuracy": 0.9}, seconds=0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The Classify screen: browsing images moves the bars to the runtime's numbers; errors replace the bars."""
+
+from __future__ import annotations
+
+import numpy as np
+from app_helpers import SIZE, wait_for
+from textual.widgets import Select
+
+from tui.runtime import prepare
+from tui.screens.classify import COMPARE, ClassifyScreen
+from tui.widgets.file_browser import ImageTree
+from tui.widgets.probabilities import ProbabilityBars
+
+
+def columns(screen: ClassifyScreen) -> dict[str, ProbabilityBars]:
+    """Each digit model's bars, by model name."""
+    return {info.name: bars for info, bars in zip(screen.models, screen.query_one("#bars").children)}
+
+
+async def open_file(pilot, screen: ClassifyScreen, name: str) -> None:
+    """Move the tree's cursor down to a file, as a user would."""
+    tree = screen.query_one(ImageTree)
+    await wait_for(pilot, lambda: len(tree.root.children) > 0 and screen.models)
+    for _ in range(20):
+        node = tree.cursor_node
+        if node is not None and node.data is not None and node.data.path.name == name:
+            return
+        await pilot.press("down")
+    raise AssertionError(f"{name} not in the tree")
+
+
+async def test_selecting_a_file_shows_each_models_probabilities(make_app, images):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "digit-0.png")
+        await wait_for(pilot, lambda: all(b.probabilities for b in columns(screen).values()))
+        assert screen.model == COMPARE
+        x = prepare(images / "digit-0.png")[None]
+        for name, bars in columns(screen).items():
+            expected = app.runtime.predict(name, x)[0]
+            np.testing.assert_allclose(bars.probabilities, expected, rtol=1e-5, atol=1e-6)
+            assert bars.labels == tuple(str(d) for d in range(10))
+            assert bars.display
+        assert columns(screen)["cnn"].top == 4  # the tiny nearest-centroid model gets this one right
+        assert screen.query_one("#original").image is not None
+        assert screen.query_one("#model-input").image is not None
+
+
+async def test_one_model_at_a_time_and_binarised_input_for_the_vae(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "digit-1.png")
+        await wait_for(pilot, lambda: screen._input is not None)
+        screen.query_one("#model-select", Select).value = "vae-classifier"
+        await pilot.pause()
+        shown = {name for name, bars in columns(screen).items() if bars.display}
+        assert shown == {"vae-classifier"}
+        assert "binarised" in str(screen.query_one("#model-input").border_title)
+        await pilot.press("c")
+        assert screen.model == COMPARE
+        assert all(bars.display for bars in columns(screen).values())
+
+
+async def test_polarity_and_normalisation_keys_reclassify(make_app, images):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "inverted.png")
+        path = images / "inverted.png"
+        await wait_for(pilot, lambda: screen._input is not None)
+        auto = screen._input.copy()
+        await pilot.press("p")  # auto -> keep: the dark-on-light digit is no longer inverted
+        await wait_for(pilot, lambda: not np.array_equal(screen._input, auto))
+        np.testing.assert_allclose(screen._input, prepare(path, polarity="keep"))
+        await pilot.press("p", "n")  # invert, and no MNIST centring
+        await wait_for(pilot, lambda: np.allclose(screen._input, prepare(path, "invert", normalize=False)))
+        expected = app.runtime.predict("cnn", prepare(path, "invert", normalize=False)[None])[0]
+        await wait_for(pilot, lambda: np.allclose(columns(screen)["cnn"].probabilities, expected, atol=1e-6))
+
+
+async def test_a_bad_file_shows_its_error_in_place_of_the_bars(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "broken.png")
+        await wait_for(pilot, lambda: all(b.error for b in columns(screen).values()))
+        for bars in columns(screen).values():
+            assert bars.error.startswith("broken.png: ")
+            assert "\n" not in bars.error
+            assert not bars.probabilities
+        assert screen.query_one("#original").image is None
+
+
+async def test_file_names_are_shown_literally(make_app, images):
+    (images / "[bold]x\x1b[31m.png").write_bytes((images / "digit-0.png").read_bytes())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.screen.query_one(ImageTree)
+        await wait_for(pilot, lambda: len(tree.root.children) > 0)
+        labels = [str(node.label) for node in tree.root.children]
+        assert "[bold]x\\x1b[31m.png" in labels
+        assert not any("\x1b" in label for label in labels)
+
+
+async def test_start_path_can_be_a_file(make_app, images):
+    app = make_app(start=images / "digit-2.png")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: columns(screen) and columns(screen)["cnn"].probabilities)
+        expected = app.runtime.predict("cnn", prepare(images / "digit-2.png")[None])[0]
+        np.testing.assert_allclose(columns(screen)["cnn"].probabilities, expected, rtol=1e-5, atol=1e-6)
+
+
+async def test_iris_bars_follow_the_measurements(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
+        pane = app.screen.query_one("#iris")
+        bars = pane.query_one("#iris-bars", ProbabilityBars)
+        await wait_for(pilot, lambda: bars.probabilities)
+        assert bars.labels == ("setosa", "versicolor", "virginica")
+        field = pane.query_one("#feature-2")
+        field.focus()
+        field.value = ""
+        await pilot.press("1", ".", "4")  # a setosa's petal length
+        await pilot.press("shift+down")
+        assert field.value == "0.4"
+        features = np.array([[5.9, 2.8, 0.4, 1.3]], np.float32)
+        expected = app.runtime.predict("iris", features)[0]
+        await wait_for(pilot, lambda: np.allclose(bars.probabilities, expected, atol=1e-6))

@@ -1,0 +1,101 @@
+"""The Latent space screen and its grid maths: decode in one batch, move the cursor, resize, save."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_models
+from app_helpers import SIZE, wait_for
+from PIL import Image
+from textual.widgets import Static
+
+from tui import latent
+from tui.widgets.latent_grid import LatentGrid
+
+
+def test_grid_points_follow_the_notebook():
+    q = latent.quantiles(20)
+    assert q[0] == np.float32(-1.6448536) and q[-1] == np.float32(1.6448536)
+    points = latent.grid_points(3).reshape(3, 3, 2)
+    q3 = latent.quantiles(3)
+    # Row i, column j holds z = [q[j], q[i]], as the notebook's nested loop builds it.
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_array_equal(points[i, j], [q3[j], q3[i]])
+
+
+def test_tile_puts_each_digit_in_its_cell():
+    digits = np.random.default_rng(0).random((3, 3, 28, 28), dtype=np.float32)
+    picture = latent.tile(digits)
+    assert picture.shape == (84, 84) and picture.dtype == np.uint8
+    np.testing.assert_array_equal(picture[28:56, 56:84], np.rint(digits[1, 2] * 255).astype(np.uint8))
+    framed = latent.with_cursor(picture, 1, 2)
+    assert tuple(framed[28, 56]) == latent.CURSOR_RGB  # the frame
+    assert framed[40, 70, 0] >= framed[40, 70, 2]  # the cell, tinted
+    np.testing.assert_array_equal(framed[40, 40], [picture[40, 40]] * 3)  # other cells untouched
+
+
+def expected_digit(row: int, col: int, n: int) -> np.ndarray:
+    z = latent.grid_points(n)[row * n + col][None]
+    return latent.sigmoid(onnx_models.reference("vae-decoder", z))[0, :, :, 0]
+
+
+async def test_cursor_moves_and_shows_the_decoded_digit_and_the_cnns_verdict(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.grid is not None)
+        grid = screen.query_one(LatentGrid)
+        assert grid.n == 20 and grid.tiles.shape == (560, 560)
+        await pilot.press("right", "right", "down")
+        await wait_for(pilot, lambda: grid.cursor == (1, 2))
+        np.testing.assert_allclose(screen.grid.digits[1, 2], expected_digit(1, 2, 20), atol=1e-5)
+        x, y = latent.grid_points(20)[1 * 20 + 2]
+        info = str(screen.query_one("#latent-info", Static).render())
+        assert f"z = ({x:+.3f}, {y:+.3f})" in info
+        expected = app.runtime.predict("cnn", screen.grid.digits[1, 2][None])[0]
+        bars = screen.query_one("#latent-bars")
+        np.testing.assert_allclose(bars.probabilities, expected, rtol=1e-5, atol=1e-6)
+        assert f"cnn says {int(np.argmax(expected))}" in info
+        await pilot.press("up", "up", "left", "left", "left")  # stops at the edges
+        assert grid.cursor == (0, 0)
+
+
+async def test_plus_minus_change_n_and_s_saves_a_png(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.grid is not None)
+        await pilot.press("minus", "minus")
+        await wait_for(pilot, lambda: screen.grid.n == 18)
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: screen.grid.n == 19)
+        await pilot.press("s")
+        path = tmp_path / "latent-grid-19x19.png"
+        await wait_for(pilot, lambda: path.exists())
+        await pilot.pause(0.1)
+        with Image.open(path) as saved:
+            assert saved.size == (19 * 28, 19 * 28)
+
+
+async def test_a_click_moves_the_cursor(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.grid is not None)
+        image = screen.query_one("#grid-picture")
+        width, height = image.content_size
+        await pilot.click("#grid-picture", offset=(width - 1, height - 1))
+        assert screen.query_one(LatentGrid).cursor == (19, 19)
+
+
+async def test_without_a_decoder_the_screen_says_why(make_app, tiny_models):
+    (tiny_models / "vae-decoder.onnx").unlink()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        info = app.screen.query_one("#latent-info", Static)
+        await wait_for(pilot, lambda: "no latent grid" in str(info.render()))
+        assert "vae-decoder" in str(info.render())

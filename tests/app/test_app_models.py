@@ -1,0 +1,94 @@
+"""The Models screen, the command palette, and the app's import hygiene while running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from app_helpers import SIZE, wait_for
+from textual.widgets import DataTable, Static
+
+from tui.commands import DlTuiCommands
+from tui.screens.models import metrics, signature, size
+
+
+def test_cell_formatting():
+    assert signature([("image", ["N", 28, 28, 1], "tensor(float)")]) == "image [N,28,28,1]"
+    assert size(1536) == "1.5 KiB" and size(12) == "12 B"
+    assert metrics({"test_accuracy": 0.9917, "test_elbo": -156.1}) == "acc 99.17% ELBO -156.1"
+
+
+async def test_table_lists_every_model_with_its_figures(make_app, tiny_models):
+    (tiny_models / "broken.onnx").write_bytes(b"not onnx")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 7)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(7)}
+        assert rows["cnn.onnx"][1:4] == ["classification", "image [N,28,28,1]", "probabilities [N,10]"]
+        assert rows["cnn-invert.onnx"][5] == "acc 70.00% orig 75.00% inv 65.00%"
+        assert rows["vae-decoder.onnx"][5] == "ELBO -160.5"
+        assert rows["cnn.onnx"][6:] == ["2024-01-01 00:00", "0.0e+00", "CPUExecutionProvider"]
+        assert rows["broken.onnx"][1]  # its error, in the row
+        table.move_cursor(row=[*rows].index("cnn.onnx"))
+        await pilot.pause()
+        details = str(app.screen.query_one("#model-details", Static).render())
+        assert "Tiny test cnn" in details and '"batch_size": 128' in details
+
+
+async def test_reload_finds_new_files(make_app, tiny_models):
+    (tiny_models / "iris.onnx").rename(tiny_models / "iris.bak")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5)
+        (tiny_models / "iris.bak").rename(tiny_models / "iris.onnx")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: table.row_count == 6)
+
+
+async def test_header_shows_the_provider_and_palette_runs_commands(make_app, tiny_models):
+    (tiny_models / "[red]odd.onnx").write_bytes((tiny_models / "cnn.onnx").read_bytes())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "CPUExecutionProvider" in app.sub_title)
+        names = [name for name, _, _ in DlTuiCommands(app.screen).commands()]
+        assert "Classify with [red]odd" in names and "Train: start vae" in names
+        await pilot.press("ctrl+p")
+        await pilot.press(*"with cnn-invert")
+        await wait_for(pilot, lambda: app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "classify" and app.screen.model == "cnn-invert")
+
+
+def test_running_app_never_imports_tensorflow(tiny_models, images):
+    """Every screen shown in a fresh process: no TensorFlow, Keras or tf2onnx, and a fast first paint."""
+    code = textwrap.dedent(f"""
+        import asyncio, sys, time
+        from pathlib import Path
+        started = time.perf_counter()
+        from tui.app import DlTuiApp
+        from tui.runtime import Runtime
+
+        async def main():
+            app = DlTuiApp(Runtime(Path({str(tiny_models)!r}), interactive=True), Path({str(images)!r}),
+                           graphics="halfcell")
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                print("first paint", round(time.perf_counter() - started, 2))
+                for key in "2341":
+                    await pilot.press(key)
+                    await pilot.pause(0.1)
+        asyncio.run(main())
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx")))
+    """)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "[]"
+    assert float(lines[0].split()[-1]) < 3.0  # about a second here; generous for a loaded CI box

@@ -1,0 +1,83 @@
+"""`dl-tui` in a real terminal: tmux runs it, keys go in with send-keys, the screen comes back from capture-pane."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Tmux:
+    """One detached tmux session on a private server socket, so no user session is touched."""
+
+    def __init__(self, command: str, width: int = 140, height: int = 45) -> None:
+        self.socket = f"dl-tui-test-{uuid.uuid4().hex[:8]}"
+        self.run("new-session", "-d", "-s", "app", "-x", str(width), "-y", str(height), command)
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
+                              timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "app")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "app", *keys)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        size = self.run("display", "-p", "-t", "app", "#{window_width}x#{window_height}")
+        raise AssertionError(f"{text!r} never appeared in {size}; the screen was:\n{self.screen()}")
+
+    def alive(self) -> bool:
+        return "app" in self.run("list-sessions", "-F", "#{session_name}")
+
+    def kill(self) -> None:
+        self.run("kill-server")
+
+
+def test_dl_tui_in_tmux(tiny_models, images, tmp_path):
+    marker = tmp_path / "exited"
+    argv = [sys.executable, "-m", "tui.cli", str(images), "--models", str(tiny_models)]
+    # COLUMNS and LINES can leak in from the environment and override the pane's real size.
+    env = f"cd {shlex.quote(str(ROOT))} && unset COLUMNS LINES && TERM=xterm-256color"
+    # After the app exits the pane writes a marker and lingers, so the test can see how it ended.
+    tmux = Tmux(f"{env} {shlex.join(argv)}; echo $? > {shlex.quote(str(marker))}; sleep 30")
+    try:
+        started = time.monotonic()
+        screen = tmux.wait_for("Latent space")
+        assert "digit-0.png" in screen and "broken.png" in screen
+        assert time.monotonic() - started < 15
+        tmux.wait_for("CPUExecutionProvider")
+        tmux.keys("Down", "Down")  # onto digit-0.png: the bars fill in
+        screen = tmux.wait_for("%")
+        assert "cnn-invert" in screen and "vae-classifier" in screen
+        tmux.keys("2")
+        tmux.wait_for("z = (")
+        tmux.keys("Right")
+        tmux.wait_for("column 2 of 20")
+        tmux.keys("4")
+        screen = tmux.wait_for("vae-decoder.onnx")
+        assert "classification" in screen
+        tmux.keys("C-q")
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.read_text().strip() == "0"
+    finally:
+        tmux.kill()

@@ -1,0 +1,128 @@
+"""The Train screen: a scripted fake trainer's events move the bars and curves; cancel, errors, playback."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from app_helpers import SIZE, wait_for
+from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
+
+from tui.screens.train import TrainScreen
+from tui.widgets.chart import LineChart
+
+
+def log_text(screen: TrainScreen) -> str:
+    return "\n".join(line.text for line in screen.query_one("#train-log", RichLog).lines)
+
+
+async def open_train(pilot, epochs: int = 3) -> TrainScreen:
+    await pilot.press("3")
+    screen = pilot.app.screen
+    assert isinstance(screen, TrainScreen)
+    screen.query_one("#train-epochs", Input).value = str(epochs)
+    return screen
+
+
+@pytest.fixture(autouse=True)
+def quick_playback(monkeypatch):
+    monkeypatch.setattr(TrainScreen, "PLAYBACK_INTERVAL", 0.01)
+
+
+async def test_fake_trainer_events_move_bars_and_curves(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=3)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status == "finished")
+        epoch_bar, batch_bar = screen.query_one("#epoch-bar", ProgressBar), screen.query_one("#batch-bar", ProgressBar)
+        assert (epoch_bar.progress, epoch_bar.total) == (3, 3)
+        assert (batch_bar.progress, batch_bar.total) == (4, 4)
+        assert len(screen.state.loss.ys) == 3 * 4 + 3  # every batch and every epoch's end
+        assert screen.state.val_loss.ys == pytest.approx([0.6, 0.4, 0.3])
+        assert screen.state.val_accuracy.ys == pytest.approx([0.55, 0.65, 0.75])
+        chart = screen.query_one("#loss-chart", LineChart)
+        assert [line.name for line in chart.lines] == ["train", "validation"]
+        assert "⠀" not in str(chart.render()) and any(0x2800 < ord(c) < 0x2900 for c in str(chart.render()))
+        log = log_text(screen)
+        assert "epoch 3/3: loss 0.25" in log and "done cnn: test_accuracy 0.9" in log
+        assert not screen.query_one("#train-errors").display
+        assert not screen.query_one("#train-start", Button).disabled
+        assert screen.query_one("#train-cancel", Button).disabled
+
+
+async def test_cancel_stops_the_trainer_and_keeps_the_model(make_app, tiny_models, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
+    before = (tiny_models / "cnn.onnx").read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await pilot.click("#train-start")
+        await wait_for(pilot, lambda: screen.state.step > 0)
+        assert screen.running and not screen.query_one("#train-cancel", Button).disabled
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not screen.running)
+        assert screen.state.status == "cancelled"
+        assert "interrupted" in log_text(screen)
+    assert (tiny_models / "cnn.onnx").read_bytes() == before
+
+
+async def test_a_trainer_that_prints_garbage_and_dies_shows_its_last_lines(make_app, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "garbage")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: not screen.running and screen.state.status == "failed")
+        errors = screen.query_one("#train-errors", Static)
+        assert errors.display
+        text = str(errors.render())
+        assert "exited with code 1" in text
+        assert "Traceback (most recent call last):" in text and "RuntimeError: out of cheese" in text
+
+
+async def test_a_new_model_is_picked_up_without_a_restart(make_app, tiny_models, tmp_path, monkeypatch):
+    shutil.move(tiny_models / "iris.onnx", tmp_path / "iris.onnx")
+    monkeypatch.setenv("FAKE_TRAINER_EXPORT", str(tmp_path / "iris.onnx"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.screen.query_one("#models-table")
+        await wait_for(pilot, lambda: table.row_count == 5)
+        screen = await open_train(pilot, epochs=1)
+        screen.query_one("#train-model", Select).value = "iris"
+        await pilot.pause()
+        assert screen.query_one("#train-invert").disabled
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status == "finished")
+        assert "iris" in app.runtime.available()
+        await pilot.press("4")
+        await wait_for(pilot, lambda: table.row_count == 6)
+
+
+async def test_without_tensorflow_it_says_how_to_install_and_plays_back_history(make_app, tiny_models):
+    app = make_app(can_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        screen = app.screen
+        assert "pip install '.[train]'" in str(screen.query_one("#install-note", Static).render())
+        assert screen.query_one("#train-start", Button).disabled
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        history = app.runtime.info("cnn").history
+        assert screen.state.val_loss.ys == pytest.approx([row["val_loss"] for row in history])
+        assert screen.state.accuracy.ys == pytest.approx([row["accuracy"] for row in history])
+        assert screen.query_one("#epoch-bar", ProgressBar).progress == len(history)
+        await pilot.press("s")  # no TensorFlow: start does nothing
+        assert not screen.running
+
+
+async def test_quitting_stops_a_running_trainer(make_app, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.step > 0)
+        process = screen.process
+        await pilot.press("ctrl+q")
+    assert process.proc.poll() == 130  # interrupted, and it said so

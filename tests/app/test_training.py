@@ -1,0 +1,78 @@
+"""tui/training.py without Textual: parsing events, folding them into curves, the process and its cancel."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+from app_helpers import fake_command
+
+from tui.training import (NotAnEvent, TrainerProcess, TrainingState, TrainOptions, dl_train_command, history_event,
+                          parse_event)
+
+
+def test_parse_event_accepts_contract_events_only():
+    assert parse_event('{"event": "done", "model": "cnn"}\n')["model"] == "cnn"
+    for line in ("Epoch 1/10", "[1, 2]", '{"no": "event"}', '{"event": "party"}'):
+        with pytest.raises(NotAnEvent):
+            parse_event(line)
+
+
+def test_state_folds_a_run_into_bars_and_curves():
+    state = TrainingState()
+    events = [
+        {"event": "start", "model": "cnn", "epochs": 2, "steps": 4, "batch_size": 128, "train_size": 512},
+        {"event": "epoch_start", "model": "cnn", "epoch": 1, "epochs": 2},
+        {"event": "batch", "model": "cnn", "epoch": 1, "step": 2, "steps": 4, "loss": 0.9,
+         "metrics": {"accuracy": 0.6}},
+        {"event": "epoch_end", "model": "cnn", "epoch": 1, "epochs": 2, "loss": 0.5,
+         "metrics": {"accuracy": 0.8}, "val_metrics": {"loss": 0.6, "accuracy": 0.7}, "seconds": 1.0},
+    ]
+    lines = [state.apply(event) for event in events]
+    assert (state.epoch, state.step, state.steps, state.status) == (1, 4, 4, "training")
+    assert state.loss.xs == [0.5, 1.0] and state.loss.ys == [0.9, 0.5]
+    assert state.val_accuracy.ys == [0.7]
+    assert "val loss 0.6, accuracy 0.7" in lines[-1]
+    assert state.apply({"event": "error", "message": "boom"}) == "error: boom"
+    assert state.status == "error"
+
+
+def test_history_replays_as_epoch_end_events():
+    vae = [{"epoch": 1, "loss": 190.0, "val_elbo": -180.0, "seconds": 2.0}]
+    event = history_event("vae-encoder", 1, vae[0])
+    assert event["val_metrics"] == {"elbo": -180.0} and event["metrics"] == {}
+    state = TrainingState(model="vae-encoder", epochs=1)
+    state.apply(event)
+    assert state.second_metric == "elbo" and state.val_accuracy.ys == [-180.0]
+    assert state.loss.ys == [190.0] and state.epoch == 1
+
+
+def test_dl_train_command(tmp_path):
+    argv = dl_train_command(TrainOptions("cnn", 3, invert=True, data="mnist.npz"), tmp_path)
+    assert argv[-10:] == ["cnn", "--invert", "--data", "mnist.npz", "--epochs", "3", "--out", str(tmp_path),
+                          "--progress", "jsonl"]
+    iris = dl_train_command(TrainOptions("iris", 3, invert=True, restart=True, data="x"), tmp_path)
+    assert "--invert" not in iris and "--data" not in iris and "--restart" in iris
+
+
+def test_process_reads_lines_and_keeps_stderr(tmp_path):
+    code = "import sys; print('{\"event\": \"done\"}'); print('oops', file=sys.stderr); sys.exit(3)"
+    process = TrainerProcess([sys.executable, "-c", code])
+    assert [json.loads(line)["event"] for line in process.lines()] == ["done"]
+    assert process.wait() == 3
+    assert list(process.stderr_tail) == ["oops"]
+
+
+def test_cancel_interrupts_the_trainer(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
+    process = TrainerProcess(fake_command(TrainOptions("cnn", 2), tmp_path))
+    lines = process.lines()
+    assert parse_event(next(lines))["event"] == "start"
+    started = time.monotonic()
+    process.cancel()
+    rest = [parse_event(line) for line in lines]
+    assert process.wait() == 130 and process.cancelled
+    assert rest[-1] == {"event": "error", "message": "interrupted: the previous model is unchanged"}
+    assert time.monotonic() - started < 5

@@ -1,0 +1,129 @@
+"""The dl-tui app: four screens (Classify, Latent space, Train, Models) over one onnxruntime Runtime."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.commands import DlTuiCommands
+from tui.paths import shipped_images_dir
+from tui.runtime import DeviceError, Runtime
+from tui.screens.base import AppScreen
+from tui.screens.classify import ClassifyScreen
+from tui.screens.latent import LatentScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.train import TrainScreen
+from tui.text import clean, one_line
+from tui.training import CommandBuilder, dl_train_command, have_tensorflow
+from tui.widgets.picture import Graphics, detect_graphics
+
+
+class DlTuiApp(App[None]):
+    """Browse and classify images, explore the VAE's latent space, train and inspect the models."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dl-tui"
+    MODES = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen}
+    DEFAULT_MODE = "classify"
+    SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
+                      ("3", "train", "Train"), ("4", "models", "Models"))
+    BINDINGS = [
+        Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}")
+        for key, mode, title in SCREENS_BY_KEY
+    ]
+    COMMANDS = App.COMMANDS | {DlTuiCommands}
+    # Screens get -narrow below 120 columns; app.tcss stacks what no longer fits side by side.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        start_path: Path | None = None,
+        *,
+        graphics: Graphics = "auto",
+        trainer_command: CommandBuilder = dl_train_command,
+        can_train: bool | None = None,
+        save_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.start_path = Path(start_path) if start_path is not None else shipped_images_dir()
+        self.graphics = graphics
+        self.trainer_command = trainer_command
+        self.can_train = have_tensorflow() if can_train is None else can_train
+        self.save_dir = Path(save_dir) if save_dir is not None else Path.cwd()
+        # Bumped after each training run or reload; screens compare it when they are shown.
+        self.models_version = 0
+        self.models_label = clean(runtime.models_dir)
+
+    def on_mount(self) -> None:
+        """Paint first; find out which execution provider runs while the user looks."""
+        self.sub_title = f"models: {self.models_label}"
+        self.find_provider()
+
+    @work(thread=True, exclusive=True, group="provider", exit_on_error=False)
+    def find_provider(self) -> None:
+        """The provider is only known once a session is open, which takes a moment."""
+        try:
+            provider = self.runtime.provider
+        except Exception as error:  # shown in the header rather than crashing the app
+            provider = f"no provider ({one_line(error)})"
+        self.call_from_thread(self._show_provider, provider)
+
+    def _show_provider(self, provider: str) -> None:
+        self.sub_title = f"{clean(provider)} · models: {self.models_label}"
+
+    def models_changed(self) -> None:
+        """The models folder changed (training, reload): every screen reloads when next shown."""
+        self.runtime.reload()
+        self.models_version += 1
+        if isinstance(self.screen, AppScreen):
+            self.screen.catch_up()
+        self.find_provider()
+
+    async def action_goto(self, mode: str) -> None:
+        """Switch to a screen."""
+        await self.goto(mode)
+
+    async def goto(self, mode: str) -> Screen:
+        """Switch to a screen and return it."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        return self.screen
+
+    async def on_screen(self, mode: str, action: str) -> None:
+        """Run one of a screen's actions from the command palette."""
+        screen = await self.goto(mode)
+        await screen.run_action(action)
+
+    async def classify_with(self, model: str) -> None:
+        """Show the Classify screen with one model's bars (or "compare")."""
+        screen = await self.goto("classify")
+        if isinstance(screen, ClassifyScreen):
+            screen.select_model(model)
+
+    async def train(self, model: str) -> None:
+        """Start training a model with the Train screen's other options."""
+        screen = await self.goto("train")
+        if isinstance(screen, TrainScreen):
+            screen.start(screen.form_options(model=model))
+
+
+def run_app(path: Path | None, models_dir: Path | None, device: str = "auto") -> None:
+    """Start the app in this terminal (the `dl-tui` command without a subcommand)."""
+    if path is not None and not Path(path).exists():
+        print(f"dl-tui: no such file or folder: {clean(path)}", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        runtime = Runtime(models_dir, device=device, interactive=True)
+    except DeviceError as error:
+        print(f"dl-tui: {one_line(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    # textual-image asks the terminal for Sixel or Kitty graphics; only possible before Textual owns stdin.
+    detect_graphics()
+    DlTuiApp(runtime, path).run()

@@ -1,0 +1,69 @@
+"""The command palette's own commands: screens, models, the latent grid and training."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from tui.text import clean
+from tui.training import TRAINABLE
+
+if TYPE_CHECKING:
+    from tui.app import DlTuiApp
+
+# Files that are not digit classifiers; the palette lists models without opening them.
+NOT_DIGIT_CLASSIFIERS = {"iris", "vae-encoder", "vae-decoder"}
+
+Command = tuple[str, str, Callable[[], Awaitable[None] | None]]
+
+
+class DlTuiCommands(Provider):
+    """Everything the app can do, findable by name."""
+
+    @property
+    def dl_app(self) -> DlTuiApp:
+        """The app, typed."""
+        return cast("DlTuiApp", self.app)
+
+    def commands(self) -> list[Command]:
+        """(name, help, callback) for every command that makes sense now."""
+        app = self.dl_app
+        found: list[Command] = [
+            (f"Screen: {title}", f"Switch to the {title} screen ({key})", partial(app.goto, mode))
+            for key, mode, title in app.SCREENS_BY_KEY
+        ]
+        for name in app.runtime.available():
+            if name not in NOT_DIGIT_CLASSIFIERS:
+                found.append((f"Classify with {clean(name)}", "Show this model's probability bars",
+                              partial(app.classify_with, name)))
+        found += [
+            ("Classify with all models side by side", "Compare every digit model on the same image",
+             partial(app.classify_with, "compare")),
+            ("Latent space: save grid as PNG", "Write the decoded grid to the current folder",
+             partial(app.on_screen, "latent", "save")),
+            ("Reload models", "Look for models in the folder again", app.models_changed),
+            ("Train: play back history", "Replay the recorded training curves",
+             partial(app.on_screen, "train", "playback")),
+        ]
+        if app.can_train:
+            found += [(f"Train: start {model}", f"Run dl-train {model} with the form's other options",
+                       partial(app.train, model)) for model in TRAINABLE]
+        return found
+
+    async def discover(self) -> Hits:
+        """All commands, for an empty palette."""
+        for name, help_text, callback in self.commands():
+            # Content, not str: a str would be parsed as markup, and model names come from file names.
+            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Commands whose names match what was typed."""
+        matcher = self.matcher(query)
+        for name, help_text, callback in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)

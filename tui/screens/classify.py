@@ -1,0 +1,273 @@
+"""Classify: browse images, see each one beside the 28x28 input the models get, and their probability bars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
+from tui.screens.base import AppScreen
+from tui.screens.iris import IrisPane
+from tui.text import clean, markup_safe, one_line
+from tui.widgets.file_browser import ImageTree
+from tui.widgets.picture import display_copy, from_array, picture
+from tui.widgets.probabilities import ProbabilityBars
+
+COMPARE = "compare"
+POLARITIES = ("auto", "keep", "invert")
+
+
+class ClassifyScreen(AppScreen):
+    """A file browser, the picture and its model input, and what each digit model thinks."""
+
+    BINDINGS = [
+        Binding("c", "compare", "Compare", tooltip="Show every digit model side by side", id="classify.compare"),
+        Binding("p", "polarity", "Polarity", tooltip="Cycle polarity: auto, keep, invert", id="classify.polarity"),
+        Binding("n", "normalize", "Normalise", tooltip="Toggle MNIST-style cropping and centring",
+                id="classify.normalize"),
+        Binding("i", "iris", "Iris", tooltip="Switch between images and the iris form", id="classify.iris"),
+    ]
+
+    @dataclass
+    class ModelsFound(Message):
+        """The digit classifiers in the models folder, and lines for those that failed to load."""
+
+        models: list[ModelInfo]
+        errors: list[str]
+
+    @dataclass
+    class Classified(Message):
+        """An image and every selected model's probabilities (or error line) for it."""
+
+        path: Path
+        shown: PILImage.Image
+        model_input: np.ndarray
+        results: dict[str, np.ndarray | str]
+
+    @dataclass
+    class Failed(Message):
+        """An image that could not be read, and why in one line."""
+
+        path: Path
+        error: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[ModelInfo] = []
+        self.model = COMPARE
+        self.polarity = "auto"
+        self.normalize = True
+        self.current: Path | None = None
+        self._input: np.ndarray | None = None
+
+    def compose(self) -> ComposeResult:
+        """Tabs for images and iris; the image tab is browser, pictures and bars."""
+        start = self.dl_app.start_path
+        yield Header()
+        with TabbedContent(initial="images-tab"):
+            with TabPane("Images", id="images-tab"):
+                with Horizontal():
+                    yield ImageTree(start if start.is_dir() else start.parent, id="browser")
+                    with Vertical(id="pictures"):
+                        yield picture(self.dl_app.graphics, id="original")
+                        yield picture(self.dl_app.graphics, id="model-input")
+                        yield Static("", id="preprocess-info")
+                    with VerticalScroll(id="predictions"):
+                        yield Select([], prompt="Model", allow_blank=True, id="model-select")
+                        yield Horizontal(id="bars")
+            with TabPane("Iris", id="iris-tab"):
+                yield IrisPane(id="iris")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Name the pictures and open the start file, if one was given."""
+        self.query_one("#original").border_title = "image"
+        self.query_one("#model-input").border_title = "model input 28×28"
+        self._show_settings()
+        if self.dl_app.start_path.is_file():
+            self.open(self.dl_app.start_path)
+        self.query_one(ImageTree).focus()
+
+    def models_changed(self) -> None:
+        """Find the digit classifiers again (first show, or after training)."""
+        self.load_models()
+        self.query_one(IrisPane).models_changed()
+
+    @work(thread=True, exclusive=True, group="classify-models", exit_on_error=False)
+    def load_models(self) -> None:
+        """Read every model's metadata off the UI thread (the first read opens its session)."""
+        found, errors = [], []
+        for name in self.runtime.available():
+            try:
+                info = self.runtime.info(name)
+            except Exception as error:  # one broken file must not hide the others
+                errors.append(f"{name}: {one_line(error)}")
+                continue
+            if info.task == "classification" and info.preprocessing.get("kind") == "image":
+                found.append(info)
+        self.post_message(self.ModelsFound(found, errors))
+
+    @on(ModelsFound)
+    async def _models_found(self, event: ModelsFound) -> None:
+        """Offer the models, one bar column each, and classify the current image again."""
+        self.models = event.models
+        for error in event.errors:
+            self.notify(markup_safe(error), title="model not loaded", severity="warning")
+        select = self.query_one("#model-select", Select)
+        options = [(markup_safe(info.name), info.name) for info in self.models]
+        if len(self.models) > 1:
+            options.append(("all side by side", COMPARE))
+        names = [value for _, value in options]
+        if self.model not in names:
+            self.model = "cnn" if "cnn" in names else (names[0] if names else COMPARE)
+        with select.prevent(Select.Changed):
+            select.set_options(options)
+            if names:
+                select.value = self.model
+        bars = self.query_one("#bars", Horizontal)
+        await bars.remove_children()
+        if not self.models:
+            await bars.mount(ProbabilityBars())
+            bars.children[0].show_error(f"no digit classifier in {self.runtime.models_dir}")
+            return
+        await bars.mount_all(ProbabilityBars(id=f"bars-{index}") for index in range(len(self.models)))
+        for info, column in zip(self.models, bars.children):
+            column.border_title = markup_safe(info.name)
+        self._show_columns()
+        if self.current is not None:
+            self.open(self.current)
+
+    def _show_columns(self) -> None:
+        for info, column in zip(self.models, self.query_one("#bars").children):
+            column.display = self.model in (COMPARE, info.name)
+
+    @on(ImageTree.ImageHighlighted)
+    def _highlighted(self, event: ImageTree.ImageHighlighted) -> None:
+        """Classify the image under the tree's cursor."""
+        self.open(event.path)
+
+    def open(self, path: Path) -> None:
+        """Show and classify one image file."""
+        self.current = path
+        self.query_one("#original").border_title = markup_safe(path.name)
+        if self.models:
+            self.classify(path, [info.name for info in self.models], self.polarity, self.normalize)
+
+    @work(thread=True, exclusive=True, group="classify", exit_on_error=False)
+    def classify(self, path: Path, names: list[str], polarity: str, normalize: bool) -> None:
+        """Read, preprocess and run every digit model; the result comes back as a message."""
+        worker = get_current_worker()
+        try:
+            grey = load_image(path)
+            model_input = to_model_input(grey, polarity=polarity, normalize=normalize)
+        except ImageError as error:
+            self.post_message(self.Failed(path, one_line(error)))
+            return
+        shown = display_copy(path, grey)
+        results: dict[str, np.ndarray | str] = {}
+        for name in names:
+            try:
+                results[name] = self.runtime.predict(name, model_input[None])[0]
+            except Exception as error:  # a model that fails shows its error in its own column
+                results[name] = one_line(error) or type(error).__name__
+        # A newer image was chosen while this one ran: its result would flash the wrong picture.
+        if not worker.is_cancelled:
+            self.post_message(self.Classified(path, shown, model_input, results))
+
+    @on(Classified)
+    def _classified(self, event: Classified) -> None:
+        """Show the picture, its model input and each model's bars."""
+        if event.path != self.current:
+            return
+        self.query_one("#original").image = event.shown
+        self._input = event.model_input
+        self._show_input()
+        for info, column in zip(self.models, self.query_one("#bars").children):
+            result = event.results.get(info.name)
+            if isinstance(result, str):
+                column.show_error(result)
+            elif result is not None:
+                column.show(info.labels, result)
+
+    @on(Failed)
+    def _failed(self, event: Failed) -> None:
+        """Put the file's error where the bars were and clear the pictures."""
+        if event.path != self.current:
+            return
+        self.query_one("#original").image = None
+        self.query_one("#model-input").image = None
+        self._input = None
+        for column in self.query("#bars ProbabilityBars").results(ProbabilityBars):
+            column.show_error(f"{clean(event.path.name)}: {event.error}")
+
+    def _show_input(self) -> None:
+        """The 28x28 the selected model receives: binarised for the VAE models."""
+        if self._input is None:
+            return
+        pixels = self._input
+        threshold = next((info.preprocessing.get("binarize") for info in self.models if info.name == self.model), None)
+        if threshold is not None:
+            pixels = (pixels > float(threshold)).astype(np.float32)
+        self.query_one("#model-input").image = from_array(pixels)
+        self.query_one("#model-input").border_title = "model input 28×28" + (" binarised" if threshold else "")
+
+    def _show_settings(self) -> None:
+        norm = "on" if self.normalize else "off"
+        self.query_one("#preprocess-info", Static).update(
+            f"polarity [b]{self.polarity}[/b] (p) · MNIST centring [b]{norm}[/b] (n)")
+
+    @on(Select.Changed, "#model-select")
+    def _model_selected(self, event: Select.Changed) -> None:
+        """Show the chosen model's bars, or every model's."""
+        if event.value is not Select.BLANK:
+            self.select_model(str(event.value))
+
+    def select_model(self, name: str) -> None:
+        """Use one model (or COMPARE for all); also called from the command palette."""
+        offered = [info.name for info in self.models] + ([COMPARE] if len(self.models) > 1 else [])
+        if name not in offered:
+            self.notify(f"{markup_safe(name)} is not a digit classifier here", severity="warning")
+            return
+        self.model = name
+        select = self.query_one("#model-select", Select)
+        if select.value != name:
+            with select.prevent(Select.Changed):
+                select.value = name
+        self._show_columns()
+        self._show_input()
+
+    def action_compare(self) -> None:
+        """Toggle between one model and all side by side."""
+        if self.model == COMPARE and self.models:
+            self.select_model("cnn" if any(m.name == "cnn" for m in self.models) else self.models[0].name)
+        elif len(self.models) > 1:
+            self.select_model(COMPARE)
+
+    def action_polarity(self) -> None:
+        """Cycle how the image's polarity is handled, then classify again."""
+        self.polarity = POLARITIES[(POLARITIES.index(self.polarity) + 1) % len(POLARITIES)]
+        self._show_settings()
+        if self.current is not None:
+            self.open(self.current)
+
+    def action_normalize(self) -> None:
+        """Toggle MNIST-style centring (off: the notebook's plain squeeze to 28x28)."""
+        self.normalize = not self.normalize
+        self._show_settings()
+        if self.current is not None:
+            self.open(self.current)
+
+    def action_iris(self) -> None:
+        """Flip between the image and iris tabs."""
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "iris-tab" if tabs.active == "images-tab" else "images-tab"

@@ -1,0 +1,108 @@
+"""The iris tab: four measurements in, three species' probabilities out, as the numbers change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from tui.runtime import ModelInfo
+from tui.text import markup_safe, one_line
+from tui.widgets.iris_form import IrisForm
+from tui.widgets.probabilities import ProbabilityBars
+
+IRIS = "iris"
+
+
+class IrisPane(Vertical):
+    """The iris model's form and bars; built once the model's metadata has been read."""
+
+    @dataclass
+    class Loaded(Message):
+        """The iris model's metadata, or why it is not available."""
+
+        info: ModelInfo | None
+        error: str
+
+    @dataclass
+    class Predicted(Message):
+        """Probabilities for one set of measurements, or an error line."""
+
+        features: tuple[float, ...]
+        probabilities: np.ndarray | None
+        error: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info: ModelInfo | None = None
+
+    def compose(self) -> ComposeResult:
+        """A heading; the form arrives with the model's feature names."""
+        yield Static("Iris: type or use ↑/↓ to change a measurement", id="iris-help")
+        yield ProbabilityBars(id="iris-bars")
+
+    def models_changed(self) -> None:
+        """Read the iris model's metadata again."""
+        self.load()
+
+    @work(thread=True, exclusive=True, group="iris-load", exit_on_error=False)
+    def load(self) -> None:
+        """Open the iris model off the UI thread."""
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        if IRIS not in runtime.available():
+            self.post_message(self.Loaded(None, f"no {IRIS}.onnx in {runtime.models_dir}"))
+            return
+        try:
+            self.post_message(self.Loaded(runtime.info(IRIS), ""))
+        except Exception as error:  # shown in place of the bars
+            self.post_message(self.Loaded(None, one_line(error)))
+
+    @on(Loaded)
+    async def _loaded(self, event: Loaded) -> None:
+        """Build the form from the metadata's feature names and predict the defaults."""
+        self.info = event.info
+        await self.query(IrisForm).remove()
+        bars = self.query_one("#iris-bars", ProbabilityBars)
+        if event.info is None:
+            bars.show_error(event.error)
+            return
+        prep = event.info.preprocessing
+        names = prep.get("features") or [f"feature {i + 1}" for i in range(4)]
+        form = IrisForm(names, prep.get("units", "cm"), id="iris-form")
+        await self.mount(form, before=bars)
+        bars.border_title = markup_safe(event.info.description or IRIS)
+        values = form.values()
+        if values is not None:
+            self.predict(values)
+
+    @on(IrisForm.Changed)
+    def _changed(self, event: IrisForm.Changed) -> None:
+        """New numbers: predict again."""
+        self.predict(event.features)
+
+    @work(thread=True, exclusive=True, group="iris", exit_on_error=False)
+    def predict(self, features: tuple[float, ...]) -> None:
+        """Run the iris model on one row of measurements."""
+        runtime = self.app.runtime  # type: ignore[attr-defined]
+        try:
+            probabilities = runtime.predict(IRIS, np.array([features], dtype=np.float32))[0]
+            self.post_message(self.Predicted(features, probabilities, ""))
+        except Exception as error:  # a wrong-shaped model, say: one line instead of bars
+            self.post_message(self.Predicted(features, None, one_line(error)))
+
+    @on(Predicted)
+    def _predicted(self, event: Predicted) -> None:
+        """Show the species' bars."""
+        forms = self.query(IrisForm)
+        if forms and forms.first().values() != event.features:
+            return  # an older prediction finishing after a newer one
+        bars = self.query_one("#iris-bars", ProbabilityBars)
+        if event.probabilities is None or self.info is None:
+            bars.show_error(event.error)
+        else:
+            bars.show(self.info.labels, event.probabilities)

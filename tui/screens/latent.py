@@ -1,0 +1,178 @@
+"""Latent space: the VAE decoder's n x n grid as one picture, a cursor, and what the CNN makes of each digit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+
+from tui import latent
+from tui.screens.base import AppScreen
+from tui.text import markup_safe, one_line
+from tui.widgets.halfcell import HalfcellPicture
+from tui.widgets.latent_grid import LatentGrid
+from tui.widgets.picture import from_array, picture
+from tui.widgets.probabilities import ProbabilityBars
+
+DECODER = "vae-decoder"
+CLASSIFIER = "cnn"
+
+
+class LatentScreen(AppScreen):
+    """Arrow keys walk the grid; the digit under the cursor is shown large with the CNN's verdict."""
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "resize(1)", "n+1", tooltip="One more row and column", id="latent.more"),
+        Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),
+        Binding("s", "save", "Save PNG", tooltip="Save the grid as a PNG in the current folder", id="latent.save"),
+    ]
+
+    @dataclass
+    class Decoded(Message):
+        """A decoded grid, with the classifier's probabilities for every cell (if it has one)."""
+
+        n: int
+        points: np.ndarray
+        digits: np.ndarray
+        tiles: np.ndarray
+        probabilities: np.ndarray | None
+        labels: list[str]
+        note: str
+
+    @dataclass
+    class Failed(Message):
+        """The grid could not be decoded, and why."""
+
+        error: str
+
+    @dataclass
+    class Saved(Message):
+        """The grid was written to a PNG (or not, and why)."""
+
+        path: Path
+        error: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = latent.DEFAULT_N
+        self.grid: LatentScreen.Decoded | None = None
+
+    def compose(self) -> ComposeResult:
+        """The grid on the left, the chosen digit and its bars on the right."""
+        yield Header()
+        with Horizontal():
+            yield LatentGrid(self.dl_app.graphics, id="latent-grid")
+            with VerticalScroll(id="latent-side"):
+                yield picture(self.dl_app.graphics, id="latent-digit")
+                yield Static("decoding…", id="latent-info")
+                yield ProbabilityBars(id="latent-bars")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Keyboard focus on the grid, so the arrows move the cursor at once."""
+        self.query_one("#latent-digit").border_title = "decoded digit"
+        self.query_one(LatentGrid).focus()
+
+    def models_changed(self) -> None:
+        """Decode the grid again with the (new) decoder."""
+        self.decode(self.n)
+
+    @work(thread=True, exclusive=True, group="latent", exit_on_error=False)
+    def decode(self, n: int) -> None:
+        """Decode all n*n latent points in one batch, then classify every cell in one batch."""
+        runtime = self.runtime
+        try:
+            input_name = runtime.info(DECODER).inputs[0][0]
+            points = latent.grid_points(n)
+            logits = next(iter(runtime.run(DECODER, {input_name: points}).values()))
+            digits = latent.to_digits(logits, n)
+        except Exception as error:  # a missing or broken decoder: say so where the grid goes
+            self.post_message(self.Failed(one_line(error) or type(error).__name__))
+            return
+        probabilities, labels, note = None, [], ""
+        try:
+            probabilities = runtime.predict(CLASSIFIER, digits.reshape(n * n, latent.DIGIT, latent.DIGIT))
+            labels = runtime.info(CLASSIFIER).labels
+        except Exception as error:  # the grid is still worth seeing without the CNN
+            note = one_line(error)
+        self.post_message(self.Decoded(n, points, digits, latent.tile(digits), probabilities, labels, note))
+
+    @on(Decoded)
+    def _decoded(self, event: Decoded) -> None:
+        """Draw the grid; the grid then reports where its cursor is."""
+        if event.n != self.n:
+            return
+        self.grid = event
+        grid = self.query_one(LatentGrid)
+        grid.border_title = f"{DECODER}: {event.n}×{event.n} grid"
+        grid.show(event.tiles, event.n)
+
+    @on(Failed)
+    def _failed(self, event: Failed) -> None:
+        """Explain why there is no grid."""
+        self.grid = None
+        self.query_one("#latent-info", Static).update(f"[b]no latent grid[/b]\n{markup_safe(event.error)}")
+
+    @on(LatentGrid.CursorMoved)
+    def _cursor_moved(self, event: LatentGrid.CursorMoved) -> None:
+        """Show the digit under the cursor, its latent point and the CNN's probabilities."""
+        if self.grid is None or event.row >= self.grid.n or event.col >= self.grid.n:
+            return
+        index = event.row * self.grid.n + event.col
+        x, y = self.grid.points[index]
+        self.query_one("#latent-digit").image = from_array(self.grid.digits[event.row, event.col])
+        lines = [f"z = ({x:+.3f}, {y:+.3f})", f"row {event.row + 1}, column {event.col + 1} of {self.grid.n}"]
+        bars = self.query_one("#latent-bars", ProbabilityBars)
+        if self.grid.probabilities is not None:
+            probabilities = self.grid.probabilities[index]
+            top = int(np.argmax(probabilities))
+            label = self.grid.labels[top] if top < len(self.grid.labels) else str(top)
+            lines.append(f"{CLASSIFIER} says [b]{markup_safe(label)}[/b] ({probabilities[top] * 100:.1f}%)")
+            bars.show(self.grid.labels, probabilities)
+        else:
+            bars.show_error(self.grid.note or f"no {CLASSIFIER} model")
+        if self.grid.n > 12 and isinstance(self.query_one("#grid-picture"), HalfcellPicture):
+            # Half-cells give a 28x28 digit about four cells at n=20: say how to see them.
+            lines.append("[dim]tip: - shows fewer, larger digits[/dim]")
+        self.query_one("#latent-info", Static).update("\n".join(lines))
+
+    def action_resize(self, delta: int) -> None:
+        """Change n and decode again."""
+        n = latent.clamp_n(self.n + delta)
+        if n != self.n:
+            self.n = n
+            self.query_one("#latent-info", Static).update(f"decoding {n}×{n}…")
+            self.decode(n)
+
+    def action_save(self) -> None:
+        """Save the grid (without the cursor) as a PNG."""
+        if self.grid is None:
+            self.notify("nothing to save yet", severity="warning")
+            return
+        n = self.grid.n
+        self.save(self.grid.tiles, self.dl_app.save_dir / f"latent-grid-{n}x{n}.png")
+
+    @work(thread=True, group="latent-save", exit_on_error=False)
+    def save(self, tiles: np.ndarray, path: Path) -> None:
+        """Write the PNG off the UI thread."""
+        try:
+            PILImage.fromarray(tiles).save(path)
+            self.post_message(self.Saved(path, ""))
+        except Exception as error:  # a read-only folder, a full disk
+            self.post_message(self.Saved(path, one_line(error)))
+
+    @on(Saved)
+    def _saved(self, event: Saved) -> None:
+        """Say where the PNG went, or why it did not."""
+        if event.error:
+            self.notify(markup_safe(event.error), title="not saved", severity="error")
+        else:
+            self.notify(markup_safe(str(event.path)), title="grid saved")

@@ -1,0 +1,269 @@
+"""Train: run `dl-train --progress jsonl`, watch its events as bars, curves and a log; or replay a history."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from tui.screens.base import AppScreen
+from tui.text import one_line
+from tui.training import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
+                          parse_event)
+from tui.widgets.train_form import TrainForm
+from tui.widgets.train_view import TrainView
+
+# The shipped file whose `history` metadata records each trainable model's run.
+HISTORY_SOURCE = {"vae": "vae-encoder", "all": "cnn"}
+
+
+class TrainScreen(AppScreen):
+    """Options on the left; the run's progress, curves, log and errors on the right."""
+
+    BINDINGS = [
+        Binding("s", "start", "Start", tooltip="Start dl-train with these options", id="train.start"),
+        Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the previous model stays", id="train.cancel"),
+        Binding("h", "playback", "History", tooltip="Replay the model's recorded training history",
+                id="train.playback"),
+    ]
+    PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
+
+    @dataclass
+    class Started(Message):
+        """The trainer process is running."""
+
+        argv: list[str]
+
+    @dataclass
+    class Event(Message):
+        """One JSON event from the trainer's stdout."""
+
+        event: dict[str, Any]
+
+    @dataclass
+    class Output(Message):
+        """A stdout line that is not an event."""
+
+        line: str
+
+    @dataclass
+    class Finished(Message):
+        """The trainer exited (or never started: code None)."""
+
+        code: int | None
+        cancelled: bool
+        stderr: list[str]
+
+    @dataclass
+    class HistoryLoaded(Message):
+        """A model's recorded history, ready to replay (or why not)."""
+
+        model: str
+        history: list[dict[str, Any]]
+        error: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = TrainingState()
+        self.process: TrainerProcess | None = None
+        self.problems: deque[str] = deque(maxlen=12)
+        self._playback: Timer | None = None
+        self._pending: deque[dict[str, Any]] = deque()
+
+    def compose(self) -> ComposeResult:
+        """The form and the view."""
+        yield Header()
+        with Horizontal():
+            yield TrainForm(self.dl_app.can_train, id="train-form")
+            yield TrainView(id="train-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Say how to install the trainer if it is missing, and replay a history instead."""
+        view = self.query_one(TrainView)
+        view.draw(self.state)
+        view.show_errors("", [])
+        if not self.dl_app.can_train:
+            note = Static(f"Training needs TensorFlow: [b]{escape(INSTALL_HINT)}[/b]\n"
+                          "Meanwhile, here is the recorded history of the shipped model.", id="install-note")
+            self.query_one(TrainForm).mount(note, before=0)
+            self.action_playback()
+
+    @property
+    def running(self) -> bool:
+        """Whether a trainer process is running."""
+        return self.process is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out Start while running or without TensorFlow, and Cancel while idle."""
+        if action == "start":
+            return None if self.running or not self.dl_app.can_train else True
+        if action == "cancel":
+            return True if self.running else None
+        if action == "playback":
+            return None if self.running else True
+        return True
+
+    @on(TrainForm.StartRequested)
+    def _start_requested(self, event: TrainForm.StartRequested) -> None:
+        """Start the run the form describes."""
+        self.start(event.options)
+
+    def action_start(self) -> None:
+        """Start a run with the form's options."""
+        self.start(self.form_options())
+
+    def form_options(self, **changes: Any) -> TrainOptions:
+        """The form's options, with some replaced (the command palette picks the model)."""
+        return replace(self.query_one(TrainForm).options(), **changes)
+
+    def start(self, options: TrainOptions) -> None:
+        """Launch the trainer, unless one is already running."""
+        if self.running or not self.dl_app.can_train:
+            return
+        self._stop_playback()
+        argv = self.dl_app.trainer_command(options, self.runtime.models_dir)
+        self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting")
+        self.problems.clear()
+        view = self.query_one(TrainView)
+        view.show_errors("", [])
+        view.draw(self.state)
+        view.log_line("$ " + " ".join(argv))
+        self.query_one(TrainForm).set_running(True)
+        self.run_trainer(argv)
+
+    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
+    def run_trainer(self, argv: list[str]) -> None:
+        """Run the trainer and turn each stdout line into a message."""
+        try:
+            process = TrainerProcess(argv)
+        except OSError as error:
+            self.post_message(self.Output(f"cannot start {argv[0]}: {one_line(error)}"))
+            self.post_message(self.Finished(None, False, []))
+            return
+        self.process = process
+        self.post_message(self.Started(argv))
+        for line in process.lines():
+            try:
+                self.post_message(self.Event(parse_event(line)))
+            except NotAnEvent:
+                self.post_message(self.Output(line.rstrip()))
+        code = process.wait()
+        self.post_message(self.Finished(code, process.cancelled, list(process.stderr_tail)))
+
+    @on(Started)
+    def _started(self) -> None:
+        """Update the footer's Start and Cancel."""
+        self.refresh_bindings()
+
+    @on(Event)
+    def _event(self, message: Event) -> None:
+        """Fold an event into the state and redraw."""
+        view = self.query_one(TrainView)
+        view.log_line(self.state.apply(message.event))
+        if message.event["event"] == "error":
+            self.problems.append(str(message.event.get("message", "")))
+        view.draw(self.state)
+
+    @on(Output)
+    def _output(self, message: Output) -> None:
+        """Keep a line that is not an event: it is usually the trainer's error."""
+        self.problems.append(message.line)
+        self.query_one(TrainView).log_line(message.line)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        """Unlock the form, report how it ended, and let every screen pick up the new models."""
+        self.process = None
+        self.query_one(TrainForm).set_running(False)
+        self.refresh_bindings()
+        view = self.query_one(TrainView)
+        if message.cancelled:
+            self.state.status = "cancelled"
+            view.log_line("cancelled: models not yet exported are left as they were")
+        elif message.code == 0 and not self.problems:
+            self.state.status = "finished"
+        else:
+            self.state.status = "failed" if message.code else "finished, with output that is not an event"
+            title = "dl-train did not start" if message.code is None else f"dl-train exited with code {message.code}"
+            view.show_errors(title, [*self.problems, *message.stderr])
+        view.draw(self.state)
+        if message.code is not None:
+            self.dl_app.models_changed()
+
+    def action_cancel(self) -> None:
+        """Stop the trainer: SIGINT first, so it can stop between steps."""
+        if self.process is not None:
+            self.query_one(TrainView).log_line("stopping dl-train…")
+            self.stop_trainer(self.process)
+
+    @work(thread=True, group="train-cancel", exit_on_error=False)
+    def stop_trainer(self, process: TrainerProcess) -> None:
+        """Signal and wait off the UI thread; the run's worker reports the exit."""
+        process.cancel()
+
+    def on_unmount(self) -> None:
+        """Do not leave a trainer running after the app quits."""
+        if self.process is not None:
+            self.process.cancel(grace=3.0)
+
+    @on(TrainForm.PlaybackRequested)
+    def _playback_requested(self, event: TrainForm.PlaybackRequested) -> None:
+        """Replay the chosen model's history."""
+        self.playback(event.options)
+
+    def action_playback(self) -> None:
+        """Replay the recorded history of the model chosen in the form."""
+        if not self.running:
+            self.playback(self.query_one(TrainForm).options())
+
+    def playback(self, options: TrainOptions) -> None:
+        """Load the shipped model's history off the UI thread."""
+        name = "cnn-invert" if options.model == "cnn" and options.invert else options.model
+        self.load_history(HISTORY_SOURCE.get(name, name))
+
+    @work(thread=True, exclusive=True, group="train-history", exit_on_error=False)
+    def load_history(self, name: str) -> None:
+        """Read the model's `history` metadata."""
+        try:
+            self.post_message(self.HistoryLoaded(name, self.runtime.info(name).history, ""))
+        except Exception as error:  # no such model: say so in the log
+            self.post_message(self.HistoryLoaded(name, [], one_line(error)))
+
+    @on(HistoryLoaded)
+    def _history_loaded(self, message: HistoryLoaded) -> None:
+        """Replay the history one epoch per tick, through the same drawing as a live run."""
+        view = self.query_one(TrainView)
+        if message.error or not message.history:
+            view.log_line(message.error or f"{message.model} has no recorded history")
+            return
+        self._stop_playback()
+        self.state = TrainingState(model=message.model, epochs=len(message.history), status="history")
+        self._pending = deque(history_event(message.model, len(message.history), row) for row in message.history)
+        view.log_line(f"recorded history of {message.model}: {len(message.history)} epochs")
+        view.draw(self.state)
+        self._playback = self.set_interval(self.PLAYBACK_INTERVAL, self._play_one)
+
+    def _play_one(self) -> None:
+        if not self._pending:
+            self._stop_playback()
+            return
+        view = self.query_one(TrainView)
+        view.log_line(self.state.apply(self._pending.popleft()))
+        self.state.status = "history" if self._pending else "history (recorded)"
+        view.draw(self.state)
+
+    def _stop_playback(self) -> None:
+        # A stopped timer costs nothing; a running one would keep waking an idle app.
+        if self._playback is not None:
+            self._playback.stop()
+            self._playback = None

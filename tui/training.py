@@ -1,0 +1,234 @@
+"""The `dl-train` subprocess and its JSON-lines progress events (docs/model-contract.md), with no Textual in it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TRAINABLE = ("cnn", "iris", "vae", "vae-classifier", "all")
+INSTALL_HINT = "pip install '.[train]'"
+EVENTS = {"start", "epoch_start", "batch", "epoch_end", "export", "done", "error"}
+
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """One run's choices, as dl-train's command line takes them."""
+
+    model: str
+    epochs: int
+    invert: bool = False
+    restart: bool = False
+    data: str = ""  # --data: an mnist.npz or IDX folder, for machines that cannot download MNIST
+
+
+# Builds argv from the options and the models folder; tests swap in a scripted fake trainer.
+CommandBuilder = Callable[[TrainOptions, Path], list[str]]
+
+
+def have_tensorflow() -> bool:
+    """Whether the `train` extra is installed, found without importing TensorFlow."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def trainer_argv() -> list[str]:
+    """How to start the trainer: the `dl-train` script beside this Python, on PATH, else `python -m`."""
+    beside = Path(sys.executable).with_name("dl-train")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("dl-train")
+    return [found] if found else [sys.executable, "-m", "trainer.cli"]
+
+
+def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
+    """The real `dl-train` command line for one run, writing into the app's models folder."""
+    argv = [*trainer_argv(), options.model]
+    if options.invert and options.model == "cnn":
+        argv.append("--invert")
+    if options.restart:
+        argv.append("--restart")
+    if options.data and options.model != "iris":
+        argv += ["--data", options.data]
+    return [*argv, "--epochs", str(options.epochs), "--out", str(out), "--progress", "jsonl"]
+
+
+class NotAnEvent(ValueError):
+    """A stdout line that is not one of the trainer's JSON events."""
+
+
+def parse_event(line: str) -> dict[str, Any]:
+    """One stdout line as an event dict, or NotAnEvent."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise NotAnEvent(line.strip()) from error
+    if not isinstance(event, dict) or event.get("event") not in EVENTS:
+        raise NotAnEvent(line.strip())
+    return event
+
+
+@dataclass
+class Series:
+    """One curve: x in epochs (fractional within an epoch), y the value."""
+
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+
+    def add(self, x: float, y: float | None) -> None:
+        """Append a point, ignoring missing values."""
+        if y is not None:
+            self.xs.append(float(x))
+            self.ys.append(float(y))
+
+
+def _accuracy(metrics: dict[str, Any] | None) -> float | None:
+    # Keras names it "accuracy"; the VAE reports an ELBO instead, which goes on the second chart.
+    metrics = metrics or {}
+    for key in ("accuracy", "elbo"):
+        if key in metrics:
+            return metrics[key]
+    return None
+
+
+@dataclass
+class TrainingState:
+    """Everything the Train screen draws, folded from events one at a time."""
+
+    model: str = ""
+    epochs: int = 0
+    epoch: int = 0
+    steps: int = 0
+    step: int = 0
+    status: str = "idle"
+    loss: Series = field(default_factory=Series)
+    val_loss: Series = field(default_factory=Series)
+    accuracy: Series = field(default_factory=Series)
+    val_accuracy: Series = field(default_factory=Series)
+    second_metric: str = "accuracy"
+
+    def apply(self, event: dict[str, Any]) -> str:
+        """Fold one event into the state and return a log line for it."""
+        kind = event["event"]
+        if kind == "start":
+            # `dl-train all` sends one start per model: each starts fresh curves.
+            fresh = TrainingState(model=event.get("model", ""), epochs=int(event.get("epochs", 0)))
+            fresh.steps, fresh.status = int(event.get("steps", 0)), "training"
+            self.__dict__.update(fresh.__dict__)
+            return f"start {self.model}: {self.epochs} epochs, {self.steps} batches each"
+        if kind == "epoch_start":
+            self.epoch, self.step = int(event["epoch"]), 0
+            self.epochs = int(event.get("epochs", self.epochs))
+            return f"epoch {self.epoch}/{self.epochs}"
+        if kind == "batch":
+            self.epoch, self.step = int(event["epoch"]), int(event["step"])
+            self.steps = int(event.get("steps", self.steps)) or 1
+            x = self.epoch - 1 + self.step / self.steps
+            self.loss.add(x, event.get("loss"))
+            self.accuracy.add(x, _accuracy(event.get("metrics")))
+            return ""
+        if kind == "epoch_end":
+            return self._epoch_end(event)
+        if kind == "export":
+            return f"exported {event.get('path')} (parity {_num(event.get('parity'))})"
+        if kind == "done":
+            self.status = "done"
+            return f"done {event.get('model', self.model)}: {_format(event.get('metrics'))}"
+        self.status = "error"
+        return f"error: {event.get('message', '')}"
+
+    def _epoch_end(self, event: dict[str, Any]) -> str:
+        self.epoch, self.step = int(event["epoch"]), self.steps
+        val = event.get("val_metrics") or {}
+        if "elbo" in val:
+            self.second_metric = "elbo"
+        self.loss.add(self.epoch, event.get("loss"))
+        self.accuracy.add(self.epoch, _accuracy(event.get("metrics")))
+        self.val_loss.add(self.epoch, val.get("loss"))
+        self.val_accuracy.add(self.epoch, _accuracy(val))
+        seconds = event.get("seconds")
+        took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
+        return f"epoch {self.epoch}/{self.epochs}: loss {_num(event.get('loss'))}, val {_format(val)}{took}"
+
+
+def history_event(model: str, epochs: int, row: dict[str, Any]) -> dict[str, Any]:
+    """One `history` metadata row as the `epoch_end` event the trainer would have sent."""
+    val = {k[4:]: v for k, v in row.items() if k.startswith("val_")}
+    metrics = {k: v for k, v in row.items() if k not in {"epoch", "loss", "seconds"} and not k.startswith("val_")}
+    return {
+        "event": "epoch_end", "model": model, "epoch": row.get("epoch", 0), "epochs": epochs,
+        "loss": row.get("loss"), "metrics": metrics, "val_metrics": val, "seconds": row.get("seconds"),
+    }
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _format(metrics: Any) -> str:
+    if not isinstance(metrics, dict):
+        return str(metrics)
+    return ", ".join(f"{k} {_num(v)}" for k, v in metrics.items())
+
+
+class TrainerProcess:
+    """A running trainer: its stdout lines as they come, its stderr tail, and a clean cancel."""
+
+    def __init__(self, argv: Sequence[str], cwd: Path | None = None, tail: int = 12) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Its own session: a cancel can signal the whole group, and terminal signals meant for us miss it.
+        self.proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1,
+            start_new_session=True,
+        )
+        self.stderr_tail: deque[str] = deque(maxlen=tail)
+        self.cancelled = False
+        self._stderr = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr.start()
+
+    def _drain_stderr(self) -> None:
+        # Drained on its own thread, or a chatty TensorFlow fills the pipe and the trainer blocks.
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if line.strip():
+                self.stderr_tail.append(line.rstrip())
+
+    def lines(self) -> Iterator[str]:
+        """Stdout lines until the trainer closes it."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                yield line
+
+    def wait(self) -> int:
+        """Wait for exit (and the stderr reader) and return the exit code."""
+        code = self.proc.wait()
+        self._stderr.join(timeout=2)
+        return code
+
+    def cancel(self, grace: float = 10.0) -> None:
+        """SIGINT first so the trainer can stop cleanly; terminate, then kill, if it lingers."""
+        self.cancelled = True
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+            if self.proc.poll() is not None:
+                return
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue

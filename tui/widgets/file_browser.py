@@ -1,0 +1,61 @@
+"""A directory tree of folders and images that announces the image under the cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from rich.text import Text, TextType
+from textual import on
+from textual.message import Message
+from textual.widgets import DirectoryTree, Tree
+from textual.widgets._directory_tree import DirEntry
+
+from tui.text import clean
+
+
+@cache
+def image_suffixes() -> frozenset[str]:
+    """File name endings that Pillow can open."""
+    from PIL import Image
+
+    return frozenset(suffix.lower() for suffix in Image.registered_extensions())
+
+
+class ImageTree(DirectoryTree):
+    """Folders and image files; moving the cursor onto an image selects it, so browsing is one key per image."""
+
+    @dataclass
+    class ImageHighlighted(Message):
+        """The cursor is on an image file."""
+
+        tree: ImageTree
+        path: Path
+
+        @property
+        def control(self) -> ImageTree:
+            """The tree that sent it."""
+            return self.tree
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        """Hide dot files and files Pillow cannot open by name; keep every folder."""
+        suffixes = image_suffixes()
+        for path in paths:
+            if path.name.startswith("."):
+                continue
+            if self._safe_is_dir(path) or path.suffix.lower() in suffixes:
+                yield path
+
+    def process_label(self, label: TextType) -> Text:
+        """Show file names literally: control characters replaced, no markup."""
+        plain = label.plain if isinstance(label, Text) else label
+        return Text(clean(plain))
+
+    @on(Tree.NodeHighlighted)
+    def _announce(self, event: Tree.NodeHighlighted[DirEntry]) -> None:
+        """Turn a highlighted file node into an ImageHighlighted message."""
+        entry = event.node.data
+        if entry is not None and not self._safe_is_dir(entry.path):
+            self.post_message(self.ImageHighlighted(self, entry.path))

@@ -1,0 +1,77 @@
+"""Pictures as terminal graphics: Kitty or Sixel where the terminal has them, half-cell blocks elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+import numpy as np
+from PIL import Image as PILImage
+from textual.widget import Widget
+
+from tui.widgets.halfcell import HalfcellPicture
+
+Graphics = Literal["auto", "halfcell"]
+
+# Enough pixels for a Sixel or Kitty picture filling half a large terminal, few enough to render quickly.
+MAX_PIXELS = 640
+
+
+def detect_graphics() -> None:
+    """Ask the terminal what it can draw; must run before `App.run()` takes over stdin."""
+    import textual_image.renderable  # noqa: F401  (the import itself queries the terminal)
+    import textual_image.widget  # noqa: F401  (caches the cell size in pixels)
+
+
+def picture(graphics: Graphics, *, id: str | None = None, classes: str | None = None) -> Widget:
+    """An empty picture widget: Sixel or Kitty graphics where the terminal has them, else half-cells.
+
+    Half-cells are drawn by our own widget (textual-image's builds a Style per cell, too slow to
+    redraw the latent grid on every key); "halfcell" forces them, for tests and snapshots.
+    """
+    # Only trust textual-image's choice if it asked the terminal before the app started (run_app does).
+    if graphics != "halfcell" and "textual_image.renderable" in sys.modules:
+        import textual_image.renderable as detected
+
+        if detected.Image in (detected.SixelImage, detected.TGPImage):
+            from textual_image.widget import Image as Graphic
+
+            return Graphic(None, id=id, classes=classes)
+    return HalfcellPicture(None, id=id, classes=classes)
+
+
+def thumbnail(image: PILImage.Image) -> PILImage.Image:
+    """An RGB copy no larger than MAX_PIXELS a side, made in a worker so rendering stays cheap."""
+    image = image.convert("RGB")
+    image.thumbnail((MAX_PIXELS, MAX_PIXELS))
+    return image
+
+
+def from_array(pixels: np.ndarray, scale: int = 10) -> PILImage.Image:
+    """A [H, W] array in [0, 1] (or [H, W, 3] uint8) as a picture with crisp, enlarged pixels."""
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+    image = PILImage.fromarray(pixels)
+    # Nearest-neighbour enlargement, so the terminal's own scaling does not blur a 28x28 digit.
+    return image.resize((image.width * scale, image.height * scale), PILImage.Resampling.NEAREST)
+
+
+def display_copy(path, grey: PILImage.Image) -> PILImage.Image:
+    """The file in colour for the eye, or the runtime's grey copy if colour decoding fails."""
+    from PIL import ImageOps
+
+    try:
+        with PILImage.open(path) as image:
+            if image.mode.startswith(("I", "F")):
+                # 16-bit and float pictures: Pillow clamps them when converting; the runtime scales them.
+                return thumbnail(grey)
+            image.draft("RGB", (MAX_PIXELS, MAX_PIXELS))  # JPEG: decode straight to a small copy
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA", "P"):
+                # Transparent pixels shown on white, as most viewers do.
+                rgba = image.convert("RGBA")
+                image = PILImage.new("RGBA", rgba.size, "white")
+                image.alpha_composite(rgba)
+            return thumbnail(image)
+    except Exception:  # the grey copy already decoded; any decoder trouble here only costs colour
+        return thumbnail(grey)

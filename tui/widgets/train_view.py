@@ -1,0 +1,69 @@
+"""What a training run looks like: epoch and batch bars, loss and accuracy curves, a log and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, RichLog, Static
+
+from tui.text import clean, markup_safe
+from tui.training import TrainingState
+from tui.widgets.chart import Line, LineChart
+
+TRAIN_COLOR, VAL_COLOR = "dodger_blue1", "dark_orange"
+
+
+class TrainView(Vertical):
+    """Draws a TrainingState; the screen feeds it events and lines."""
+
+    def compose(self) -> ComposeResult:
+        """Bars, charts, log and the error panel (hidden until needed)."""
+        yield Static("", id="train-status")
+        with Horizontal(classes="bar-row"):
+            yield Label("Epoch", classes="bar-label")
+            # A total from the start: a bar without one animates forever and keeps the CPU awake.
+            yield ProgressBar(total=1, show_eta=False, id="epoch-bar")
+            yield Label("", id="epoch-count", classes="bar-count")
+        with Horizontal(classes="bar-row"):
+            yield Label("Batch", classes="bar-label")
+            yield ProgressBar(total=1, show_eta=False, id="batch-bar")
+            yield Label("", id="batch-count", classes="bar-count")
+        with Horizontal(id="charts"):
+            yield LineChart("loss", id="loss-chart")
+            yield LineChart("accuracy", id="accuracy-chart")
+        yield Static("", id="train-errors")
+        yield RichLog(id="train-log", markup=False, wrap=True, max_lines=500)
+
+    def draw(self, state: TrainingState) -> None:
+        """Bring the bars, counts and curves up to date with the state."""
+        epochs, steps = max(state.epochs, 1), max(state.steps, 1)
+        done_epochs = state.epoch - (state.step < state.steps) if state.epoch else 0
+        self.query_one("#epoch-bar", ProgressBar).update(total=epochs, progress=max(0, done_epochs))
+        self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=state.step)
+        self.query_one("#epoch-count", Label).update(f"{state.epoch}/{state.epochs}")
+        self.query_one("#batch-count", Label).update(f"{state.step}/{state.steps}")
+        model = markup_safe(state.model) or "no model"
+        self.query_one("#train-status", Static).update(f"[b]{model}[/b] · {state.status}")
+        x_max = max(state.epochs, 1)
+        self.query_one("#loss-chart", LineChart).plot(
+            [Line("train", state.loss.xs, state.loss.ys, TRAIN_COLOR),
+             Line("validation", state.val_loss.xs, state.val_loss.ys, VAL_COLOR)], x_max)
+        second = self.query_one("#accuracy-chart", LineChart)
+        second.border_title = second.title = state.second_metric
+        second.plot(
+            [Line("train", state.accuracy.xs, state.accuracy.ys, TRAIN_COLOR),
+             Line("validation", state.val_accuracy.xs, state.val_accuracy.ys, VAL_COLOR)], x_max)
+
+    def log_line(self, line: str) -> None:
+        """Append one line to the log, shown literally."""
+        if line:
+            self.query_one("#train-log", RichLog).write(clean(line))
+
+    def show_errors(self, title: str, lines: Sequence[str]) -> None:
+        """Show the trainer's last error lines in place, or hide the panel when there are none."""
+        panel = self.query_one("#train-errors", Static)
+        panel.display = bool(title)
+        body = "\n".join(markup_safe(line) for line in lines[-12:])
+        panel.update(f"[b]{markup_safe(title)}[/b]\n{body}" if title else "")
