@@ -158,7 +158,9 @@ class TrainingState:
         self.val_accuracy.add(self.epoch, _accuracy(val))
         seconds = event.get("seconds")
         took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
-        return f"epoch {self.epoch}/{self.epochs}: loss {_num(event.get('loss'))}, val {_format(val)}{took}"
+        train = {"loss": event.get("loss"), **(event.get("metrics") or {})}
+        shown_val = {f"val {k}": v for k, v in val.items()}
+        return f"epoch {self.epoch}/{self.epochs}: {_format(train)} · {_format(shown_val)}{took}"
 
 
 def history_event(model: str, epochs: int, row: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def test_state_folds_a_run_into_bars_and_curves():
     assert (state.epoch, state.step, state.steps, state.status) == (1, 4, 4, "training")
     assert state.loss.xs == [0.5, 1.0] and state.loss.ys == [0.9, 0.5]
     assert state.val_accuracy.ys == [0.7]
-    assert "val loss 0.6, accuracy 0.7" in lines[-1]
+    assert "loss 0.5, accuracy 0.8 · val loss 0.6, val accuracy 0.7" in lines[-1]
     assert state.apply({"event": "error", "message": "boom"}) == "error: boom"
     assert state.status == "error"
 
