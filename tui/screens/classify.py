@@ -19,7 +19,7 @@ from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
 from tui.screens.base import AppScreen
 from tui.screens.iris import IrisPane
 from tui.text import clean, markup_safe, one_line
-from tui.widgets.file_browser import ImageTree
+from tui.widgets.file_browser import ImageTree, image_suffixes
 from tui.widgets.picture import display_copy, from_array, picture
 from tui.widgets.probabilities import ProbabilityBars
 
@@ -90,12 +90,14 @@ class ClassifyScreen(AppScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Name the pictures and open the start file, if one was given."""
+        """Name the pictures and open the start file, or the folder's first image."""
         self.query_one("#original").border_title = "image"
         self.query_one("#model-input").border_title = "model input 28×28"
         self._show_settings()
-        if self.dl_app.start_path.is_file():
-            self.open(self.dl_app.start_path)
+        start = self.dl_app.start_path
+        first = start if start.is_file() else _first_image(start)
+        if first is not None:
+            self.open(first)
         self.query_one(ImageTree).focus()
 
     def models_changed(self) -> None:
@@ -271,3 +273,12 @@ class ClassifyScreen(AppScreen):
         """Flip between the image and iris tabs."""
         tabs = self.query_one(TabbedContent)
         tabs.active = "iris-tab" if tabs.active == "images-tab" else "images-tab"
+
+
+def _first_image(folder: Path) -> Path | None:
+    """The first image in FOLDER by name, so the first screen already shows a prediction."""
+    try:
+        names = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in image_suffixes())
+    except OSError:
+        return None
+    return next((p for p in names if p.is_file()), None)
