@@ -110,6 +110,9 @@ def test_jsonl_stream_is_only_events_in_order(trained):
     for event in events:
         if event["event"] == "epoch_end":
             assert {"epoch", "loss", "metrics", "val_metrics", "seconds"} <= set(event)
+    starts = {e["model"]: e["config"] for e in events if e["event"] == "start"}
+    notebook = {"iris": (32, 1e-3), "cnn": (128, 1e-3), "cnn-invert": (128, 1e-3), "vae": (64, 1e-4), "vae-classifier": (32, 1e-3)}
+    assert {m: (c["batch_size"], c["learning_rate"]) for m, c in starts.items()} == notebook
     cnn = [e for e in events if e.get("model") == "cnn"]
     assert [e["event"] for e in cnn if e["event"] != "batch"] == ["start", "epoch_start", "epoch_end", "export", "done"]
     assert any(e["event"] == "batch" for e in cnn)

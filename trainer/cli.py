@@ -31,6 +31,9 @@ class ProgressMode(str, Enum):
 
 
 DEFAULT_OUT = Path("exported")
+# The notebook's batch size and Adam learning rate for each model.
+BATCH_SIZE = {"iris": 32, "cnn": 128, "vae": 64, "vae-classifier": 32}
+LEARNING_RATE = {"iris": 1e-3, "cnn": 1e-3, "vae": 1e-4, "vae-classifier": 1e-3}
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
 Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
@@ -92,27 +95,29 @@ def _fail(reporter: Reporter, message: str, code: int):
     raise typer.Exit(code)
 
 
-def _settings(epochs, batch_size, out, seed, restart, learning_rate=1e-3):
+def _settings(model, epochs, out, seed, restart, batch_size=None):
     from trainer.training import Settings
 
-    return Settings(epochs=epochs, batch_size=batch_size, out=out, seed=seed, restart=restart, learning_rate=learning_rate)
+    return Settings(epochs=epochs, batch_size=batch_size or BATCH_SIZE[model], out=out, seed=seed,
+                    restart=restart, learning_rate=LEARNING_RATE[model])
 
 
 @app.command()
 def iris(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["iris"],
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
 ) -> None:
     """Iris MLP (4-10-10-3) -> iris.onnx."""
+
     def job(reporter):
         _quiet_tensorflow()
         from trainer.training import train_iris
 
-        train_iris(_settings(epochs, batch_size, out, seed, restart), reporter)
+        train_iris(_settings("iris", epochs, out, seed, restart, batch_size), reporter)
 
     _run(progress, job)
 
@@ -121,7 +126,7 @@ def iris(
 def cnn(
     invert: Annotated[bool, typer.Option("--invert", help="Also train and test on colour-inverted copies (-> cnn-invert.onnx).")] = False,
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["cnn"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -129,11 +134,12 @@ def cnn(
     restart: Restart = False,
 ) -> None:
     """MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert."""
+
     def job(reporter):
         split = _mnist(data)
         from trainer.training import train_cnn
 
-        train_cnn(_settings(epochs, batch_size, out, seed, restart), reporter, split, invert)
+        train_cnn(_settings("cnn", epochs, out, seed, restart, batch_size), reporter, split, invert)
 
     _run(progress, job)
 
@@ -141,7 +147,7 @@ def cnn(
 @app.command()
 def vae(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["vae"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -149,11 +155,12 @@ def vae(
     restart: Restart = False,
 ) -> None:
     """Convolutional VAE with a 2-D latent space -> vae-encoder.onnx, vae-decoder.onnx."""
+
     def job(reporter):
         split = _mnist(data)
         from trainer.training import train_vae
 
-        train_vae(_settings(epochs, batch_size, out, seed, restart, learning_rate=1e-4), reporter, split)
+        train_vae(_settings("vae", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -161,7 +168,7 @@ def vae(
 @app.command("vae-classifier")
 def vae_classifier(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["vae-classifier"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -169,11 +176,12 @@ def vae_classifier(
     restart: Restart = False,
 ) -> None:
     """MLP on the trained VAE's latent encoding -> vae-classifier.onnx (needs `dl-train vae` first)."""
+
     def job(reporter):
         split = _mnist(data)
         from trainer.training import train_vae_classifier
 
-        train_vae_classifier(_settings(epochs, batch_size, out, seed, restart), reporter, split)
+        train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -188,16 +196,17 @@ def all_models(
     restart: Restart = False,
 ) -> None:
     """Train all six files in order: iris, cnn, cnn --invert, vae, vae-classifier."""
+
     def job(reporter):
         split = _mnist(data)
         from trainer import training
 
         n = epochs or 10
-        training.train_iris(_settings(n, 32, out, seed, restart), reporter)
-        training.train_cnn(_settings(n, 128, out, seed, restart), reporter, split, invert=False)
-        training.train_cnn(_settings(n, 128, out, seed, restart), reporter, split, invert=True)
-        training.train_vae(_settings(n, 64, out, seed, restart, learning_rate=1e-4), reporter, split)
-        training.train_vae_classifier(_settings(n, 32, out, seed, restart), reporter, split)
+        training.train_iris(_settings("iris", n, out, seed, restart), reporter)
+        training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=False)
+        training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=True)
+        training.train_vae(_settings("vae", n, out, seed, restart), reporter, split)
+        training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart), reporter, split)
 
     _run(progress, job)
 
