@@ -139,6 +139,24 @@ def test_small_batches_and_worker_processes_keep_the_order(capsys, tiny_models, 
     assert len(jsonl(one[1])) == 150
 
 
+def test_worker_processes_run_the_models_with_the_same_rows(capsys, tiny_models, tmp_path):
+    x, _ = onnx_models.mnist_sample("test")
+    for i in range(140):  # past one chunk: the workers load and run the models
+        Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
+    (tmp_path / "050-empty.png").write_bytes(b"")
+    (tmp_path / "100-text.png").write_text("not an image")
+    base = ("classify", tmp_path, "--models", tiny_models, "--model", "all")
+    one = run(capsys, *base, "--workers", "1", "-q")
+    two = run(capsys, *base, "--workers", "2")
+    assert one[0] == two[0] == 1
+    assert one[1] == two[1]
+    rows = jsonl(two[1])
+    assert sum(r["error"] is not None for r in rows) == 2 * len({r["model"] for r in rows})
+    # The summary keeps the split, the workers' times summed.
+    assert "140 of 142 images classified, 2 failed" in two[2]
+    assert "ms load+preprocess" in two[2] and "ms inference" in two[2]
+
+
 def test_recursive_walks_subfolders(classify, digits):
     sub = digits / "more"
     sub.mkdir()
@@ -273,3 +291,36 @@ def test_bars_use_eighths():
     assert bar(0.0, 4) == "    "
     assert bar(1 / 32, 4) == "▏   "
     assert np.isclose(len(bar(0.37, 10)), 10)
+
+
+def test_jsonl_lines_match_json_dumps_for_odd_values():
+    from pathlib import Path
+
+    from tui.classify.rows import classified, failed
+    from tui.classify.writers import JsonlWriter
+
+    rows = [
+        classified(Path("a\x1b%s\udcff\u0085.png"), "m%d", ["%s", 'b"', "ü"],
+                   np.array([0.1, 1e-9, 123456789.0], np.float32)),
+        classified(Path("nan.png"), "m", ["a", "b"], np.array([np.nan, 0.2])),
+        classified(Path("inf.png"), "m", ["a", "b"], np.array([np.inf, 0.2])),
+        classified(Path("zero.png"), "m", ["a", "b"], np.array([-0.0, 1e308])),
+        failed(Path("bad\n.png"), "m", "cannot decode: x"),
+    ]
+
+    def number(v):
+        return None if v is None or not np.isfinite(v) else float(f"{v:.6g}")
+
+    for top in (None, 1, 2):
+        writer = JsonlWriter(top)
+        for row in rows:
+            line = writer._line(row)
+            assert line.endswith("}\n") and "\x1b" not in line and "\x85" not in line
+            got = json.loads(line)
+            pairs = row.top(top) if top else list((row.probabilities or {}).items())
+            assert got == {"path": str(row.path), "model": row.model, "label": row.label,
+                           "confidence": number(row.confidence),
+                           "probabilities": None if row.probabilities is None
+                           else {k: number(v) for k, v in pairs},
+                           "error": row.error}
+

@@ -19,6 +19,7 @@ from tui.classify.writers import CsvWriter, JsonlWriter, TableWriter, Writer
 from tui.cli import Device
 from tui.paths import models_dir
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
+from tui.runtime.sessions import CPU, providers_for
 from tui.text import clean, one_line
 
 PROG = "dl-tui classify"
@@ -45,8 +46,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers() -> int:
-    """Decoding processes: a third of the cores (the model needs the rest), at least two."""
+def default_workers(on_cpu: bool) -> int:
+    """Worker processes: on the CPU one per core, each decoding and running the models;
+    beside a GPU a third of the cores, decoding only (the GPU needs feeding), at least two."""
+    if on_cpu:
+        return max(1, min(cores(), 8))  # beyond that, writing the results here is the limit
     return max(1, min(cores(), 8, max(2, cores() // 3)))
 
 
@@ -84,7 +88,10 @@ def classify_command(
                                                    "exported/).", show_default=False)] = None,
     device: Annotated[Device, typer.Option(help="auto: CUDA where onnxruntime-gpu can run "
                                            "it, else the CPU.")] = Device.auto,
-    workers: Annotated[int, typer.Option(min=1, help="Processes decoding images.")] = default_workers(),
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, help="Processes loading images (and on the CPU running the models too) "
+        "[default: on the CPU one per core, at most 8; beside a GPU a third of the cores]",
+        show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no "
                                         "summary line on stderr.")] = False,
 ) -> None:
@@ -95,21 +102,27 @@ def classify_command(
             fail(f"no such path: {clean(path)}")
     sources = iter_files(paths, recursive)
     head = list(islice(sources, CHUNK + 1))  # one chunk or less: no worker processes
-    workers = workers if len(head) > CHUNK else 1
+    many = len(head) > CHUNK
     try:
+        gpu = many and providers_for(device.value)[0] != CPU
+        decoders = workers or default_workers(False)
         # No spinning: idle threads polling for work would take the cores that decode
-        # (measured: slower, more so on a busy machine). Decoding processes get their cores.
+        # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
+        # and get their cores; on the CPU the sessions here run only for short runs.
         runtime = Runtime(models_dir(models), device.value, interactive=True,
-                          threads=max(1, cores() - workers) if workers > 1 else None)
+                          threads=max(1, cores() - decoders) if gpu and decoders > 1 else None)
         infos = select_models(runtime, model)
         provider = runtime.provider
     except (ModelError, DeviceError) as error:
         fail(str(error))
+    on_cpu = provider == CPU  # what really runs: CUDA may have fallen back
+    workers = (workers or default_workers(on_cpu)) if many else 1
     if not head:
         print(f"{PROG}: no image files found", file=sys.stderr)
         raise typer.Exit(OK)
     size = tuple(infos[0].preprocessing.get("size", (28, 28)))
-    plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers)
+    plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers,
+                infer_in_workers=on_cpu)
     writer = make_writer(fmt, infos, top)
     bar = ProgressBar(not quiet, lambda: count_files(paths, recursive))
     problem = None

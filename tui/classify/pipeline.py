@@ -1,4 +1,9 @@
-"""Load and preprocess files in their order, on worker processes when there are many."""
+"""Load, preprocess and classify files in their order, on worker processes when there are many.
+
+Two ways to use the workers: decode only (the caller runs the model, e.g. on a GPU), or
+decode and run the model too (on the CPU), so that every core does both kinds of work and
+the caller only writes the results.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,25 @@ import signal
 import sys
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from time import perf_counter
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
 from tui.classify.sources import Source
+from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.runtime.preprocess import ImageError, prepare
+from tui.text import one_line
 
 CHUNK = 64  # files per task sent to a worker: big enough to hide the hand-over cost
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,12 +43,22 @@ class Prep:
 
 @dataclass(frozen=True)
 class Loaded:
-    """One file after load+preprocess: its input, or why it failed; and the time it took."""
+    """One file after load+preprocess: its input (dropped once classified), or why it
+    failed; and the time it took. A file is good when `error` is None."""
 
     path: Path
     image: np.ndarray | None
     error: str | None
     seconds: float
+
+
+@dataclass(frozen=True)
+class Done:
+    """Some files, in order, and each model's probabilities [good files, C] for them."""
+
+    files: list[Loaded]
+    probs: dict[str, np.ndarray]
+    infer_seconds: float  # summed over the models
 
 
 def quiet_pillow() -> None:
@@ -61,16 +81,33 @@ def load_chunk(chunk: list[Source], prep: Prep) -> list[Loaded]:
     return results
 
 
-def _start_worker() -> None:
-    # Ctrl-C goes to the whole process group; the parent alone decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    quiet_pillow()
+def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo]) -> Done:
+    """Run every model once on the good files; the images are dropped from the result."""
+    good = [item.image for item in files if item.error is None]
+    probs: dict[str, np.ndarray] = {}
+    seconds = 0.0
+    if good:
+        images = np.stack(good)
+        for info in models:
+            start = perf_counter()
+            probs[info.name] = predict(runtime, info, images)
+            seconds += perf_counter() - start
+    # Only the probabilities travel back from a worker, not 3 KB of pixels per file.
+    files = [Loaded(item.path, None, item.error, item.seconds) for item in files]
+    return Done(files, probs, seconds)
 
 
-def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
-    it = iter(sources)
-    while chunk := list(islice(it, size)):
-        yield chunk
+def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> np.ndarray:
+    """The model's probabilities; ModelError when it breaks its contract."""
+    # Our preprocessing makes white on black; a model may say it wants the reverse.
+    if info.preprocessing.get("polarity") == "black-on-white":
+        images = 1.0 - images
+    try:
+        return runtime.predict(info.name, images)
+    except ModelError:
+        raise
+    except Exception as error:  # onnxruntime's own types: a model that breaks its contract
+        raise ModelError(f"model {info.name} failed to run: {one_line(error)}") from None
 
 
 def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1) -> Iterator[Loaded]:
@@ -79,27 +116,105 @@ def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1) -> Iterato
     With `workers` > 1 and more than one chunk of files, decoding runs on that many
     processes while the caller runs the model on what came back.
     """
-    chunks = _chunks(sources, CHUNK)
+    for loaded in _ordered(load_chunk, _chunks(sources, CHUNK), (prep,), workers, _start_worker):
+        yield from loaded
+
+
+def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
+                 models: list[ModelInfo], workers: int, chunk: int = CHUNK) -> Iterator[Done]:
+    """Every source loaded and classified on the CPU, in order, `chunk` files at a time.
+
+    With `workers` > 1 and more than one chunk, each worker process loads a chunk and
+    runs the models on it with a session of its own (one thread each: the processes
+    already fill the cores); otherwise everything runs here on `runtime`.
+    """
+    chunks = _chunks(sources, chunk)
     head = list(islice(chunks, 2))
-    chunks = chain(head, chunks)
     if workers <= 1 or len(head) < 2:
-        # One chunk or less: starting processes would cost more than it saves.
-        for chunk in chunks:
-            yield from load_chunk(chunk, prep)
+        for files in chain(head, chunks):
+            yield infer(load_chunk(files, prep), runtime, models)
+        return
+    names = [info.name for info in models]
+    sent: deque[list[Source]] = deque()
+
+    def send() -> Iterator[list[tuple[str, str | None]]]:
+        # Names as str: a Path is rebuilt (parsed) on each side of a pipe.
+        for files in chain(head, chunks):
+            sent.append(files)
+            yield [(str(path), error) for path, error in files]
+
+    for errors, seconds, probs, infer_seconds in _ordered(
+            _classify_chunk, send(), (prep,), workers, _start_classifier,
+            (runtime.models_dir, names)):
+        files = sent.popleft()
+        yield Done([Loaded(path, None, error, time) for (path, _), error, time
+                    in zip(files, errors, seconds)], probs, infer_seconds)
+
+
+def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
+    it = iter(sources)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _ordered(task: Callable[..., T], chunks: Iterator[list], args: tuple,
+             workers: int, initializer: Callable[..., None],
+             initargs: tuple = ()) -> Iterator[T]:
+    """`task(chunk, *args)` for each chunk, in order; on `workers` processes when more
+    than one chunk comes (a short run never starts a process). Two chunks per worker
+    are in flight at most, so memory stays flat however many files come."""
+    head = list(islice(chunks, 2))
+    if workers <= 1 or len(head) < 2:
+        for chunk in chain(head, chunks):
+            yield task(chunk, *args)
         return
     import multiprocessing  # here: a short run never starts a process
     from concurrent.futures import ProcessPoolExecutor
 
     # fork starts workers in milliseconds; elsewhere only spawn is safe.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
-    pending: deque[Future[list[Loaded]]] = deque()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer,
+                               initargs=initargs)
+    pending: deque[Future[T]] = deque()
     try:
-        for chunk in chunks:
-            pending.append(pool.submit(load_chunk, chunk, prep))
+        for chunk in chain(head, chunks):
+            pending.append(pool.submit(task, chunk, *args))
             if len(pending) > 2 * workers:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise ModelError("a worker process died (out of memory?)") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker() -> None:
+    # Ctrl-C goes to the whole process group; the parent alone decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_pillow()
+
+
+# A worker's own runtime and models: onnxruntime sessions must not cross a fork.
+_worker: tuple[Runtime, list[ModelInfo]] | None = None
+
+
+def _start_classifier(models_dir: Path, names: list[str]) -> None:
+    global _worker
+    _start_worker()
+    # One thread and no spinning: every worker is one core's worth of work.
+    runtime = Runtime(models_dir, "cpu", interactive=True, threads=1)
+    _worker = runtime, [runtime.info(name) for name in names]
+
+
+Outcome = tuple[list["str | None"], list[float], dict[str, np.ndarray], float]
+
+
+def _classify_chunk(chunk: list[tuple[str, str | None]], prep: Prep) -> Outcome:
+    """In a worker: what the parent needs to write the rows, and nothing more (it has
+    the paths already)."""
+    assert _worker is not None, "worker not started"
+    runtime, models = _worker
+    done = infer(load_chunk(chunk, prep), runtime, models)  # type: ignore[arg-type]
+    return ([f.error for f in done.files], [f.seconds for f in done.files], done.probs,
+            done.infer_seconds)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from time import perf_counter
+from itertools import islice
 
-import numpy as np
-
-from tui.classify.pipeline import Loaded, Prep, load_all
+from tui.classify.pipeline import Done, Prep, classify_all, infer, load_all
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.rows import Row, classified, failed
 from tui.classify.sources import Source
 from tui.classify.writers import Writer
-from tui.runtime import ModelError, ModelInfo, Runtime
-from tui.text import one_line
+from tui.runtime import ModelInfo, Runtime
 
 
 @dataclass(frozen=True)
@@ -25,6 +22,8 @@ class Plan:
     prep: Prep
     batch_size: int = 256
     workers: int = 1
+    # On the CPU the workers run the models too; a GPU stays with this process.
+    infer_in_workers: bool = False
 
 
 def classify(
@@ -32,50 +31,37 @@ def classify(
 ) -> Stats:
     """Classify every source; bad files become error rows. ModelError if a model fails."""
     stats = Stats()
-    batch: list[Loaded] = []
-    for item in load_all(sources, plan.prep, plan.workers):
-        batch.append(item)
-        if len(batch) >= plan.batch_size:
-            _flush(batch, plan, runtime, writer, stats)
-            bar.advance(len(batch))
-            batch = []
-    if batch:
-        _flush(batch, plan, runtime, writer, stats)
-        bar.advance(len(batch))
+    for done in _batches(sources, plan, runtime):
+        _write(done, plan, writer, stats)
+        bar.advance(len(done.files))
     return stats
 
 
-def _flush(batch: list[Loaded], plan: Plan, runtime: Runtime, writer: Writer, stats: Stats) -> None:
-    good = [item for item in batch if item.image is not None]
-    probs: dict[str, np.ndarray] = {}
-    if good:
-        images = np.stack([item.image for item in good])
-        for info in plan.models:
-            start = perf_counter()
-            probs[info.name] = _predict(runtime, info, images)
-            stats.infer_seconds += perf_counter() - start
+def _batches(sources: Iterable[Source], plan: Plan, runtime: Runtime) -> Iterator[Done]:
+    if plan.infer_in_workers and plan.workers > 1:
+        # A model run per chunk: no bigger than a batch, small enough to share the work
+        # out evenly at the end of a run.
+        yield from classify_all(sources, plan.prep, runtime, plan.models, plan.workers,
+                                min(plan.batch_size, 128))
+        return
+    loaded = load_all(sources, plan.prep, plan.workers)
+    while batch := list(islice(loaded, plan.batch_size)):
+        yield infer(batch, runtime, plan.models)
+
+
+def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:
+    stats.infer_seconds += done.infer_seconds
     out: list[list[Row]] = []
     index = 0
-    for item in batch:
+    for item in done.files:
         stats.files += 1
         stats.load_seconds += item.seconds
-        if item.image is None:
+        if item.error is not None:
             stats.failed += 1
-            out.append([failed(item.path, info.name, item.error or "failed") for info in plan.models])
+            out.append([failed(item.path, info.name, item.error) for info in plan.models])
             continue
-        out.append([classified(item.path, info.name, info.labels, probs[info.name][index])
+        out.append([classified(item.path, info.name, info.labels, done.probs[info.name][index])
                     for info in plan.models])
         index += 1
     writer.write(out)
 
-
-def _predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> np.ndarray:
-    # Our preprocessing makes white on black; a model may say it wants the reverse.
-    if info.preprocessing.get("polarity") == "black-on-white":
-        images = 1.0 - images
-    try:
-        return runtime.predict(info.name, images)
-    except ModelError:
-        raise
-    except Exception as error:  # onnxruntime's own types: a model that breaks its contract
-        raise ModelError(f"model {info.name} failed to run: {one_line(error)}") from None

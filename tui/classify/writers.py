@@ -11,6 +11,7 @@ import json
 import math
 import sys
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -49,19 +50,41 @@ class JsonlWriter:
 
     def _line(self, row: Row) -> str:
         # Assembled by hand: json.dumps of the whole record costs more than the model.
-        # ensure_ascii (the default): C1 controls and odd bytes leave as \u escapes.
-        probs = "null"
-        if row.probabilities is not None:
+        # ensure_ascii (json.dumps' default): C1 controls and odd bytes leave as \u escapes.
+        if row.probabilities is None:
+            probs = "null"
+        else:
             pairs = row.top(self.top) if self.top else row.probabilities.items()
+            labels, values = zip(*pairs) if pairs else ((), ())
+            # One %-format per line; any NaN or infinity makes the sum one, and then the
+            # slow path writes it as null.
+            if (row.error is None and row.label is not None and row.confidence is not None
+                    and math.isfinite(sum(values, row.confidence))):
+                return _template(row.model, labels) % (
+                    _string(str(row.path)), _key(row.label), row.confidence, *values)
             probs = "{" + ", ".join(f"{_key(label)}: {_number(p)}" for label, p in pairs) + "}"
-        return (f'{{"path": {json.dumps(str(row.path))}, "model": {_key(row.model)}, '
+        return (f'{{"path": {_string(str(row.path))}, "model": {_key(row.model)}, '
                 f'"label": {json.dumps(row.label)}, "confidence": {_number(row.confidence)}, '
                 f'"probabilities": {probs}, "error": {json.dumps(row.error)}}}\n')
+
+
+# What json.dumps does with a str (ensure_ascii), without its checks around it.
+_string = encode_basestring_ascii
 
 
 @lru_cache(maxsize=1024)
 def _key(text: str) -> str:
     return json.dumps(text)
+
+
+@lru_cache(maxsize=256)
+def _template(model: str, labels: tuple[str, ...]) -> str:
+    """A classified row's line as a %-format: path, label, confidence, then each
+    probability. `%.6g` writes what `_number` does for a finite float."""
+    probs = ", ".join(f"{_key(label).replace('%', '%%')}: %.6g" for label in labels)
+    return ('{"path": %s, "model": ' + _key(model).replace("%", "%%")
+            + ', "label": %s, "confidence": %.6g, "probabilities": {' + probs
+            + '}, "error": null}\n')
 
 
 def _number(value: float | None) -> str:
