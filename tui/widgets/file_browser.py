@@ -40,10 +40,10 @@ class ImageTree(DirectoryTree):
             return self.tree
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        """Hide dot files and files Pillow cannot open by name; keep every folder."""
+        """Hide dot files, Python caches and files Pillow cannot open by name; keep other folders."""
         suffixes = image_suffixes()
         for path in paths:
-            if path.name.startswith("."):
+            if path.name.startswith(".") or path.name == "__pycache__":
                 continue
             if self._safe_is_dir(path) or path.suffix.lower() in suffixes:
                 yield path
