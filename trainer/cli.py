@@ -75,7 +75,7 @@ def _run(progress: ProgressMode, job) -> None:
         _fail(reporter, str(exc), 2)
     except KeyboardInterrupt:
         _fail(reporter, "interrupted; run the same command again to resume from the last finished epoch", 130)
-    except Exception as exc:  # the rest are ours: one line, and the type for the bug report
+    except Exception as exc:  # a failed export or a missing VAE is one line; anything else is a bug: traceback
         from trainer.export import ExportError
         from trainer.training import MissingModelError
 

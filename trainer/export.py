@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,21 +79,30 @@ def _parity(spec: ExportSpec, model_bytes: bytes) -> float:
     return worst
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside PATH, then rename: a killed run never leaves half a file."""
+@contextmanager
+def atomic_target(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside PATH that replaces it when the block ends; gone if the block fails.
+
+    A killed run never leaves half a file. SUFFIX is for writers that insist on one (Keras).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    # mkstemp makes the file private; a model is for everyone who can read the folder.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
-        # mkstemp makes the file private; a model is for everyone who can read the folder.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write DATA to PATH through a temporary file and a rename."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _umask() -> int:

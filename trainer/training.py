@@ -6,8 +6,6 @@ Imports TensorFlow: import it only inside command bodies.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ import tensorflow as tf
 
 from trainer import models
 from trainer.data import IRIS_FEATURES, Split, load_iris_split
-from trainer.export import ExportSpec, export
+from trainer.export import ExportSpec, atomic_target, export
 from trainer.fitting import EVAL_BATCH, finish, fit, index_batches
 from trainer.progress import Reporter
 
@@ -67,9 +65,14 @@ def _metadata(name, task, description, labels, preprocessing, metrics, history, 
     }
 
 
-def _export(spec: ExportSpec, out: Path, reporter: Reporter) -> None:
-    path, parity = export(spec, out)
-    reporter.emit("export", model=spec.name, path=str(path), parity=parity)
+def _complete(name: str, specs: list[ExportSpec], metrics: dict, started: float, settings: Settings, reporter: Reporter) -> dict:
+    """Export each file, drop the run's checkpoints, report done; returns the test metrics."""
+    for spec in specs:
+        path, parity = export(spec, settings.out)
+        reporter.emit("export", model=spec.name, path=str(path), parity=parity)
+    finish(settings.out, name)
+    reporter.emit("done", model=name, metrics=metrics, seconds=round(time.monotonic() - started, 1))
+    return metrics
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -123,10 +126,7 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
         {"kind": "features", "features": IRIS_FEATURES, "units": "cm"},
         metrics, history, config, data.describe("iris"),
     )
-    _export(ExportSpec("iris", probabilities, {"features": data.x_test}, meta), settings.out, reporter)
-    finish(settings.out, "iris")
-    reporter.emit("done", model="iris", metrics=metrics, seconds=round(time.monotonic() - started, 1))
-    return metrics
+    return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings, reporter)
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool) -> dict:
@@ -170,10 +170,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
         return {"probabilities": model(image, training=False)}
 
     meta = _metadata(name, "classification", description, DIGITS, IMAGE_PREPROCESSING, metrics, history, config, data.describe("mnist"))
-    _export(ExportSpec(name, probabilities, {"image": parity_images}, meta), settings.out, reporter)
-    finish(settings.out, name)
-    reporter.emit("done", model=name, metrics=metrics, seconds=round(time.monotonic() - started, 1))
-    return metrics
+    return _complete(name, [ExportSpec(name, probabilities, {"image": parity_images}, meta)], metrics, started, settings, reporter)
 
 
 def _build_vae() -> models.CVAE:
@@ -195,7 +192,7 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
     test = index_batches((x_test,), settings.batch_size, None, shuffle=False)
     history = fit(vae, name="vae", train=train, validation=test, steps=steps, epochs=settings.epochs,
                   out=settings.out, restart=settings.restart, reporter=reporter, negate_loss_of="elbo")
-    metrics = {"test_elbo": history[-1]["val_elbo"] if history else vae.evaluate(test, verbose=0, return_dict=True)["elbo"]}
+    metrics = {"test_elbo": history[-1]["val_elbo"]}  # the last epoch's test-set ELBO
     _save_vae_weights(vae, settings.out)
 
     @tf.function(input_signature=_image_signature())
@@ -215,24 +212,17 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
     decoder_meta = _metadata("vae-decoder", "decoder", "CVAE decoder: 2-D latent point -> 28x28 pixel logits",
                              [], {"kind": "latent", "dim": models.LATENT_DIM, "output": "logits", "activation": "sigmoid"},
                              metrics, history, config, dataset)
-    _export(ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta), settings.out, reporter)
-    _export(ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta), settings.out, reporter)
-    finish(settings.out, "vae")
-    reporter.emit("done", model="vae", metrics=metrics, seconds=round(time.monotonic() - started, 1))
-    return metrics
+    specs = [
+        ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta),
+        ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta),
+    ]
+    return _complete("vae", specs, metrics, started, settings, reporter)
 
 
 def _save_vae_weights(vae: models.CVAE, out: Path) -> None:
     # Keras insists on the .weights.h5 suffix, so the temporary file keeps it.
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".vae.", suffix=".weights.h5")
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    try:
-        vae.save_weights(tmp, overwrite=True)
-        os.replace(tmp, out / VAE_WEIGHTS)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_target(out / VAE_WEIGHTS, suffix=".weights.h5") as tmp:
+        vae.save_weights(str(tmp), overwrite=True)
 
 
 def load_vae(out: Path) -> models.CVAE:
@@ -252,9 +242,8 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
     x_train, x_test = _binarised(data.x_train), _binarised(data.x_test)
 
     def encodings(x):
-        return np.concatenate(vae.encode(x), axis=1) if len(x) <= EVAL_BATCH else np.concatenate(
-            [encodings(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
-        )
+        # The encoder's mean and logvar side by side, a batch at a time to bound memory.
+        return np.concatenate([np.concatenate(vae.encode(x[i : i + EVAL_BATCH]), axis=1) for i in range(0, len(x), EVAL_BATCH)])
 
     f_train, f_test = encodings(x_train), encodings(x_test)
     steps = _steps(len(f_train), settings.batch_size)
@@ -275,7 +264,5 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
 
     meta = _metadata("vae-classifier", "classification", "Digit classifier on the VAE's 2-D latent encoding (encoder + MLP)",
                      DIGITS, BINARISED_PREPROCESSING, metrics, history, config, data.describe("mnist"))
-    _export(ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta), settings.out, reporter)
-    finish(settings.out, "vae-classifier")
-    reporter.emit("done", model="vae-classifier", metrics=metrics, seconds=round(time.monotonic() - started, 1))
-    return metrics
+    spec = ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta)
+    return _complete("vae-classifier", [spec], metrics, started, settings, reporter)
