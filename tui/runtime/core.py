@@ -81,8 +81,7 @@ class Runtime:
             if list(x.shape[1:3]) != list(prep.get("size", x.shape[1:3])):
                 raise ValueError(f"model {name} takes images of {prep['size']}, not {x.shape[1:3]}")
             x = x.reshape(len(x), *[d if isinstance(d, int) else -1 for d in shape[1:]])
-            if prep.get("binarize") is not None:
-                x = (x > float(prep["binarize"])).astype(np.float32)
+            x = binarised(x, prep)
         outputs = self.run(name, {input_name: np.ascontiguousarray(x)})
         return outputs.get("probabilities", next(iter(outputs.values())))
 
@@ -114,3 +113,11 @@ class Runtime:
             session = open_session(self._path(name), self._providers, self._options, self.device)
             self._sessions[name] = session
             return session
+
+
+def binarised(images: np.ndarray, preprocessing: dict) -> np.ndarray:
+    """IMAGES as the model sees them: thresholded where its metadata says `binarize`."""
+    threshold = preprocessing.get("binarize")
+    if threshold is None:
+        return images
+    return (images > float(threshold)).astype(np.float32)

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPa
 from textual.worker import get_current_worker
 
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
+from tui.runtime.core import binarised
 from tui.screens.base import AppScreen
 from tui.screens.iris import IrisPane
 from tui.text import clean, markup_safe, one_line
@@ -216,11 +217,9 @@ class ClassifyScreen(AppScreen):
         """The 28x28 the selected model receives: binarised for the VAE models."""
         if self._input is None:
             return
-        pixels = self._input
-        threshold = next((info.preprocessing.get("binarize") for info in self.models if info.name == self.model), None)
-        if threshold is not None:
-            pixels = (pixels > float(threshold)).astype(np.float32)
-        self.query_one("#model-input").image = from_array(pixels)
+        preprocessing = next((info.preprocessing for info in self.models if info.name == self.model), {})
+        threshold = preprocessing.get("binarize")
+        self.query_one("#model-input").image = from_array(binarised(self._input, preprocessing))
         self.query_one("#model-input").border_title = "model input 28×28" + (" binarised" if threshold else "")
 
     def _show_settings(self) -> None:
