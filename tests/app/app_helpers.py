@@ -26,3 +26,8 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text lines (every layer, toasts included)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -51,7 +51,8 @@ async def test_fake_trainer_events_move_bars_and_curves(make_app):
         assert screen.query_one("#train-cancel", Button).disabled
 
 
-async def test_cancel_stops_the_trainer_and_keeps_the_model(make_app, tiny_models, monkeypatch):
+@pytest.mark.parametrize("how", ["key", "button"])
+async def test_cancel_stops_the_trainer_and_keeps_the_model(make_app, tiny_models, monkeypatch, how):
     monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")
     before = (tiny_models / "cnn.onnx").read_bytes()
     app = make_app()
@@ -60,7 +61,10 @@ async def test_cancel_stops_the_trainer_and_keeps_the_model(make_app, tiny_model
         await pilot.click("#train-start")
         await wait_for(pilot, lambda: screen.state.step > 0)
         assert screen.running and not screen.query_one("#train-cancel", Button).disabled
-        await pilot.press("x")
+        if how == "key":
+            await pilot.press("x")
+        else:
+            assert await pilot.click("#train-cancel")
         await wait_for(pilot, lambda: not screen.running)
         assert screen.state.status == "cancelled"
         assert "interrupted" in log_text(screen)

@@ -200,6 +200,11 @@ class TrainScreen(AppScreen):
         if message.code is not None:
             self.dl_app.models_changed()
 
+    @on(TrainForm.CancelRequested)
+    def _cancel_requested(self) -> None:
+        """The form's Cancel button: the same as the `x` key."""
+        self.action_cancel()
+
     def action_cancel(self) -> None:
         """Stop the trainer: SIGINT first, so it can stop between steps."""
         if self.process is not None:
