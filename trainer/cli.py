@@ -6,6 +6,7 @@ TensorFlow is imported inside the command bodies, so `dl-train --help` is instan
 from __future__ import annotations
 
 import os
+import signal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from trainer.data import DataError, load_mnist
+from trainer.outdir import OutputError, claim
 from trainer.progress import JsonlReporter, Reporter, make_reporter
 
 app = typer.Typer(
@@ -37,7 +39,7 @@ LEARNING_RATE = {"iris": 1e-3, "cnn": 1e-3, "vae": 1e-4, "vae-classifier": 1e-3}
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
 Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed for weights and shuffling.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
 
@@ -66,15 +68,32 @@ def _mnist(data: Optional[Path]):
     return split
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived; a BaseException like KeyboardInterrupt, so no `except Exception` swallows it."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+RESUME_HINT = "run the same command again to resume from the last finished epoch"
+
+
 def _run(progress: ProgressMode, job) -> None:
     """Run JOB(reporter) and turn what a user can cause into one line and an exit code."""
     reporter = make_reporter(progress.value)
+    # SIGTERM (a cancel, a service stop) ends the run like Ctrl-C: an error event, temporary files removed.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         job(reporter)
     except DataError as exc:
         _fail(reporter, str(exc), 2)
+    except OutputError as exc:
+        _fail(reporter, str(exc), 1)
     except KeyboardInterrupt:
-        _fail(reporter, "interrupted; run the same command again to resume from the last finished epoch", 130)
+        _fail(reporter, f"interrupted; {RESUME_HINT}", 130)
+    except Terminated:
+        _fail(reporter, f"terminated; {RESUME_HINT}", 143)
     except Exception as exc:  # a failed export or a missing VAE is one line; anything else is a bug: traceback
         from trainer.export import ExportError
         from trainer.training import MissingModelError
@@ -83,6 +102,7 @@ def _run(progress: ProgressMode, job) -> None:
             _fail(reporter, str(exc), 2 if isinstance(exc, MissingModelError) else 1)
         raise
     finally:
+        signal.signal(signal.SIGTERM, previous)
         reporter.close()
 
 
@@ -117,7 +137,8 @@ def iris(
         _quiet_tensorflow()
         from trainer.training import train_iris
 
-        train_iris(_settings("iris", epochs, out, seed, restart, batch_size), reporter)
+        with claim(out):
+            train_iris(_settings("iris", epochs, out, seed, restart, batch_size), reporter)
 
     _run(progress, job)
 
@@ -139,7 +160,8 @@ def cnn(
         split = _mnist(data)
         from trainer.training import train_cnn
 
-        train_cnn(_settings("cnn", epochs, out, seed, restart, batch_size), reporter, split, invert)
+        with claim(out):
+            train_cnn(_settings("cnn", epochs, out, seed, restart, batch_size), reporter, split, invert)
 
     _run(progress, job)
 
@@ -160,7 +182,8 @@ def vae(
         split = _mnist(data)
         from trainer.training import train_vae
 
-        train_vae(_settings("vae", epochs, out, seed, restart, batch_size), reporter, split)
+        with claim(out):
+            train_vae(_settings("vae", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -181,7 +204,8 @@ def vae_classifier(
         split = _mnist(data)
         from trainer.training import train_vae_classifier
 
-        train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, batch_size), reporter, split)
+        with claim(out):
+            train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -202,11 +226,12 @@ def all_models(
         from trainer import training
 
         n = epochs or 10
-        training.train_iris(_settings("iris", n, out, seed, restart), reporter)
-        training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=False)
-        training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=True)
-        training.train_vae(_settings("vae", n, out, seed, restart), reporter, split)
-        training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart), reporter, split)
+        with claim(out):
+            training.train_iris(_settings("iris", n, out, seed, restart), reporter)
+            training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=False)
+            training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=True)
+            training.train_vae(_settings("vae", n, out, seed, restart), reporter, split)
+            training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart), reporter, split)
 
     _run(progress, job)
 

@@ -60,7 +60,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     except DataError:
         raise
     except Exception as exc:  # zipfile, pickle and value errors all mean the same to a user
-        raise DataError(f"{path}: cannot read as .npz ({_one_line(exc)})") from None
+        raise DataError(f"{path}: cannot read as .npz ({one_line(exc)})") from None
 
 
 def _read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
@@ -81,7 +81,7 @@ def read_idx(path: Path) -> np.ndarray:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read ({_one_line(exc)})") from None
+        raise DataError(f"{path}: cannot read ({one_line(exc)})") from None
     if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
     ndim = raw[3]
@@ -103,7 +103,7 @@ def _load_keras_mnist() -> Split:
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:
         raise DataError(
-            f"cannot download MNIST and no cached copy was found ({_one_line(exc)}); "
+            f"cannot download MNIST and no cached copy was found ({one_line(exc)}); "
             "pass --data PATH to a Keras-style mnist.npz or a folder of MNIST IDX files"
         ) from None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
@@ -119,15 +119,30 @@ def _validated(arrays: dict[str, np.ndarray], source: str) -> Split:
             raise DataError(f"{source}: y_{part} has {len(y)} labels for {len(x)} images")
         if len(x) == 0:
             raise DataError(f"{source}: x_{part} is empty")
-        if y.min() < 0 or y.max() > 9:
-            raise DataError(f"{source}: y_{part} has labels outside 0-9")
+        if not np.all(np.isin(y, np.arange(10))):  # NaN and 2.5 are not digits either
+            raise DataError(f"{source}: y_{part} has labels that are not whole numbers 0-9")
     return Split(
-        x_train=np.asarray(arrays["x_train"], dtype=np.uint8),
+        x_train=_pixels(arrays["x_train"], f"{source}: x_train"),
         y_train=np.asarray(arrays["y_train"], dtype=np.int64),
-        x_test=np.asarray(arrays["x_test"], dtype=np.uint8),
+        x_test=_pixels(arrays["x_test"], f"{source}: x_test"),
         y_test=np.asarray(arrays["y_test"], dtype=np.int64),
         source=source,
     )
+
+
+def _pixels(x: np.ndarray, where: str) -> np.ndarray:
+    """Images as uint8 0-255: integers kept, floats in [0, 1] scaled; a plain cast would wrap or zero them."""
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.isfinite(x).all():
+            raise DataError(f"{where} has NaN or infinite pixels")
+        if x.min() < 0 or x.max() > 1:
+            raise DataError(f"{where} has float pixels from {x.min():g} to {x.max():g}; expected floats in [0, 1] or integers 0-255")
+        return np.rint(x * 255).astype(np.uint8)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"{where} has {x.dtype} pixels; expected integers 0-255 or floats in [0, 1]")
+    if x.min() < 0 or x.max() > 255:
+        raise DataError(f"{where} has pixels from {x.min()} to {x.max()}; expected integers 0-255 or floats in [0, 1]")
+    return x.astype(np.uint8, copy=False)
 
 
 def load_iris_split() -> Split:
@@ -146,6 +161,7 @@ def load_iris_split() -> Split:
     )
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line for the user."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:200]

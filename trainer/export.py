@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from trainer.outdir import write_atomic
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
@@ -77,38 +75,6 @@ def _parity(spec: ExportSpec, model_bytes: bytes) -> float:
             f"{spec.name}: onnxruntime differs from TensorFlow by {worst:.2e} (limit {PARITY_TOLERANCE:.0e}); not written"
         )
     return worst
-
-
-@contextmanager
-def atomic_target(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path beside PATH that replaces it when the block ends; gone if the block fails.
-
-    A killed run never leaves half a file. SUFFIX is for writers that insist on one (Keras).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    # mkstemp makes the file private; a model is for everyone who can read the folder.
-    os.chmod(tmp, 0o666 & ~_umask())
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write DATA to PATH through a temporary file and a rename."""
-    with atomic_target(path) as tmp, open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def versions() -> dict[str, str]:

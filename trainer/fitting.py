@@ -5,7 +5,6 @@ Imports TensorFlow: import it only inside command bodies.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer.export import write_atomic
+from trainer import checkpoints
 from trainer.progress import Reporter
 
 EVAL_BATCH = 1000  # evaluation batch size: any size gives the same numbers, larger is faster
@@ -40,19 +39,18 @@ def index_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | N
 
 
 class ProgressCallback(keras.callbacks.Callback):
-    """Turns Keras's callbacks into progress events and a per-epoch history that survives a resume."""
+    """Turns Keras's callbacks into progress events, and checkpoints each epoch with its history."""
 
-    def __init__(self, reporter: Reporter, name: str, epochs: int, steps: int, history: list, history_path: Path, negate_loss_of: str | None):
+    def __init__(self, reporter: Reporter, name: str, epochs: int, steps: int, history: list, folder: Path, negate_loss_of: str | None):
         super().__init__()
         self.reporter, self.name, self.epochs, self.steps = reporter, name, epochs, steps
-        self.history, self.history_path = history, history_path
+        self.history, self.folder = history, folder
         self.negate_loss_of = negate_loss_of  # the VAE reports its ELBO; its loss is the negative ELBO
         self._started = 0.0
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
-        del self.history[epoch:]  # a resumed run redoes the epoch it was killed in
         self._started = time.monotonic()
         self.reporter.emit("epoch_start", model=self.name, epoch=self._epoch, epochs=self.epochs)
 
@@ -68,7 +66,7 @@ class ProgressCallback(keras.callbacks.Callback):
         seconds = round(time.monotonic() - self._started, 2)
         entry = {"epoch": self._epoch, "loss": loss, **metrics, **{f"val_{k}": v for k, v in val.items()}, "seconds": seconds}
         self.history.append(entry)
-        write_atomic(self.history_path, json.dumps(self.history).encode())
+        checkpoints.save(self.model, self.folder, self.history)  # before epoch_end: a reported epoch is a saved one
         self.reporter.emit(
             "epoch_end", model=self.name, epoch=self._epoch, epochs=self.epochs,
             loss=loss, metrics=metrics, val_metrics=val, seconds=seconds,
@@ -95,31 +93,13 @@ def fit(
     reporter: Reporter,
     negate_loss_of: str | None = None,
 ) -> list[dict]:
-    """Train with checkpoints in `out/.checkpoints/NAME`: a killed run resumes at its last finished epoch."""
-    backup = checkpoint_dir(out, name)
+    """Train with checkpoints in `out/.checkpoints/NAME`: a killed run resumes at its last saved epoch."""
+    folder = checkpoints.checkpoint_dir(out, name)
     if restart:
-        shutil.rmtree(backup, ignore_errors=True)
-    backup.mkdir(parents=True, exist_ok=True)
-    history_path = backup / "history.json"
-    history = json.loads(history_path.read_text()) if history_path.exists() else []
+        shutil.rmtree(folder, ignore_errors=True)
+    history = checkpoints.restore(model, folder, name, reporter)
     if history:
         reporter.info(f"resuming {name} after epoch {len(history)} (use --restart to start over)")
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup / "keras"), delete_checkpoint=False),
-        ProgressCallback(reporter, name, epochs, steps, history, history_path, negate_loss_of),
-    ]
-    model.fit(train, validation_data=validation, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=False)
+    callback = ProgressCallback(reporter, name, epochs, steps, history, folder, negate_loss_of)
+    model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=len(history), verbose=0, callbacks=[callback], shuffle=False)
     return history[:epochs]
-
-
-def checkpoint_dir(out: Path, name: str) -> Path:
-    return out / ".checkpoints" / name
-
-
-def finish(out: Path, name: str) -> None:
-    """Drop a run's checkpoints once its model is exported."""
-    shutil.rmtree(checkpoint_dir(out, name), ignore_errors=True)
-    try:
-        (out / ".checkpoints").rmdir()
-    except OSError:
-        pass

@@ -15,9 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import models
-from trainer.data import IRIS_FEATURES, Split, load_iris_split
-from trainer.export import ExportSpec, atomic_target, export
-from trainer.fitting import EVAL_BATCH, finish, fit, index_batches
+from trainer.data import IRIS_FEATURES, Split, load_iris_split, one_line
+from trainer.checkpoints import finish
+from trainer.export import ExportSpec, export
+from trainer.fitting import EVAL_BATCH, fit, index_batches
+from trainer.outdir import atomic_target
 from trainer.progress import Reporter
 
 DIGITS = [str(d) for d in range(10)]
@@ -231,7 +233,10 @@ def load_vae(out: Path) -> models.CVAE:
     if not path.exists():
         raise MissingModelError(f"no trained VAE in {out} ({VAE_WEIGHTS} is missing); run `dl-train vae` first")
     vae = _build_vae()
-    vae.load_weights(str(path))
+    try:
+        vae.load_weights(str(path))
+    except Exception as exc:  # truncated or from another model: either way, train the VAE again
+        raise MissingModelError(f"cannot read {path} ({one_line(exc)}); run `dl-train vae` again") from None
     return vae
 
 

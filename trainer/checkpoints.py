@@ -1,0 +1,88 @@
+"""Per-epoch checkpoints: the model's and optimizer's variables and the epoch history, in one file.
+
+Weights and history live in one file written atomically, so a kill can never leave them
+disagreeing; the previous file is kept in case the newest cannot be read.
+Imports no TensorFlow itself, but works on built Keras models.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from trainer.data import one_line
+from trainer.outdir import write_atomic
+from trainer.progress import Reporter
+
+KEEP = 2  # the newest checkpoint and the one before it
+
+
+def checkpoint_dir(out: Path, name: str) -> Path:
+    return out / ".checkpoints" / name
+
+
+def save(model, folder: Path, history: list[dict]) -> None:
+    """Write the checkpoint after epoch len(HISTORY), then drop all but the newest KEEP."""
+    arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(_variables(model))}
+    buffer = io.BytesIO()
+    np.savez(buffer, history=np.array(json.dumps(history)), **arrays)
+    write_atomic(folder / f"epoch-{len(history)}.npz", buffer.getvalue())
+    for old in _newest_first(folder)[KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+def restore(model, folder: Path, name: str, reporter: Reporter) -> list[dict]:
+    """Load the newest readable checkpoint into MODEL and return its history; [] when there is none."""
+    found = _newest_first(folder)
+    for i, path in enumerate(found):
+        try:
+            return _load(model, path)
+        except Exception as exc:  # truncated, corrupt or from another model: all mean "try the one before"
+            after = f"trying {found[i + 1].name}" if i + 1 < len(found) else f"starting {name} from epoch 1"
+            reporter.info(f"checkpoint {path} cannot be read ({one_line(exc)}); {after}")
+    return []
+
+
+def finish(out: Path, name: str) -> None:
+    """Drop a run's checkpoints once its model is exported."""
+    shutil.rmtree(checkpoint_dir(out, name), ignore_errors=True)
+    try:
+        (out / ".checkpoints").rmdir()
+    except OSError:
+        pass
+
+
+def _load(model, path: Path) -> list[dict]:
+    # Read and check everything before assigning anything: a bad file must not leave half a model.
+    with np.load(path, allow_pickle=False) as npz:
+        history = json.loads(str(npz["history"]))
+        arrays = [npz[key] for key in sorted(k for k in npz.files if k != "history")]
+    epoch = _epoch(path)
+    if not isinstance(history, list) or len(history) != epoch:
+        raise ValueError(f"history has {len(history)} epochs, expected {epoch}")
+    variables = _variables(model)
+    shapes = [tuple(v.shape) for v in variables]
+    if [a.shape for a in arrays] != shapes:
+        raise ValueError("its variables do not fit this model")
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
+    return history
+
+
+def _variables(model) -> list:
+    """Everything training changes: weights, dropout's seed state, the optimizer's moments and step count."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    return [*model.variables, *model.optimizer.variables]
+
+
+def _newest_first(folder: Path) -> list[Path]:
+    return sorted(folder.glob("epoch-[0-9]*.npz"), key=_epoch, reverse=True) if folder.is_dir() else []
+
+
+def _epoch(path: Path) -> int:
+    return int(path.stem.removeprefix("epoch-"))
