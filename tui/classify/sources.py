@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
-from PIL import Image
+from tui.runtime.preprocess import SUPPORTED_FORMATS
 
 
+@cache
 def image_suffixes() -> frozenset[str]:
-    """File name endings Pillow can open (`.png`, `.jpg`, ...), lower case."""
-    Image.preinit()  # keeps the common formats first in the order Pillow probes them
-    return frozenset(Image.registered_extensions())
+    """File name endings of the formats we open (`.png`, `.jpg`, ...), lower case."""
+    return frozenset(suffix for suffixes in SUPPORTED_FORMATS.values() for suffix in suffixes)
 
 
 Source = tuple[Path, "str | None"]  # a file to classify, or a folder and why it cannot be read
@@ -23,7 +24,8 @@ def iter_files(paths: list[Path], recursive: bool = False) -> Iterator[Source]:
 
     A file given by name is always tried. Inside a folder only names with an image
     ending are taken; a subfolder with such a name (`x.png/`) is yielded too, so it
-    gets an error row rather than vanishing. With `recursive`, subfolders are walked.
+    gets an error row rather than vanishing. With `recursive`, subfolders are walked
+    depth first, each folder once however many links lead to it.
     """
     suffixes = image_suffixes()
     seen: set[tuple[int, int]] = set()
@@ -35,8 +37,24 @@ def iter_files(paths: list[Path], recursive: bool = False) -> Iterator[Source]:
 
 
 def _walk(
-    folder: Path, suffixes: frozenset[str], recursive: bool, seen: set[tuple[int, int]]
+    top: Path, suffixes: frozenset[str], recursive: bool, seen: set[tuple[int, int]]
 ) -> Iterator[Source]:
+    # A stack of open listings, not recursion: a tree 1,000 folders deep is still walked.
+    stack = [_listing(top, suffixes, recursive, seen)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, Path):  # a subfolder: walk it before the names after it
+                stack.append(_listing(item, suffixes, recursive, seen))
+                break
+            yield item
+        else:
+            stack.pop()
+
+
+def _listing(
+    folder: Path, suffixes: frozenset[str], recursive: bool, seen: set[tuple[int, int]]
+) -> Iterator[Source | Path]:
+    """One folder's images as sources and its subfolders as paths, sorted by name."""
     try:
         stat = folder.stat()
         # A symlink back up the tree would otherwise be walked for ever.
@@ -56,7 +74,7 @@ def _walk(
     names.sort()
     for name in names:
         if name in folders:
-            yield from _walk(folder / name, suffixes, recursive, seen)
+            yield folder / name
         elif os.path.splitext(name)[1].lower() in suffixes:
             yield folder / name, None
 

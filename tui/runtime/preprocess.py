@@ -1,36 +1,80 @@
 """Any image a user has, into what the MNIST models saw: a white digit on black, centred.
 
-`load_image` turns whatever Pillow reads into one 8-bit grey channel; `to_model_input`
-fixes the polarity and, like MNIST itself was made, crops the digit, fits it in a 20x20
-box keeping its aspect ratio and puts its centre of mass in the middle of 28x28.
+`load_image` turns a file in one of `SUPPORTED_FORMATS` into one 8-bit grey channel;
+`to_model_input` fixes the polarity and, like MNIST itself was made, crops the digit,
+fits it in a 20x20 box keeping its aspect ratio and puts its centre of mass in the middle
+of 28x28.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageChops, UnidentifiedImageError
 
 from tui.runtime.mnist import border_median, centre
 from tui.text import one_line
 
+# The only decoders we let Pillow use, with the names we take from folders. Each runs in
+# Pillow's own C or Python code: none starts a program (EPS runs Ghostscript, which also
+# prints what a file tells it to), reads another file, or prints. The first one the
+# name suggests is tried first; TGA has no signature, so it is tried last.
+SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
+    "PNG": (".png", ".apng"),
+    "JPEG": (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"),  # MPO (camera pairs) opens as JPEG
+    "GIF": (".gif",),
+    "BMP": (".bmp",),
+    "TIFF": (".tif", ".tiff"),
+    "WEBP": (".webp",),
+    "PPM": (".pbm", ".pgm", ".ppm", ".pnm", ".pfm"),
+    "TGA": (".tga",),
+}
+MAX_PIXELS = 40_000_000  # the most we decode: a full-size copy is then at most 160 MB
+# Decoders that hold more than the picture while they work, in picture-sized copies: a
+# TIFF strip of up to 8 bytes a pixel, WebP's own canvas and frame, PPM's plain text.
+_DECODER_COPIES = {"TIFF": 3, "WEBP": 4, "PPM": 3}
 POLARITIES = ("auto", "keep", "invert")
 MNIST_SIZE = (28, 28)
 _MAX_SIDE = 1024  # big photos are decoded and processed at most this large
+_BAND = 1 << 20  # pixels: a big picture is shrunk this many at a time
 _NO_EXIF_FORMATS = ("PNG", "GIF", "BMP", "PPM")  # EXIF only ever in an `exif` chunk
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_TRANSPOSE = {  # EXIF orientation: how to turn the picture upright (as ImageOps does)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_BY_SUFFIX = {suffix: name for name, suffixes in SUPPORTED_FORMATS.items() for suffix in suffixes}
 
 
 class ImageError(Exception):
     """A file that cannot be used as an image; the message is one line."""
 
 
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open a file lazily with the supported decoders only; ImageError if none reads it."""
+    path = os.fspath(path)
+    guess = _BY_SUFFIX.get(os.path.splitext(path)[1].lower())
+    # The format the name suggests first skips probing the others; a misnamed file
+    # still opens, but only ever with a decoder from the list.
+    formats = [guess] if guess else []
+    formats += [name for name in SUPPORTED_FORMATS if name != guess]
+    try:
+        return Image.open(path, formats=formats)
+    except UnidentifiedImageError:
+        raise ImageError(_unsupported(path)) from None
+
+
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Read any image Pillow can into mode `L`: EXIF orientation applied, first frame,
-    transparency flattened, 16-bit scaled. ImageError says why a file cannot be used."""
+    """Read a supported image into mode `L`: EXIF orientation applied, first frame,
+    transparency flattened, 16-bit scaled, at most about 1024 pixels a side.
+    ImageError says why a file cannot be used."""
     path = os.fspath(path)  # a str: a Path costs more to build than this whole check
     try:
         info = os.stat(path)
@@ -40,11 +84,14 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             raise ImageError("not a regular file")
         if info.st_size == 0:
             raise ImageError("empty file")
-        with _open(path) as img:
+        with open_image(path) as img:
             _check_pixels(img.size)
+            _check_progressive(img)
             img.draft("L", (_MAX_SIDE, _MAX_SIDE))  # JPEG: decode straight to a smaller grey
+            _check_decoded(img)
             img.load()  # the first frame of an animation
-            gray = _to_gray(_upright(img))
+            gray = _to_gray(_shrink(img))
+            turn = _orientation(img)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -53,10 +100,10 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageError("permission denied") from None
     except Image.DecompressionBombError as error:
         raise ImageError(f"too large: {one_line(error)}") from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image Pillow can read") from None
     except Exception as error:  # a damaged file can make any decoder raise anything
         raise ImageError(f"cannot decode: {one_line(error) or type(error).__name__}") from None
+    if turn is not None:
+        gray = gray.transpose(turn)
     if max(gray.size) > _MAX_SIDE:
         gray.thumbnail((_MAX_SIDE, _MAX_SIDE))
     return gray
@@ -103,22 +150,26 @@ def prepare(
     return to_model_input(load_image(path), polarity, normalize, size)
 
 
-@lru_cache(maxsize=1)
-def _formats_by_suffix() -> dict[str, str]:
-    Image.preinit()  # the common formats first in Pillow's list, then all the others
-    return Image.registered_extensions()
+def _unsupported(path: str) -> str:
+    supported = ", ".join(SUPPORTED_FORMATS)
+    name = _sniff(path) or Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if name and name not in SUPPORTED_FORMATS:  # a `.png` that no decoder reads is no PNG
+        return f"unsupported format {name} (supported: {supported})"
+    return f"not an image in a supported format ({supported})"
 
 
-def _open(path: str) -> Image.Image:
-    # Asking the format the name suggests first skips probing ~40 others (a third of the
-    # time a small PNG takes); a misnamed file still opens on the second try.
-    guess = _formats_by_suffix().get(os.path.splitext(path)[1].lower())
-    if guess:
+def _sniff(path: str) -> str | None:
+    """The format Pillow would read the file as, by its first bytes only: nothing decodes."""
+    with open(path, "rb") as file:
+        prefix = file.read(16)
+    Image.init()
+    for name, (_, accept) in Image.OPEN.items():
         try:
-            return Image.open(path, formats=[guess])
-        except UnidentifiedImageError:
-            pass
-    return Image.open(path)
+            if accept and accept(prefix) and name not in SUPPORTED_FORMATS:
+                return name
+        except Exception:  # a signature check that trips over a short file
+            continue
+    return None
 
 
 def _check_pixels(size: tuple[int, int]) -> None:
@@ -131,13 +182,64 @@ def _check_pixels(size: tuple[int, int]) -> None:
         )
 
 
-def _upright(img: Image.Image) -> Image.Image:
-    if img.format in _NO_EXIF_FORMATS and "exif" not in img.info:
-        return img  # reading EXIF costs as much as decoding a small PNG
-    try:
-        return ImageOps.exif_transpose(img) or img
-    except Exception:  # broken EXIF: the pixels are still fine
+def _check_progressive(img: Image.Image) -> None:
+    # libjpeg keeps a progressive file's every coefficient, 2 bytes a pixel and channel,
+    # at full size however small the draft: 9400x9400 in colour is over 500 MB.
+    if img.format in ("JPEG", "MPO") and img.info.get("progressive"):
+        copies = len(img.getbands()) / 2
+        _refuse_over(img.size, int(MAX_PIXELS / copies), "progressive JPEG")
+
+
+def _check_decoded(img: Image.Image) -> None:
+    copies = _DECODER_COPIES.get(img.format or "", 1)
+    _refuse_over(img.size, MAX_PIXELS // copies, img.format if copies > 1 else None)
+
+
+def _refuse_over(size: tuple[int, int], limit: int, kind: str | None) -> None:
+    # Before decoding, so a small file that unpacks into gigabytes costs nothing.
+    width, height = size
+    if width * height > limit:
+        where = f" for {kind}" if kind else ""
+        raise ImageError(
+            f"too large: {width}x{height} pixels, over the {limit / 1e6:.0f} MP limit{where}"
+        )
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """A picture over twice the working size reduced by a whole factor, a band of rows at a
+    time, so that no full-size copy is ever made (converting would make several)."""
+    factor = max(img.size) // _MAX_SIDE
+    if factor < 2:
         return img
+    width, height = img.size
+    rows = factor * max(1, _BAND // (width * factor))
+    parts = [_reducible(img.crop((0, top, width, min(top + rows, height)))).reduce(factor)
+             for top in range(0, height, rows)]
+    small = Image.new(parts[0].mode, (parts[0].width, sum(part.height for part in parts)))
+    top = 0
+    for part in parts:
+        small.paste(part, (0, top))
+        top += part.height
+    return small
+
+
+def _reducible(band: Image.Image) -> Image.Image:
+    # Whatever needs the whole picture to decide (which background transparency goes on,
+    # the range of 32-bit and float values) is decided later on the small copy.
+    if band.mode in _ALPHA_MODES or "transparency" in band.info:
+        return band.convert("RGBA")  # reduce() averages it premultiplied, as it should
+    if band.mode in ("I", "F"):
+        return band
+    return _to_gray(band)
+
+
+def _orientation(img: Image.Image) -> Image.Transpose | None:
+    if img.format in _NO_EXIF_FORMATS and "exif" not in img.info:
+        return None  # reading EXIF costs as much as decoding a small PNG
+    try:
+        return _TRANSPOSE.get(img.getexif().get(ExifTags.Base.Orientation))
+    except Exception:  # broken EXIF: the pixels are still fine
+        return None
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
@@ -160,14 +262,18 @@ def _to_gray(img: Image.Image) -> Image.Image:
 
 
 def _flatten(rgba: Image.Image) -> Image.Image:
-    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
-    lum = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.float32)
-    weight = float(alpha.sum())
+    # 8-bit throughout: a float copy per step would cost 4 bytes a pixel each.
+    alpha = rgba.getchannel("A")
+    ink = ImageChops.multiply(rgba.convert("L"), alpha)  # grey weighted by opacity
     # Lay the drawing on the background that shows it: a dark digit on a transparent
     # sheet goes on white, a light one on black. Either way polarity is then detected.
-    dark = weight == 0 or float((lum * alpha).sum()) / weight < 128
-    background = 255.0 if dark else 0.0
-    return _from_array(lum * alpha + background * (1.0 - alpha))
+    weight = _total(alpha)
+    dark = weight == 0 or 255 * _total(ink) < 128 * weight
+    return ImageChops.add(ink, ImageChops.invert(alpha)) if dark else ink
+
+
+def _total(channel: Image.Image) -> int:
+    return sum(value * count for value, count in enumerate(channel.histogram()))
 
 
 def _from_array(a: np.ndarray) -> Image.Image:

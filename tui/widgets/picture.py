@@ -60,8 +60,10 @@ def display_copy(path, grey: PILImage.Image) -> PILImage.Image:
     """The file in colour for the eye, or the runtime's grey copy if colour decoding fails."""
     from PIL import ImageOps
 
+    from tui.runtime.preprocess import open_image  # the supported decoders only, never Ghostscript
+
     try:
-        with PILImage.open(path) as image:
+        with open_image(path) as image:
             if image.mode.startswith(("I", "F")):
                 # 16-bit and float pictures: Pillow clamps them when converting; the runtime scales them.
                 return thumbnail(grey)
