@@ -1,14 +1,16 @@
-"""The Runtime: the exported models in one folder, run with onnxruntime."""
+"""The Runtime: the exported models in one or more folders, run with onnxruntime."""
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from tui.paths import models_dir as default_models_dir
+from tui.paths import find_models, model_folders
 from tui.runtime.errors import ModelError
 from tui.runtime.info import ModelInfo, read_info
 from tui.runtime.sessions import open_session, providers_for, session_options
@@ -19,18 +21,23 @@ class Runtime:
 
     def __init__(
         self,
-        models_dir: Path | None = None,
+        models_dir: str | os.PathLike[str] | Sequence[Path] | None = None,
         device: str = "auto",
         interactive: bool = False,
         threads: int | None = None,
     ) -> None:
-        self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+        # One folder, or several where a name in an earlier one hides the same name in a later one.
+        folders = model_folders() if models_dir is None else (
+            [models_dir] if isinstance(models_dir, (str, os.PathLike)) else models_dir)
+        self.folders = tuple(Path(folder) for folder in folders)
+        self.models_dir = self.folders[0]  # where new models go
         self.device = device
         self._providers = providers_for(device)  # DeviceError now, not at first use
         self._options = session_options(interactive, threads)
         self._lock = threading.Lock()
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._infos: dict[str, ModelInfo] = {}
+        self._files: dict[str, Path] = {}
         self._names = self._scan()
 
     @property
@@ -48,7 +55,7 @@ class Runtime:
         return self._options
 
     def available(self) -> list[str]:
-        """Names of the `.onnx` models in the folder, sorted."""
+        """Names of the `.onnx` models in the folders, sorted."""
         return list(self._names)
 
     def info(self, name: str) -> ModelInfo:
@@ -93,14 +100,11 @@ class Runtime:
             self._names = self._scan()
 
     def _scan(self) -> list[str]:
-        try:
-            files = [p for p in self.models_dir.iterdir() if p.suffix == ".onnx"]
-        except OSError:
-            return []
-        return sorted(p.stem for p in files if p.is_file() and not p.name.startswith("."))
+        self._files = find_models(self.folders)
+        return sorted(self._files)
 
     def _path(self, name: str) -> Path:
-        return self.models_dir / f"{name}.onnx"
+        return self._files[name]
 
     def _session(self, name: str) -> ort.InferenceSession:
         with self._lock:
