@@ -20,7 +20,7 @@ from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
 from tui.text import clean, one_line
 from tui.training import CommandBuilder, dl_train_command, have_tensorflow
-from tui.widgets.picture import Graphics, detect_graphics
+from tui.terminal import Graphics, detect
 
 
 class DlTuiApp(App[None]):
@@ -114,7 +114,7 @@ class DlTuiApp(App[None]):
             screen.start(screen.form_options(model=model))
 
 
-def run_app(path: Path | None, models_dir: Path | None, device: str = "auto") -> None:
+def run_app(path: Path | None, models_dir: Path | None, device: str = "auto", graphics: str = "auto") -> None:
     """Start the app in this terminal (the `dl-tui` command without a subcommand)."""
     if path is not None and not Path(path).exists():
         print(f"dl-tui: no such file or folder: {clean(path)}", file=sys.stderr)
@@ -124,6 +124,5 @@ def run_app(path: Path | None, models_dir: Path | None, device: str = "auto") ->
     except DeviceError as error:
         print(f"dl-tui: {one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None
-    # textual-image asks the terminal for Sixel or Kitty graphics; only possible before Textual owns stdin.
-    detect_graphics()
-    DlTuiApp(runtime, path).run()
+    # Asking the terminal what it draws is only possible before Textual owns stdin.
+    DlTuiApp(runtime, path, graphics=detect(graphics)).run()

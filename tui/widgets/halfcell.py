@@ -20,15 +20,16 @@ def _style(upper: tuple[int, int, int], lower: tuple[int, int, int]) -> Style:
     return Style(color=Color.from_rgb(*upper), bgcolor=Color.from_rgb(*lower))
 
 
-def fit(width: int, height: int, max_width: int, max_height: int) -> tuple[int, int]:
-    """The largest cell size (width, height) that shows a width x height picture undistorted."""
+def fit(width: int, height: int, max_width: int, max_height: int, aspect: float = 2.0) -> tuple[int, int]:
+    """The largest cell size (width, height) that shows a width x height picture undistorted,
+    in cells `aspect` times taller than wide."""
     if not (width and height and max_width):
         return 0, 0
     cells_wide = max_width
-    cells_high = max(1, round(cells_wide * height / width / 2))
+    cells_high = max(1, round(cells_wide * height / width / aspect))
     if max_height and cells_high > max_height:
         cells_high = max_height
-        cells_wide = max(1, round(cells_high * 2 * width / height))
+        cells_wide = max(1, round(cells_high * aspect * width / height))
     return cells_wide, cells_high
 
 
@@ -60,13 +61,17 @@ class HalfcellPicture(Widget):
         """As wide as the container allows, unless the height limits it first."""
         if self._image is None:
             return 0
-        return fit(*self._image.size, container.width, container.height)[0]
+        return fit(*self._image.size, container.width, container.height, self.cell_aspect())[0]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """The height that keeps the picture's proportions at this width."""
         if self._image is None:
             return 0
-        return fit(*self._image.size, width, container.height)[1]
+        return fit(*self._image.size, width, container.height, self.cell_aspect())[1]
+
+    def cell_aspect(self) -> float:
+        """How many times taller than wide a picture's pixel is drawn: two pixels a cell."""
+        return 2.0
 
     def render_line(self, y: int) -> Strip:
         """One row of cells, from strips made once per picture and size."""
