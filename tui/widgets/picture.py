@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Literal
-
 import numpy as np
 from PIL import Image as PILImage
 from textual.widget import Widget
 
+from tui.terminal import Graphics
 from tui.widgets.halfcell import HalfcellPicture
-
-Graphics = Literal["auto", "halfcell"]
+from tui.widgets.sixel import SixelPicture
 
 # Enough pixels for a Sixel or Kitty picture filling half a large terminal, few enough to render quickly.
 MAX_PIXELS = 640
 
 
-def detect_graphics() -> None:
-    """Ask the terminal what it can draw; must run before `App.run()` takes over stdin."""
-    import textual_image.renderable  # noqa: F401  (the import itself queries the terminal)
-    import textual_image.widget  # noqa: F401  (caches the cell size in pixels)
-
-
 def picture(graphics: Graphics, *, id: str | None = None, classes: str | None = None) -> Widget:
-    """An empty picture widget: Sixel or Kitty graphics where the terminal has them, else half-cells.
+    """An empty picture widget for the protocol `tui.terminal.detect` chose ("auto" means half-cells).
 
     Half-cells are drawn by our own widget (textual-image's builds a Style per cell, too slow to
-    redraw the latent grid on every key); "halfcell" forces them, for tests and snapshots.
+    redraw the latent grid on every key), and so is Sixel (see `tui.widgets.sixel`).
     """
-    # Only trust textual-image's choice if it asked the terminal before the app started (run_app does).
-    if graphics != "halfcell" and "textual_image.renderable" in sys.modules:
-        import textual_image.renderable as detected
+    if graphics == "sixel":
+        return SixelPicture(None, id=id, classes=classes)
+    if graphics == "kitty":
+        from textual_image.widget import TGPImage
 
-        if detected.Image in (detected.SixelImage, detected.TGPImage):
-            from textual_image.widget import Image as Graphic
-
-            return Graphic(None, id=id, classes=classes)
+        return TGPImage(None, id=id, classes=classes)
     return HalfcellPicture(None, id=id, classes=classes)
 
 

@@ -1,0 +1,146 @@
+"""A real terminal on a virtual screen: Xvfb, xterm (Sixel) or kitty, keys by xdotool, screenshots by xwd.
+
+Tests skip with the missing program's name where these are not installed (.ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+NEEDED = ("Xvfb", "xterm", "xdotool", "xwd", "convert")
+COLUMNS, ROWS = 140, 45
+
+
+def require(*programs: str) -> None:
+    """Skip the test, naming what is missing, unless every program is on PATH."""
+    missing = [name for name in programs if shutil.which(name) is None]
+    if missing:
+        pytest.skip(f"terminal rig needs {', '.join(missing)} (apt-get install xvfb xterm kitty "
+                    "xdotool x11-apps imagemagick)")
+
+
+class Display:
+    """An Xvfb server on a free display number."""
+
+    def __init__(self) -> None:
+        for number in range(90, 140):
+            if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+                break
+        self.name = f":{number}"
+        self.process = subprocess.Popen(["Xvfb", self.name, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("Xvfb did not start")
+            time.sleep(0.05)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.name}
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+class Terminal:
+    """A terminal window running one command; `shot()` is what the window shows, as RGB pixels."""
+
+    def __init__(self, display: Display, argv: list[str], columns: int = COLUMNS, rows: int = ROWS) -> None:
+        self.display, self.columns, self.rows = display, columns, rows
+        self.process = subprocess.Popen(argv, env=display.env(), stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.window = self._find_window()
+
+    @classmethod
+    def xterm(cls, display: Display, command: list[str], columns: int = COLUMNS, rows: int = ROWS) -> Terminal:
+        """xterm as a VT340 with 256 colour registers; synthetic keys allowed; no border to measure around."""
+        return cls(display, [
+            "xterm", "-ti", "vt340", "-xrm", "XTerm*decTerminalID: vt340", "-xrm", "XTerm*numColorRegisters: 256",
+            "-xrm", "XTerm*allowSendEvents: true", "-b", "0", "-geometry", f"{columns}x{rows}+0+0",
+            "-fa", "Monospace", "-fs", "10", "-bg", "black", "-fg", "white", "-e", *command,
+        ], columns, rows)
+
+    @classmethod
+    def kitty(cls, display: Display, command: list[str], columns: int = 100, rows: int = 30) -> Terminal:
+        """kitty (0.26 on Debian 12: no Unicode-placeholder images), sized in cells."""
+        return cls(display, [
+            "kitty", "-o", "font_size=10", "-o", "window_padding_width=0", "-o", "remember_window_size=no",
+            "-o", f"initial_window_width={columns}c", "-o", f"initial_window_height={rows}c", *command,
+        ], columns, rows)
+
+    def _find_window(self) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(self.process.pid)],
+                                   env=self.display.env(), capture_output=True, text=True).stdout.split()
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise RuntimeError("the terminal window did not appear")
+
+    def keys(self, *keys: str, pause: float = 0.3) -> None:
+        """Send key presses (xdotool names: `2`, `Right`, `ctrl+q`) to the window."""
+        for key in keys:
+            subprocess.run(["xdotool", "key", "--window", self.window, key], env=self.display.env(), check=True)
+            time.sleep(pause)
+
+    def shot(self) -> np.ndarray:
+        """The window's pixels now, [H, W, 3] uint8."""
+        xwd = subprocess.run(["xwd", "-silent", "-id", self.window], env=self.display.env(),
+                             capture_output=True, check=True).stdout
+        png = subprocess.run(["convert", "xwd:-", "png:-"], input=xwd, capture_output=True, check=True).stdout
+        return np.asarray(Image.open(io.BytesIO(png), formats=["PNG"]).convert("RGB"))
+
+    def cell(self) -> tuple[int, int]:
+        """A cell's size in pixels, from the window's size."""
+        height, width, _ = self.shot().shape
+        return width // self.columns, height // self.rows
+
+    def settle(self, timeout: float = 30.0, still: float = 1.5) -> np.ndarray:
+        """Wait until the window shows something and then stops changing for `still` seconds."""
+        deadline = time.monotonic() + timeout
+        last, since = self.shot(), time.monotonic()
+        while last.max() == 0 or np.count_nonzero(last.max(axis=2) > 60) < 2000:  # the app has not painted yet
+            if time.monotonic() > deadline:
+                return last
+            time.sleep(0.2)
+            last, since = self.shot(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.shot()
+            if not np.array_equal(now, last):
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= still:
+                return now
+        return last
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.process.pid, 15)
+        except ProcessLookupError:
+            pass
+        self.process.wait(5)
+
+
+def grey(pixels: np.ndarray) -> np.ndarray:
+    """Luminance in [0, 1]."""
+    return np.asarray(Image.fromarray(pixels).convert("L"), dtype=np.float32) / 255.0
+
+
+def similarity(a: np.ndarray, b: np.ndarray, size: int = 16) -> float:
+    """Correlation of two pictures (any sizes, [H, W] in [0, 1]) after shrinking both to size x size."""
+    def small(x: np.ndarray) -> np.ndarray:
+        image = Image.fromarray((x * 255).astype(np.uint8))
+        return np.asarray(image.resize((size, size), Image.Resampling.BOX), dtype=np.float32).ravel()
+
+    return float(np.corrcoef(small(a), small(b))[0, 1])

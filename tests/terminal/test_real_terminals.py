@@ -1,0 +1,130 @@
+"""`dl-tui` in real terminals under Xvfb: the pixels on screen, not Textual's idea of them.
+
+xterm draws Sixel pictures; kitty 0.26 has Kitty graphics but not the Unicode placeholders
+textual-image needs, so it must get half-cells, never placeholder glyphs. Where a picture should be,
+the screenshot is compared with the image it should show; after switching screens and moving the
+latent cursor, the screen must be what it was before, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx_models
+import pytest
+from PIL import Image
+from rig import NEEDED, Display, Terminal, grey, require, similarity
+
+from tui.app import DlTuiApp
+from tui.runtime import Runtime
+from tui.runtime.preprocess import prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def display():
+    require(*NEEDED)
+    screen = Display()
+    yield screen
+    screen.close()
+
+
+@pytest.fixture
+def digit_folder(tmp_path: Path) -> Path:
+    """One large dark-on-light digit, the kind of file people classify."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    digits, _ = onnx_models.mnist_sample()
+    picture = Image.fromarray(255 - digits[0]).resize((280, 280), Image.Resampling.BILINEAR)
+    picture.save(folder / "digit.png")
+    return folder
+
+
+def dl_tui(*args: object) -> list[str]:
+    return [sys.executable, "-c", "from tui.cli import main; main()", *map(str, args)]
+
+
+def content_regions(models: Path, images: Path, size: tuple[int, int], graphics: str, cell: tuple[int, int],
+                    monkeypatch) -> dict[str, tuple[int, int, int, int]]:
+    """Where each picture's content lies, in cells: the same app at the same size, headless."""
+    monkeypatch.setattr("tui.widgets.sixel.cell_pixels", lambda: cell)
+
+    async def measure() -> dict[str, tuple[int, int, int, int]]:
+        app = DlTuiApp(Runtime(models, device="cpu", interactive=True), images, graphics=graphics)
+        async with app.run_test(size=size) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.query_one("#model-input").image is not None:
+                    break
+            await pilot.pause(0.2)
+            return {name: tuple(app.query_one(f"#{name}").content_region)
+                    for name in ("original", "model-input")}
+
+    return asyncio.run(measure())
+
+
+def crop(shot: np.ndarray, region: tuple[int, int, int, int], cell: tuple[int, int]) -> np.ndarray:
+    x, y, width, height = region
+    return shot[y * cell[1]:(y + height) * cell[1], x * cell[0]:(x + width) * cell[0]]
+
+
+def changed(before: np.ndarray, after: np.ndarray) -> float:
+    """The share of pixels that differ visibly."""
+    return float(np.mean(np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 40))
+
+
+@pytest.fixture
+def xterm(display, tiny_models, digit_folder):
+    terminal = Terminal.xterm(display, dl_tui(digit_folder, "--models", tiny_models))
+    yield terminal
+    terminal.close()
+
+
+def test_sixel_pictures_show_their_images_with_no_band(xterm, tiny_models, digit_folder, monkeypatch):
+    shot = xterm.settle()
+    cell = xterm.cell()
+    regions = content_regions(tiny_models, digit_folder, (xterm.columns, xterm.rows), "sixel", cell, monkeypatch)
+    original = grey(crop(shot, regions["original"], cell))
+    source = np.asarray(Image.open(digit_folder / "digit.png").convert("L"), dtype=np.float32) / 255.0
+    assert similarity(original, source) > 0.95
+    # The band was a quarter of the picture in the wrong colour: the top rows must match the image.
+    top = original[: original.shape[0] // 4]
+    expected_top = np.asarray(Image.fromarray((source * 255).astype(np.uint8)).resize(
+        (original.shape[1], original.shape[0]), Image.Resampling.BOX), dtype=np.float32)[: top.shape[0]] / 255.0
+    assert np.abs(top - expected_top).mean() < 0.08
+    model_input = grey(crop(shot, regions["model-input"], cell))
+    assert similarity(model_input, prepare(digit_folder / "digit.png"), size=28) > 0.95
+
+
+def test_switching_screens_and_moving_the_latent_cursor_leave_nothing_behind(xterm):
+    classify = xterm.settle()
+    xterm.keys("2")
+    latent = xterm.settle()
+    assert changed(classify, latent) > 0.05  # the latent grid really was drawn
+    xterm.keys("Right")
+    moved = xterm.settle()
+    assert changed(latent, moved) > 0.0005  # the cursor moved
+    xterm.keys("Left")
+    assert changed(latent, xterm.settle()) < 0.0005
+    xterm.keys("1")
+    assert changed(classify, xterm.settle()) < 0.0005
+
+
+def test_kitty_without_unicode_placeholders_gets_half_cells_not_glyphs(display, tiny_models, digit_folder,
+                                                                      monkeypatch):
+    require("kitty")
+    terminal = Terminal.kitty(display, dl_tui(digit_folder, "--models", tiny_models))
+    try:
+        shot = terminal.settle()
+        cell = terminal.cell()
+        regions = content_regions(tiny_models, digit_folder, (terminal.columns, terminal.rows), "halfcell",
+                                  cell, monkeypatch)
+    finally:
+        terminal.close()
+    original = grey(crop(shot, regions["original"], cell))
+    source = np.asarray(Image.open(digit_folder / "digit.png").convert("L"), dtype=np.float32) / 255.0
+    assert similarity(original, source, size=8) > 0.9
