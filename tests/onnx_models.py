@@ -224,6 +224,20 @@ def build(name: str, folder: Path, filename: str | None = None, **overrides: obj
     return path
 
 
+def build_nan(folder: Path, filename: str = "cnn-nan") -> Path:
+    """A `cnn` whose every probability is NaN (its weights overflowed, say), as
+    `folder/<filename>.onnx`; its metadata is the cnn's."""
+    path = build("cnn", folder, filename, model=filename)
+    model = onnx.load(path)
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array(np.nan, np.float32), "nan"))
+    graph.node[-1].output[0] = "softmax"
+    graph.node.append(helper.make_node("Mul", ["softmax", "nan"], ["probabilities"]))
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
 def build_all(folder: Path) -> Path:
     """Write all six tiny models into `folder` and return it."""
     for name in NAMES:

@@ -215,6 +215,7 @@ def test_decompression_bomb_is_an_error_row(classify, digits, monkeypatch):
     (("{digits}", "--model", "iris"), "not an image classifier"),
     (("{digits}", "--bogus"), "No such option"),
     (("{digits}", "--top", "0"), "--top"),
+    (("{digits}", "--workers", "0"), "--workers"),
 ])
 def test_usage_errors_exit_2_with_one_line(classify, digits, args, message):
     code, out, err = classify(*(a.format(digits=digits) for a in args))
@@ -236,6 +237,37 @@ def test_broken_model_exits_2(capsys, digits, tiny_models):
     (tiny_models / "cnn.onnx").write_bytes(b"garbage")
     code, _, err = run(capsys, "classify", digits, "--models", tiny_models)
     assert code == 2 and "cannot load model" in err and len(err.splitlines()) == 1
+
+
+def test_all_runs_the_models_that_load_and_names_the_others(capsys, digits, tiny_models):
+    (tiny_models / "broken.onnx").write_bytes(b"garbage")
+    (tiny_models / "evil\x1b[2J.onnx").write_bytes(b"")
+    code, out, err = run(capsys, "classify", digits, "--models", tiny_models, "--model", "all",
+                         "-q")
+    assert code == 0
+    assert {r["model"] for r in jsonl(out)} == {"cnn", "cnn-invert", "vae-classifier"}
+    assert len(jsonl(out)) == 15
+    lines = err.splitlines()
+    assert len(lines) == 2 and "\x1b" not in err
+    assert lines[0].startswith("dl-tui classify: warning: skipped model broken: cannot load model")
+    assert lines[1].startswith("dl-tui classify: warning: skipped model evil\\x1b[2J: ")
+
+
+def test_nan_from_a_model_is_an_error_row(capsys, digits, tmp_path):
+    models = tmp_path / "nan-models"
+    onnx_models.build("cnn", models)
+    onnx_models.build_nan(models)
+    code, out, err = run(capsys, "classify", digits, "--models", models, "--model", "all")
+    rows = jsonl(out)
+    assert code == 1
+    nan = [(r["label"], r["confidence"], r["probabilities"], r["error"])
+           for r in rows if r["model"] == "cnn-nan"]
+    assert nan == [(None, None, None, "model produced NaN")] * 5
+    assert all(r["error"] is None for r in rows if r["model"] == "cnn")
+    assert "0 of 5 images classified, 5 failed" in err
+    _, table, _ = run(capsys, "classify", digits, "--models", models, "--model", "all",
+                      "-f", "table")
+    assert table.count("error: model produced NaN") == 5 and table.count("%") == 5
 
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="has CUDA")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from itertools import chain, islice
 from pathlib import Path
@@ -15,7 +20,7 @@ from tui.classify.pipeline import CHUNK, Prep, quiet_pillow
 from tui.classify.report import ProgressBar
 from tui.classify.runner import Plan, classify
 from tui.classify.sources import count_files, iter_files
-from tui.classify.writers import CsvWriter, JsonlWriter, TableWriter, Writer
+from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
 from tui.cli import Device
 from tui.paths import models_dir
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
@@ -46,6 +51,13 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def max_workers() -> int:
+    """The most worker processes worth starting: a few per core can help when reading
+    waits on a slow disk; beyond that they only queue for the same cores, each holding
+    its own copy of the models."""
+    return min(64, 4 * cores())
+
+
 def default_workers(on_cpu: bool) -> int:
     """Worker processes: on the CPU one per core, each decoding and running the models;
     beside a GPU a third of the cores, decoding only (the GPU needs feeding), at least two."""
@@ -61,7 +73,9 @@ HELP = (
     "Classify image files and folders with the exported models: a table with probability "
     "bars, JSON lines or CSV, one result per file and model.\n\n"
     "Exit code 0: every file classified; 1: some files failed (each has an error row); "
-    "2: usage error (no such path, unknown model, CUDA unavailable)."
+    "2: usage error (no such path, unknown model, CUDA unavailable), or the run stopped "
+    "(a model failed, the output cannot be written); 128+N: stopped by signal N "
+    "(141: the reader of the pipe went away, 143: SIGTERM, 129: SIGHUP)."
 )
 
 
@@ -97,6 +111,9 @@ def classify_command(
 ) -> None:
     """Classify files and folders, streamed in batches; see HELP."""
     quiet_pillow()
+    if workers is not None and workers > max_workers():
+        workers, asked = max_workers(), workers
+        say("warning", f"--workers {asked} is more than this machine can use: using {workers}")
     for path in paths:
         if not path.exists():
             fail(f"no such path: {clean(path)}")
@@ -125,15 +142,14 @@ def classify_command(
                 infer_in_workers=on_cpu)
     writer = make_writer(fmt, infos, top)
     bar = ProgressBar(not quiet, lambda: count_files(paths, recursive))
-    problem = None
     try:
-        stats = classify(chain(head, sources), plan, runtime, writer, bar)
-    except ModelError as error:
-        problem = str(error)
+        with stop_on_signals():
+            stats = classify(chain(head, sources), plan, runtime, writer, bar)
+    except (ModelError, OutputError, Stopped) as error:
+        bar.close()  # before any message
+        raise typer.Exit(cut_short(error)) from None
     finally:
-        bar.close()  # before any message, and on Ctrl-C too
-    if problem:
-        fail(problem)
+        bar.close()  # on Ctrl-C too
     if not quiet:
         print(stats.summary([i.name for i in infos], provider), file=sys.stderr)
     raise typer.Exit(SOME_FAILED if stats.failed else OK)
@@ -157,7 +173,7 @@ def select_models(runtime: Runtime, model: str) -> list[ModelInfo]:
         raise ModelError(f"no models in {clean(runtime.models_dir)}: train them with "
                          "`dl-train all`, or pass --models DIR")
     if model == "all":
-        infos = [info for info in map(runtime.info, names) if info.is_image_classifier]
+        infos = [info for info in loadable(runtime, names) if info.is_image_classifier]
         if not infos:
             raise ModelError(f"no image classifiers in {clean(runtime.models_dir)}")
     else:
@@ -174,7 +190,82 @@ def select_models(runtime: Runtime, model: str) -> list[ModelInfo]:
     return infos
 
 
+def loadable(runtime: Runtime, names: list[str]) -> list[ModelInfo]:
+    """The models that load; each one that does not is named on stderr with its reason."""
+    infos = []
+    for name in names:
+        try:
+            infos.append(runtime.info(name))
+        except ModelError as error:
+            say("warning", f"skipped model {clean(name)}: {error}")
+    return infos
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived. A BaseException, as KeyboardInterrupt is: no handler
+    meant for a failing file or model catches it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within: SIGTERM and SIGHUP (the SSH session dropped) raise Stopped, so the run
+    unwinds and stops its workers rather than dying and leaving them running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    signums = (signal.SIGTERM, signal.SIGHUP)
+
+    def stop(signum: int, frame: object) -> None:
+        for each in signums:  # once: a second signal must not cut the clean-up short
+            signal.signal(each, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    before = {signum: signal.signal(signum, stop) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def cut_short(error: ModelError | OutputError | Stopped) -> int:
+    """The exit code of a run that stopped early, after at most one line on stderr."""
+    if isinstance(error, ModelError):
+        say("error", str(error))
+        return USAGE
+    settle_stdout()
+    if isinstance(error, Stopped):
+        return 128 + error.signum
+    if error.errno == errno.EPIPE:  # `| head`: no error, quiet, as if killed by SIGPIPE
+        return 128 + signal.SIGPIPE
+    say("error", f"cannot write output: {error}")
+    return USAGE
+
+
+def settle_stdout() -> None:
+    """Flush stdout, or if it takes no more point it at /dev/null: else Python's own
+    flush at exit fails again, with a traceback and exit status 120."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except OSError:  # not a real file (a test's capture): nothing at exit to fail
+            pass
+
+
+def say(level: str, message: str) -> None:
+    """One line on stderr: `dl-tui classify: LEVEL: MESSAGE`."""
+    print(f"{PROG}: {level}: {one_line(message)}", file=sys.stderr)
+
+
 def fail(message: str) -> NoReturn:
     """A usage error: one line on stderr and exit code 2."""
-    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+    say("error", message)
     raise typer.Exit(USAGE)

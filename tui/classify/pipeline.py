@@ -7,29 +7,24 @@ the caller only writes the results.
 
 from __future__ import annotations
 
-import signal
-import sys
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 from time import perf_counter
-from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
+from tui.classify.pool import DIED, ordered
 from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.runtime.preprocess import ImageError, prepare
 from tui.text import one_line
 
 CHUNK = 64  # files per task sent to a worker: big enough to hide the hand-over cost
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +45,11 @@ class Loaded:
     image: np.ndarray | None
     error: str | None
     seconds: float
+
+
+# A classified chunk as it comes back from a worker: per file its error and seconds,
+# then the probabilities and the inference time, as in Done.
+Outcome = tuple[list["str | None"], list[float], dict[str, np.ndarray], float]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1) -> Iterato
     With `workers` > 1 and more than one chunk of files, decoding runs on that many
     processes while the caller runs the model on what came back.
     """
-    for loaded in _ordered(load_chunk, _chunks(sources, CHUNK), (prep,), workers, _start_worker):
+    for loaded in ordered(load_chunk, _chunks(sources, CHUNK), (prep,), workers,
+                          (quiet_pillow, ()), _lost_files):
         yield from loaded
 
 
@@ -143,12 +144,21 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
             sent.append(files)
             yield [(str(path), error) for path, error in files]
 
-    for errors, seconds, probs, infer_seconds in _ordered(
-            _classify_chunk, send(), (prep,), workers, _start_classifier,
-            (runtime.models_dir, names)):
+    for errors, seconds, probs, infer_seconds in ordered(
+            _classify_chunk, send(), (prep,), workers,
+            (_start_classifier, (runtime.models_dir, names)), _lost_outcome):
         files = sent.popleft()
         yield Done([Loaded(path, None, error, time) for (path, _), error, time
                     in zip(files, errors, seconds)], probs, infer_seconds)
+
+
+# What a chunk leaves when its worker died every time it ran it: an error row per file.
+def _lost_files(chunk: list[Source]) -> list[Loaded]:
+    return [Loaded(path, None, DIED, 0.0) for path, _ in chunk]
+
+
+def _lost_outcome(chunk: list[tuple[str, str | None]]) -> Outcome:
+    return [DIED] * len(chunk), [0.0] * len(chunk), {}, 0.0
 
 
 def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
@@ -157,63 +167,28 @@ def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
         yield chunk
 
 
-def _ordered(task: Callable[..., T], chunks: Iterator[list], args: tuple,
-             workers: int, initializer: Callable[..., None],
-             initargs: tuple = ()) -> Iterator[T]:
-    """`task(chunk, *args)` for each chunk, in order; on `workers` processes when more
-    than one chunk comes (a short run never starts a process). Two chunks per worker
-    are in flight at most, so memory stays flat however many files come."""
-    head = list(islice(chunks, 2))
-    if workers <= 1 or len(head) < 2:
-        for chunk in chain(head, chunks):
-            yield task(chunk, *args)
-        return
-    import multiprocessing  # here: a short run never starts a process
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork starts workers in milliseconds; elsewhere only spawn is safe.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer,
-                               initargs=initargs)
-    pending: deque[Future[T]] = deque()
-    try:
-        for chunk in chain(head, chunks):
-            pending.append(pool.submit(task, chunk, *args))
-            if len(pending) > 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except BrokenProcessPool:
-        raise ModelError("a worker process died (out of memory?)") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _start_worker() -> None:
-    # Ctrl-C goes to the whole process group; the parent alone decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    quiet_pillow()
-
-
-# A worker's own runtime and models: onnxruntime sessions must not cross a fork.
-_worker: tuple[Runtime, list[ModelInfo]] | None = None
+# A worker's own runtime and models (onnxruntime sessions must not cross a fork), or
+# why it has none: raised from each task, so the parent reports it as a ModelError.
+_worker: tuple[Runtime, list[ModelInfo]] | str | None = None
 
 
 def _start_classifier(models_dir: Path, names: list[str]) -> None:
     global _worker
-    _start_worker()
-    # One thread and no spinning: every worker is one core's worth of work.
-    runtime = Runtime(models_dir, "cpu", interactive=True, threads=1)
-    _worker = runtime, [runtime.info(name) for name in names]
-
-
-Outcome = tuple[list["str | None"], list[float], dict[str, np.ndarray], float]
+    quiet_pillow()
+    try:
+        # One thread and no spinning: every worker is one core's worth of work.
+        runtime = Runtime(models_dir, "cpu", interactive=True, threads=1)
+        _worker = runtime, [runtime.info(name) for name in names]
+    except Exception as error:  # an initializer that raises only breaks the pool
+        _worker = one_line(error)
 
 
 def _classify_chunk(chunk: list[tuple[str, str | None]], prep: Prep) -> Outcome:
     """In a worker: what the parent needs to write the rows, and nothing more (it has
     the paths already)."""
     assert _worker is not None, "worker not started"
+    if isinstance(_worker, str):
+        raise ModelError(_worker)
     runtime, models = _worker
     done = infer(load_chunk(chunk, prep), runtime, models)  # type: ignore[arg-type]
     return ([f.error for f in done.files], [f.seconds for f in done.files], done.probs,

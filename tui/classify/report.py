@@ -58,9 +58,12 @@ class ProgressBar:
             self.progress.update(self.task, completed=self.done)
 
     def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        progress, self.progress = self.progress, None
+        if progress is not None:
+            try:
+                progress.stop()
+            except OSError:  # the terminal is gone (SSH dropped): nothing left to tidy
+                pass
 
     def _show(self) -> None:
         # Imported here: most runs are short and never show a bar.

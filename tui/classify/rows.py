@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,16 @@ class Row:
 
 
 def classified(path: Path, model: str, labels: list[str], probs: np.ndarray) -> Row:
-    """The row for one file's probability vector."""
+    """The row for one file's probability vector; an error row if it is not all numbers."""
     values = probs.tolist()
+    if not all(map(math.isfinite, values)):
+        return failed(path, model, "model produced NaN" if any(map(math.isnan, values))
+                      else "model produced infinity")
     names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
     best = values.index(max(values))
     return Row(path, model, names[best], values[best], dict(zip(names, values)), None)
 
 
 def failed(path: Path, model: str, error: str) -> Row:
-    """The row for a file that could not be loaded."""
+    """The row for a file that could not be loaded or classified."""
     return Row(path, model, None, None, None, error)

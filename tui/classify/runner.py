@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 
@@ -10,7 +11,7 @@ from tui.classify.pipeline import Done, Prep, classify_all, infer, load_all
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.rows import Row, classified, failed
 from tui.classify.sources import Source
-from tui.classify.writers import Writer
+from tui.classify.writers import Writer, write
 from tui.runtime import ModelInfo, Runtime
 
 
@@ -29,11 +30,14 @@ class Plan:
 def classify(
     sources: Iterable[Source], plan: Plan, runtime: Runtime, writer: Writer, bar: ProgressBar
 ) -> Stats:
-    """Classify every source; bad files become error rows. ModelError if a model fails."""
+    """Classify every source; bad files become error rows. ModelError if a model fails,
+    OutputError if stdout takes no more."""
     stats = Stats()
-    for done in _batches(sources, plan, runtime):
-        _write(done, plan, writer, stats)
-        bar.advance(len(done.files))
+    # Closed at once on any way out, so the workers stop with the run.
+    with closing(_batches(sources, plan, runtime)) as batches:
+        for done in batches:
+            _write(done, plan, writer, stats)
+            bar.advance(len(done.files))
     return stats
 
 
@@ -57,11 +61,13 @@ def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:
         stats.files += 1
         stats.load_seconds += item.seconds
         if item.error is not None:
-            stats.failed += 1
-            out.append([failed(item.path, info.name, item.error) for info in plan.models])
-            continue
-        out.append([classified(item.path, info.name, info.labels, done.probs[info.name][index])
-                    for info in plan.models])
-        index += 1
-    writer.write(out)
+            rows = [failed(item.path, info.name, item.error) for info in plan.models]
+        else:
+            rows = [classified(item.path, info.name, info.labels, done.probs[info.name][index])
+                    for info in plan.models]
+            index += 1
+        # A file fails when any model could not classify it (a NaN, say).
+        stats.failed += any(row.error is not None for row in rows)
+        out.append(rows)
+    write(writer, out)
 

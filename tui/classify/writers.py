@@ -32,6 +32,22 @@ class Writer(Protocol):
     def write(self, batch: Batch) -> None: ...
 
 
+class OutputError(Exception):
+    """stdout takes no more: its reader went away (EPIPE) or the disk is full."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.errno = error.errno
+
+
+def write(writer: Writer, batch: Batch) -> None:
+    """`writer.write(batch)`; OutputError when stdout fails (writers do no other I/O)."""
+    try:
+        writer.write(batch)
+    except OSError as error:
+        raise OutputError(error) from None
+
+
 def _out() -> TextIO:
     # Looked up each time: a live progress display may have wrapped sys.stdout.
     return sys.stdout
@@ -117,6 +133,16 @@ class CsvWriter:
         _out().flush()
 
 
+def _failed_file(rows: list[Row]) -> str | None:
+    """The error when every model failed alike (the file could not be loaded), else None."""
+    errors = {row.error for row in rows}
+    return errors.pop() if len(errors) == 1 else None
+
+
+def _reraise() -> None:
+    raise  # noqa: PLE0704  (called inside rich's `except BrokenPipeError`)
+
+
 def bar(p: float, width: int) -> str:
     """A probability as a bar of `width` cells, in eighths of a cell."""
     eighths = round(max(0.0, min(1.0, p)) * width * 8)
@@ -132,6 +158,8 @@ class TableWriter:
         from rich.console import Console  # only tables need it, and it is slow to import
 
         self.console = console or Console(highlight=False, soft_wrap=False)
+        # Rich's own answer to a closed pipe is SystemExit(1); ours is `write`'s.
+        self.console.on_broken_pipe = _reraise  # type: ignore[method-assign]
         self.models = models
         self.top = top or 1
         self.label_width = min(12, max([len(clean(label)) for label in labels] + [1]))
@@ -148,7 +176,7 @@ class TableWriter:
             self.console.print(self._header(), no_wrap=True, crop=True)
             self.started = True
         for rows in batch:
-            error = rows[0].error is not None
+            error = _failed_file(rows) is not None
             for line in self._lines(rows):
                 # A reason is worth a second line; a result row never wraps.
                 self.console.print(line, no_wrap=not error, crop=not error, overflow="fold")
@@ -163,16 +191,20 @@ class TableWriter:
 
     def _lines(self, rows: list[Row]) -> list[Text]:
         name = self._fit_path(rows[0].path)
-        if rows[0].error is not None:
-            return [Text(name + " ") + Text(f"error: {clean(rows[0].error)}", style="red")]
+        error = _failed_file(rows)
+        if error is not None:
+            return [Text(name + " ") + Text(f"error: {clean(error)}", style="red")]
         lines = []
         for rank in range(self.top):
             line = Text(name if rank == 0 else " " * self.file_width)
             for row in rows:
                 pairs = row.top(self.top)
                 line.append(" ")
-                line.append_text(self._cell(*pairs[rank]) if rank < len(pairs)
-                                 else Text(" " * self.cell_width))
+                if row.error is not None and rank == 0:  # this model alone failed
+                    line.append(self._fit(f"error: {clean(row.error)}", self.cell_width), "red")
+                else:
+                    line.append_text(self._cell(*pairs[rank]) if rank < len(pairs)
+                                     else Text(" " * self.cell_width))
             lines.append(line)
         return lines
 
