@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -63,9 +65,15 @@ def _mnist(data: Optional[Path]):
     """Load MNIST before TensorFlow, so a bad --data fails fast; Keras's loader needs TF first."""
     if data is None:
         _quiet_tensorflow()
-    split = load_mnist(data)
-    _quiet_tensorflow()
-    return split
+    return load_mnist(data)
+
+
+@contextmanager
+def _writing_to(out: Path) -> Iterator[None]:
+    """Hold --out for the run, then import TensorFlow: a busy or unwritable folder fails fast too."""
+    with claim(out):
+        _quiet_tensorflow()
+        yield
 
 
 class Terminated(BaseException):
@@ -134,10 +142,9 @@ def iris(
     """Iris MLP (4-10-10-3) -> iris.onnx."""
 
     def job(reporter):
-        _quiet_tensorflow()
-        from trainer.training import train_iris
+        with _writing_to(out):
+            from trainer.training import train_iris
 
-        with claim(out):
             train_iris(_settings("iris", epochs, out, seed, restart, batch_size), reporter)
 
     _run(progress, job)
@@ -158,9 +165,9 @@ def cnn(
 
     def job(reporter):
         split = _mnist(data)
-        from trainer.training import train_cnn
+        with _writing_to(out):
+            from trainer.training import train_cnn
 
-        with claim(out):
             train_cnn(_settings("cnn", epochs, out, seed, restart, batch_size), reporter, split, invert)
 
     _run(progress, job)
@@ -180,9 +187,9 @@ def vae(
 
     def job(reporter):
         split = _mnist(data)
-        from trainer.training import train_vae
+        with _writing_to(out):
+            from trainer.training import train_vae
 
-        with claim(out):
             train_vae(_settings("vae", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
@@ -202,9 +209,9 @@ def vae_classifier(
 
     def job(reporter):
         split = _mnist(data)
-        from trainer.training import train_vae_classifier
+        with _writing_to(out):
+            from trainer.training import train_vae_classifier
 
-        with claim(out):
             train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, batch_size), reporter, split)
 
     _run(progress, job)
@@ -223,10 +230,10 @@ def all_models(
 
     def job(reporter):
         split = _mnist(data)
-        from trainer import training
-
         n = epochs or 10
-        with claim(out):
+        with _writing_to(out):
+            from trainer import training
+
             training.train_iris(_settings("iris", n, out, seed, restart), reporter)
             training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=False)
             training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=True)

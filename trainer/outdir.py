@@ -12,12 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+
+from trainer.data import one_line
 
 LOCK_NAME = ".dl-train.lock"
 # atomic_target's temporary files: ".<target>.<8 random characters from mkstemp><suffix>".
 TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}(\.tmp|\.weights\.h5)")
-# HDF5 (under Keras's .h5 writer) reports a failed write as a RuntimeError naming the errno.
+# HDF5 (under Keras's .h5 writer) reports a failed write as an OSError or RuntimeError whose text names the errno.
 HDF5_ERRNO = re.compile(r"errno = (\d+)")
 
 
@@ -32,42 +33,44 @@ def claim(out: Path) -> Iterator[None]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot use --out {out}: {exc.strerror or exc}") from None
-    handle = _lock(out)
+    fd = _lock(out)
     try:
         remove_stale_temps(out)
         yield
     finally:
         # Unlink before unlocking: a run that opened this file meanwhile sees it gone and retries.
         (out / LOCK_NAME).unlink(missing_ok=True)
-        handle.close()
+        os.close(fd)
 
 
-def _lock(out: Path) -> IO[str]:
+def _lock(out: Path) -> int:
+    """An exclusive flock on OUT's lock file, which names our PID; OutputError naming the holder's if taken."""
     path = out / LOCK_NAME
     while True:
         try:
-            handle = open(path, "a+", encoding="utf-8")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise OutputError(f"cannot use --out {out}: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
-            handle.close()
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise OutputError(f"another dl-train run (PID {pid}) is writing to {out}; wait for it to finish or choose another --out") from None
-        if _same_file(handle, path):
+        if _same_file(fd, path):
             break
-        handle.close()  # its owner removed the file as we opened it: lock the new one
-    handle.truncate(0)
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
-
-
-def _same_file(handle: IO[str], path: Path) -> bool:
+        os.close(fd)  # its owner removed the file as we opened it: lock the new one
     try:
-        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # a full disk: the lock holds all the same, only a refusal cannot name our PID
+    return fd
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
     except FileNotFoundError:
         return False
 
@@ -119,14 +122,14 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_error(path: Path, exc: Exception) -> OutputError | None:
-    """OutputError for a failed write (OSError, or HDF5's errno in a RuntimeError); None for anything else."""
-    if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc)
+    """OutputError for a failed write (an OSError, or HDF5's errno in any error); None for anything else."""
+    hdf5 = HDF5_ERRNO.search(str(exc))
+    if hdf5:
+        reason = os.strerror(int(hdf5.group(1)))
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or one_line(exc)
     else:
-        found = HDF5_ERRNO.search(str(exc))
-        if not found:
-            return None
-        reason = os.strerror(int(found.group(1)))
+        return None
     return OutputError(f"cannot write {path}: {reason}; earlier files are kept, and the same command resumes once that is fixed")
 
 

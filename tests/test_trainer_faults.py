@@ -1,0 +1,320 @@
+"""dl-train under faults, each reproduced for real: SIGKILL mid-write, a full disk, a busy or unusable
+--out, SIGTERM, bad seeds and bad pixels. A user sees one line (an `error` event), never a traceback,
+and the previous model and the last whole checkpoint survive."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from trainer.cli import app
+from trainer.data import IDX_FILES, DataError, load_mnist
+
+pytest.importorskip("tensorflow")
+ort = pytest.importorskip("onnxruntime")
+
+SAMPLE = Path(__file__).parent / "data" / "mnist-sample.npz"
+PREVIOUS = b"previous model"
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def iris(out: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "trainer.cli", "iris", "--out", str(out), "--progress", "jsonl", *args]
+
+
+def run(argv: list[str]) -> tuple[int, list[dict], str]:
+    """Run dl-train to the end; returns exit code, events and stderr."""
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=ENV)
+    return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
+
+
+def start(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def read_until(proc: subprocess.Popen, event: str, epoch: int | None = None) -> None:
+    """Consume PROC's events up to the first EVENT (of EPOCH, when given)."""
+    for line in proc.stdout:
+        found = json.loads(line)
+        if found["event"] == event and epoch in (None, found.get("epoch")):
+            return
+    raise AssertionError(f"dl-train ended before {event} (exit {proc.wait()}): {proc.stderr.read()[-2000:]}")
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, list[dict], str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+def kill_while_writing(proc: subprocess.Popen, ready: Path, folder: Path, temp: str) -> tuple[list[Path], str]:
+    """Once READY exists, SIGKILL PROC the moment a TEMP file appears in FOLDER; returns the temps left and stderr."""
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, f"no {ready}: {proc.stderr.read()[-2000:]}"
+        time.sleep(0.005)
+    while not list(folder.glob(temp)):
+        assert proc.poll() is None and time.monotonic() < deadline, f"never saw {temp} being written"
+        time.sleep(0.0001)  # the write takes about a millisecond; leave the trainer the CPU otherwise
+    proc.kill()
+    _, err = proc.communicate(timeout=60)
+    return list(folder.glob(temp)), err
+
+
+def one_error_line(code: int, events: list[dict], err: str, expected: str) -> str:
+    """The run failed with an `error` event and one stderr line saying EXPECTED; returns the message."""
+    assert code != 0, err
+    assert events[-1]["event"] == "error" and expected in events[-1]["message"], events[-1:]
+    assert "Traceback" not in err, err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [f"error: {events[-1]['message']}"], err
+    return events[-1]["message"]
+
+
+def history(onnx_path: Path) -> list[int]:
+    meta = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    return [h["epoch"] for h in json.loads(meta["history"])]
+
+
+def no_temps(out: Path) -> bool:
+    return not [p for p in out.rglob(".*") if p.name != ".checkpoints"]
+
+
+# --- SIGKILL mid-write ---------------------------------------------------------------------------
+
+
+def test_kill_while_writing_a_checkpoint_or_the_model_loses_nothing(tmp_path):
+    """SIGKILL while epoch 3's checkpoint is written, with epoch 2's then lost as well (0 bytes, as the
+    old writer left it): the next run says so in one line and resumes after epoch 1. SIGKILL that run
+    while it writes iris.onnx: the old model stays, and the run after removes the temporary file."""
+    (tmp_path / "iris.onnx").write_bytes(PREVIOUS)
+    checkpoints = tmp_path / ".checkpoints" / "iris"
+    argv = iris(tmp_path, "--epochs", "4")
+    left, _ = kill_while_writing(start(argv), checkpoints / "epoch-2.npz", checkpoints, ".epoch-3.npz.*")
+    assert left, "the kill missed the checkpoint being written"
+    (checkpoints / "epoch-2.npz").write_bytes(b"")
+
+    left, err = kill_while_writing(start(argv), checkpoints / "epoch-4.npz", tmp_path, ".iris.onnx.*.tmp")
+    assert left, "the kill missed iris.onnx being written"
+    assert f"checkpoint {checkpoints / 'epoch-2.npz'} cannot be read" in err
+    assert "resuming iris after epoch 1" in err
+    assert (tmp_path / "iris.onnx").read_bytes() == PREVIOUS
+
+    code, events, err = run(argv)
+    assert code == 0, err
+    assert "resuming iris after epoch 4" in err
+    assert history(tmp_path / "iris.onnx") == [1, 2, 3, 4]  # no gap: weights and history are one file
+    assert no_temps(tmp_path) and not checkpoints.exists()
+
+
+# --- a full disk, an unusable --out --------------------------------------------------------------
+
+
+def mount_tmpfs(folder: Path, options: str) -> Path:
+    folder.mkdir()
+    try:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.skip("no mount command to make a small tmpfs")
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {proc.stderr.strip()}")
+    return folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    disk = mount_tmpfs(tmp_path / "disk", "size=2m")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    disk = mount_tmpfs(tmp_path / "ro", "ro,size=1m")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path, proc: subprocess.Popen) -> Path:
+    """Fill DISK to the last byte while PROC is stopped, so its next write is the one that fails."""
+    ballast = disk / "ballast"
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        with open(ballast, "wb", buffering=0) as handle:
+            while handle.write(b"\0" * 65536):
+                pass
+    except OSError:
+        pass  # ENOSPC: full
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    return ballast
+
+
+def test_full_disk_in_training_and_at_export_is_one_line_and_resumes_once_freed(small_disk):
+    out = small_disk / "exported"
+    out.mkdir()
+    (out / "iris.onnx").write_bytes(PREVIOUS)
+    argv = iris(out, "--epochs", "2")
+
+    proc = start(argv)  # the disk fills after epoch 1: epoch 2's checkpoint cannot be written
+    read_until(proc, "epoch_end", epoch=1)
+    ballast = fill(small_disk, proc)
+    message = one_error_line(*finish(proc), "No space left on device")
+    assert proc.returncode == 1 and "epoch-2.npz" in message
+    assert (out / "iris.onnx").read_bytes() == PREVIOUS and no_temps(out)
+
+    ballast.unlink()  # space is back; this time the disk fills once training is done
+    proc = start(argv)
+    read_until(proc, "epoch_end", epoch=2)
+    ballast = fill(small_disk, proc)
+    code, events, err = finish(proc)
+    message = one_error_line(code, events, err, "No space left on device")
+    assert code == 1 and "iris.onnx" in message and "resuming iris after epoch 1" in err
+    assert (out / "iris.onnx").read_bytes() == PREVIOUS and no_temps(out)
+
+    ballast.unlink()
+    code, events, err = run(argv)
+    assert code == 0, err
+    assert "resuming iris after epoch 2" in err
+    assert history(out / "iris.onnx") == [1, 2]
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "read-only"])
+def test_unusable_out_is_one_line(tmp_path, where, request):
+    if where == "under-a-file":
+        (tmp_path / "file").write_text("not a folder")
+        out, expected = tmp_path / "file" / "exported", "Not a directory"
+    else:
+        out, expected = request.getfixturevalue("read_only_disk"), "Read-only file system"
+    code, events, err = run(iris(out, "--epochs", "1"))
+    one_error_line(code, events, err, f"cannot use --out {out}: {expected}")
+    assert code == 1 and len(events) == 1
+
+
+# --- two runs, SIGTERM ---------------------------------------------------------------------------
+
+
+def test_second_run_into_the_same_out_is_refused_and_sigterm_is_an_error_event(tmp_path):
+    (tmp_path / "iris.onnx").write_bytes(PREVIOUS)
+    first = start(iris(tmp_path, "--epochs", "1000", "--seed", str(2**32 - 1)))
+    read_until(first, "epoch_end", epoch=1)
+
+    code, events, err = run(iris(tmp_path, "--epochs", "1"))
+    one_error_line(code, events, err, f"another dl-train run (PID {first.pid}) is writing to {tmp_path}")
+
+    first.send_signal(signal.SIGTERM)
+    code, events, err = finish(first)
+    assert code == 143
+    assert one_error_line(code, events, err, "terminated").startswith("terminated; run the same command again")
+    assert (tmp_path / "iris.onnx").read_bytes() == PREVIOUS
+    assert no_temps(tmp_path)  # neither a temporary file nor the lock is left
+    assert (tmp_path / ".checkpoints" / "iris" / "epoch-1.npz").exists()
+
+
+# --- checkpoints that cannot be read -------------------------------------------------------------
+
+
+class Lines:
+    """A reporter that keeps its info lines."""
+
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+
+def test_unreadable_checkpoints_fall_back_to_the_one_before_then_start_fresh(tmp_path):
+    keras = pytest.importorskip("keras")
+    from trainer import checkpoints
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    kernel = model.layers[0].kernel
+    for epoch in (1, 2, 3):
+        kernel.assign(np.full((2, 1), epoch, np.float32))
+        checkpoints.save(model, tmp_path, [{"epoch": e} for e in range(1, epoch + 1)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-2.npz", "epoch-3.npz"]  # one file per epoch, two kept
+
+    (tmp_path / "epoch-3.npz").write_bytes(b"")
+    kernel.assign(np.zeros((2, 1), np.float32))
+    reporter = Lines()
+    assert checkpoints.restore(model, tmp_path, "tiny", reporter) == [{"epoch": 1}, {"epoch": 2}]
+    assert float(kernel.numpy()[0, 0]) == 2.0
+    assert len(reporter.lines) == 1 and reporter.lines[0].endswith("; trying epoch-2.npz")
+
+    (tmp_path / "epoch-2.npz").write_bytes(b"PK\x03\x04 not a zip")
+    assert checkpoints.restore(model, tmp_path, "tiny", reporter) == []
+    assert reporter.lines[-1].endswith("; starting tiny from epoch 1")
+
+
+def test_an_hdf5_write_failure_is_one_line_and_leaves_nothing(tmp_path):
+    """Keras's .h5 writer (vae.weights.h5) reports a full disk as HDF5 text naming the errno."""
+    from trainer.outdir import OutputError, atomic_target
+
+    hdf5 = "Unable to synchronously create file (file write failed: time = ...\n, errno = 28, error message = 'No space left on device')"
+    with pytest.raises(OutputError, match=r"^cannot write \S+vae.weights.h5: No space left on device; earlier files are kept"):
+        with atomic_target(tmp_path / "vae.weights.h5", suffix=".weights.h5"):
+            raise OSError(hdf5)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- seeds and pixels ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_seed_out_of_range_is_a_usage_error(seed):
+    result = CliRunner().invoke(app, ["iris", "--seed", seed, "--progress", "none"])
+    assert result.exit_code == 2
+    assert "--seed" in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def sample() -> dict[str, np.ndarray]:
+    with np.load(SAMPLE) as npz:
+        return {k: npz[k] for k in IDX_FILES}
+
+
+def test_float_pixels_in_0_1_are_scaled_not_zeroed(tmp_path, sample):
+    floats = {**sample, "x_train": sample["x_train"] / np.float32(255), "x_test": sample["x_test"].astype(np.float64) / 255}
+    np.savez(tmp_path / "floats.npz", **floats)
+    split = load_mnist(tmp_path / "floats.npz")
+    assert split.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(split.x_train, sample["x_train"])
+    np.testing.assert_array_equal(split.x_test, sample["x_test"])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda x: np.where(x > 200, np.nan, x / 255).astype(np.float32), "NaN or infinite pixels"),
+        (lambda x: x.astype(np.float32), "float pixels from 0 to 255; expected floats in [0, 1]"),
+        (lambda x: x.astype(np.int16) * 2, "pixels from 0 to 510"),
+    ],
+    ids=["nan", "float-0-255", "int-over-255"],
+)
+def test_bad_pixels_are_refused(tmp_path, sample, change, message):
+    np.savez(tmp_path / "bad.npz", **{**sample, "x_test": change(sample["x_test"])})
+    with pytest.raises(DataError, match=f"x_test has {message}".replace("[", r"\[").replace("]", r"\]")):
+        load_mnist(tmp_path / "bad.npz")
+
+
+def test_fractional_labels_are_refused(tmp_path, sample):
+    np.savez(tmp_path / "bad.npz", **{**sample, "y_train": sample["y_train"] + 0.5})
+    with pytest.raises(DataError, match="not whole numbers 0-9"):
+        load_mnist(tmp_path / "bad.npz")
+
+
+def test_nan_pixels_on_the_command_line_are_one_line_exit_2(tmp_path, sample):
+    np.savez(tmp_path / "nan.npz", **{**sample, "x_train": np.full((400, 28, 28), np.nan, np.float32)})
+    code, events, err = run([sys.executable, "-m", "trainer.cli", "cnn", "--data", str(tmp_path / "nan.npz"),
+                             "--out", str(tmp_path / "out"), "--progress", "jsonl"])
+    one_error_line(code, events, err, "x_train has NaN or infinite pixels")
+    assert code == 2 and not (tmp_path / "out").exists()
