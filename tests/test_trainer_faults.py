@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,18 +54,28 @@ def finish(proc: subprocess.Popen) -> tuple[int, list[dict], str]:
     return proc.returncode, [json.loads(line) for line in out.splitlines()], err
 
 
-def kill_while_writing(proc: subprocess.Popen, ready: Path, folder: Path, temp: str) -> tuple[list[Path], str]:
-    """Once READY exists, SIGKILL PROC the moment a TEMP file appears in FOLDER; returns the temps left and stderr."""
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, f"no {ready}: {proc.stderr.read()[-2000:]}"
-        time.sleep(0.005)
-    while not list(folder.glob(temp)):
-        assert proc.poll() is None and time.monotonic() < deadline, f"never saw {temp} being written"
-        time.sleep(0.0001)  # the write takes about a millisecond; leave the trainer the CPU otherwise
+# dl-train, stopped (SIGSTOP) just before it renames a finished temporary file onto argv[1]: the test's
+# SIGKILL then lands inside the write, every time, where a timed kill would land there only by luck.
+STOP_BEFORE_RENAME = """
+import os, runpy, signal, sys
+target, rename = sys.argv.pop(1), os.replace
+def replace(src, dst):
+    if os.fspath(dst).endswith(target):
+        os.kill(os.getpid(), signal.SIGSTOP)
+    rename(src, dst)
+os.replace = replace
+runpy.run_module("trainer.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def kill_while_writing(argv: list[str], target: str) -> str:
+    """Run dl-train (ARGV after the module) and SIGKILL it while it writes TARGET; returns its stderr."""
+    proc = subprocess.Popen([sys.executable, "-c", STOP_BEFORE_RENAME, target, *argv[3:]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"dl-train ended before writing {target}: {proc.stderr.read()[-2000:]}"
     proc.kill()
-    _, err = proc.communicate(timeout=60)
-    return list(folder.glob(temp)), err
+    return proc.communicate(timeout=60)[1]
 
 
 def one_error_line(code: int, events: list[dict], err: str, expected: str) -> str:
@@ -97,12 +106,12 @@ def test_kill_while_writing_a_checkpoint_or_the_model_loses_nothing(tmp_path):
     (tmp_path / "iris.onnx").write_bytes(PREVIOUS)
     checkpoints = tmp_path / ".checkpoints" / "iris"
     argv = iris(tmp_path, "--epochs", "4")
-    left, _ = kill_while_writing(start(argv), checkpoints / "epoch-2.npz", checkpoints, ".epoch-3.npz.*")
-    assert left, "the kill missed the checkpoint being written"
+    kill_while_writing(argv, "epoch-3.npz")
+    assert list(checkpoints.glob(".epoch-3.npz.*.tmp")), "the temporary file the kill left"
     (checkpoints / "epoch-2.npz").write_bytes(b"")
 
-    left, err = kill_while_writing(start(argv), checkpoints / "epoch-4.npz", tmp_path, ".iris.onnx.*.tmp")
-    assert left, "the kill missed iris.onnx being written"
+    err = kill_while_writing(argv, "iris.onnx")
+    assert list(tmp_path.glob(".iris.onnx.*.tmp"))
     assert f"checkpoint {checkpoints / 'epoch-2.npz'} cannot be read" in err
     assert "resuming iris after epoch 1" in err
     assert (tmp_path / "iris.onnx").read_bytes() == PREVIOUS
