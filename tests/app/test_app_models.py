@@ -1,4 +1,4 @@
-"""The Models screen, the command palette, and the app's import hygiene while running."""
+"""The Models screen (restoring is in test_app_train_keep.py), the command palette, and import hygiene."""
 
 from __future__ import annotations
 
@@ -7,36 +7,49 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import DataTable, Static
 
+import onnx_models
 from tui.commands import DlTuiCommands
-from tui.screens.models import metrics, signature, size
+from tui.model_text import dataset, metrics, readable, signature, size
 
 
 def test_cell_formatting():
     assert signature([("image", ["N", 28, 28, 1], "tensor(float)")]) == "image [N,28,28,1]"
     assert size(1536) == "1.5 KiB" and size(12) == "12 B"
     assert metrics({"test_accuracy": 0.9917, "test_elbo": -156.1}) == "acc 99.17% ELBO -156.1"
+    assert readable({"size": [28, 28], "binarize": None, "invert": False, "lr": 0.001}) == (
+        "size 28, 28 · binarize none · invert no · lr 0.001")
+    assert dataset({"name": "mnist", "source": "../shared/data/mnist.npz", "train": 60000, "test": 10000}) == (
+        "mnist · 60,000 train · 10,000 test")
 
 
-async def test_table_lists_every_model_with_its_figures(make_app, tiny_models):
+async def test_table_lists_every_model_with_its_source_and_figures(make_app, tiny_models, tmp_path):
     (tiny_models / "broken.onnx").write_bytes(b"not onnx")
-    app = make_app()
+    user = tmp_path / "user"
+    onnx_models.build("iris", user, metrics={"test_accuracy": 0.5})
+    app = make_app(models=[user, tiny_models])
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         table = app.screen.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count == 7)
         rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(7)}
-        assert rows["cnn.onnx"][1:4] == ["classification", "image [N,28,28,1]", "probabilities [N,10]"]
-        assert rows["cnn-invert.onnx"][5] == "acc 70.00% orig 75.00% inv 65.00%"
-        assert rows["vae-decoder.onnx"][5] == "ELBO -160.5"
-        assert rows["cnn.onnx"][6:] == ["2024-01-01 00:00", "0.0e+00", "CPUExecutionProvider"]
-        assert rows["broken.onnx"][1]  # its error, in the row
-        table.move_cursor(row=[*rows].index("cnn.onnx"))
+        assert rows["cnn"][1:4] == ["shipped", "classification", "image [N,28,28,1]"]
+        assert rows["iris"][1] == "user" and rows["iris"][5] == "acc 50.00%"  # the user's hides the shipped
+        assert rows["cnn-invert"][5] == "acc 70.00% orig 75.00% inv 65.00%"
+        assert rows["vae-decoder"][5] == "ELBO -160.5"
+        assert rows["cnn"][6] == "2024-01-01 00:00"
+        assert rows["broken"][2] == "unreadable"  # its error is in the details
+        # Every column fits at 140: the last one is on screen.
+        assert "trained" in screen_text(app).splitlines()[1]
+        table.move_cursor(row=[*rows].index("cnn"))
         await pilot.pause()
         details = str(app.screen.query_one("#model-details", Static).render())
-        assert "Tiny test cnn" in details and '"batch_size": 128' in details
+        assert "Tiny test cnn" in details and "batch_size 128" in details
+        assert "outputs: probabilities [N,10]" in details and "runs on: CPUExecutionProvider" in details
+        assert "dataset: mnist · 400 train · 200 test" in details
+        assert not any(c in details for c in '{}"') and "mnist-sample.npz" not in details  # no JSON, no source path
 
 
 async def test_reload_finds_new_files(make_app, tiny_models):

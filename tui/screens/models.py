@@ -1,8 +1,7 @@
-"""Models: every ONNX file found, with its signature, size, test metrics, date, parity and provider."""
+"""Models: every model the app reads, where it comes from, its test metrics; details and restore below."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -13,58 +12,47 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
+from tui.model_text import details, metrics, signature, size
+from tui.paths import model_source
 from tui.runtime import ModelInfo
 from tui.screens.base import AppScreen
+from tui.staging import can_restore, restore
 from tui.text import clean, markup_safe, one_line
 
-COLUMNS = ("file", "task", "inputs", "outputs", "size", "test metrics", "trained", "parity", "provider")
-
-
-def signature(items: list[tuple[str, list, str]]) -> str:
-    """`image [N,28,28,1]` for each input or output, dynamic axes as their names."""
-    return ", ".join(f"{name} [{','.join(str(d) for d in shape)}]" for name, shape, _ in items)
-
-
-def size(n: int) -> str:
-    """Bytes for people."""
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-SHORT = {"test_accuracy": "acc", "test_accuracy_original": "orig", "test_accuracy_inverted": "inv",
-         "test_elbo": "ELBO"}
-
-
-def metrics(values: dict) -> str:
-    """Accuracies as percentages, an ELBO as is, in few columns."""
-    parts = []
-    for key, value in values.items():
-        short = SHORT.get(key, key.removeprefix("test_"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{short} {value * 100:.2f}%" if "accuracy" in key else f"{short} {value:.1f}")
-    return " ".join(parts)
+# What fits in 120 columns; outputs, parity and the provider are in the details.
+COLUMNS = ("model", "source", "task", "inputs", "size", "test metrics", "trained")
 
 
 class ModelsScreen(AppScreen):
-    """A table of the models in the folder; the highlighted one's details below."""
+    """A table of the models in the folders; the highlighted one's details below."""
 
     BINDINGS = [
-        Binding("r", "reload", "Reload", tooltip="Look for models in the folder again", id="models.reload"),
+        Binding("r", "reload", "Reload", tooltip="Look for models in the folders again", id="models.reload"),
+        Binding("p", "restore", "Restore previous", tooltip="Go back to the model this one replaced",
+                id="models.restore"),
     ]
 
     @dataclass
     class Loaded(Message):
-        """Every model's info, or the error that stopped it loading."""
+        """Every model's info (or the error that stopped it loading), and which can be restored."""
 
         rows: list[ModelInfo | tuple[str, str]]
         provider: str
+        restorable: set[str]
+
+    @dataclass
+    class Restored(Message):
+        """A model was swapped with the one it replaced (or why not)."""
+
+        name: str
+        files: list[str]
+        error: str
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[ModelInfo | tuple[str, str]] = []
+        self.provider = ""
+        self.restorable: set[str] = set()
 
     def compose(self) -> ComposeResult:
         """The table and a details panel."""
@@ -80,58 +68,96 @@ class ModelsScreen(AppScreen):
         self.query_one(DataTable).focus()
 
     def models_changed(self) -> None:
-        """Read the folder again."""
+        """Read the folders again."""
         self.load()
 
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
     def load(self) -> None:
         """Open every model off the UI thread; a broken file becomes a row with its error."""
         rows: list[ModelInfo | tuple[str, str]] = []
-        for name in self.runtime.available():
+        names = self.runtime.available()
+        for name in names:
             try:
                 rows.append(self.runtime.info(name))
             except Exception as error:  # shown in the table, the rest still load
                 rows.append((name, one_line(error) or type(error).__name__))
-        self.post_message(self.Loaded(rows, self.runtime.provider))
+        restorable = {name for name in names if can_restore(name, self.runtime.folders)}
+        self.post_message(self.Loaded(rows, self.runtime.provider, restorable))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         """Fill the table."""
-        self.rows = event.rows
+        self.rows, self.provider, self.restorable = event.rows, event.provider, event.restorable
         table = self.query_one(DataTable)
         table.clear()
         for index, row in enumerate(event.rows):
             if isinstance(row, tuple):
-                name, error = row
-                cells = [Text(clean(f"{name}.onnx")), Text(clean(error), style="red")] + [""] * 7
+                # The error itself is in the details: a long one would push the columns off screen.
+                cells = [Text(clean(row[0])), "", Text("unreadable", style="red")] + [""] * 4
             else:
-                cells = [Text(clean(row.path.name)), row.task, signature(row.inputs), signature(row.outputs),
-                         Text(size(row.size_bytes), justify="right"), metrics(row.metrics),
-                         clean(row.created[:16].replace("T", " ")),
-                         "" if row.parity is None else f"{row.parity:.1e}", clean(event.provider)]
+                cells = [Text(clean(row.name)), model_source(row.path, self.runtime.folders), row.task,
+                         signature(row.inputs), Text(size(row.size_bytes), justify="right"), metrics(row.metrics),
+                         clean(row.created[:16].replace("T", " "))]
             table.add_row(*[c if isinstance(c, Text) else Text(clean(c)) for c in cells], key=str(index))
         if not event.rows:
-            self.query_one("#model-details", Static).update(
-                f"No .onnx files in {markup_safe(self.runtime.models_dir)}")
+            folders = " or ".join(markup_safe(folder) for folder in self.runtime.folders)
+            self.query_one("#model-details", Static).update(f"No .onnx files in {folders}")
+        self.refresh_bindings()
+
+    def highlighted(self) -> ModelInfo | tuple[str, str] | None:
+        """The row under the cursor."""
+        table = self.query_one(DataTable)
+        if not self.rows or not 0 <= table.cursor_row < len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
 
     @on(DataTable.RowHighlighted)
     def _details(self, event: DataTable.RowHighlighted) -> None:
-        """Describe the highlighted model: description, data, configuration, versions."""
+        """Describe the highlighted model, one `key: value` line each."""
         row = self.rows[int(event.row_key.value)]
-        details = self.query_one("#model-details", Static)
+        panel = self.query_one("#model-details", Static)
+        self.refresh_bindings()
         if isinstance(row, tuple):
-            details.update(f"[b]{markup_safe(row[0])}[/b]\n{markup_safe(row[1])}")
+            panel.update(f"[b]{markup_safe(row[0])}[/b]\n{markup_safe(row[1])}")
             return
-        lines = [f"[b]{markup_safe(row.name)}[/b]: {markup_safe(row.description)}",
-                 f"file: {markup_safe(row.path)}"]
-        for label, value in (("labels", row.labels), ("preprocessing", row.preprocessing),
-                             ("dataset", row.dataset), ("config", row.config), ("versions", row.versions)):
-            if value:
-                lines.append(f"{label}: {markup_safe(json.dumps(value, ensure_ascii=False))}")
-        if row.history:
-            lines.append(f"history: {len(row.history)} epochs recorded")
-        details.update("\n".join(lines))
+        lines = [f"[b]{markup_safe(row.name)}[/b]: {markup_safe(row.description)}"]
+        for key, value in details(row, model_source(row.path, self.runtime.folders), self.provider):
+            lines.append(f"[dim]{key}:[/dim] {markup_safe(value)}")
+        if row.name in self.restorable:
+            lines.append("[dim]previous:[/dim] the model this one replaced is kept: [b]p[/b] restores it")
+        panel.update("\n".join(lines))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out Restore where there is nothing to go back to."""
+        if action == "restore":
+            row = self.highlighted()
+            return True if isinstance(row, ModelInfo) and row.name in self.restorable else None
+        return True
 
     def action_reload(self) -> None:
-        """Rescan the folder, for every screen."""
+        """Rescan the folders, for every screen."""
+        self.dl_app.models_changed()
+
+    def action_restore(self) -> None:
+        """Swap the highlighted model with the one it replaced."""
+        row = self.highlighted()
+        if isinstance(row, ModelInfo) and row.name in self.restorable:
+            self.restore(row.name)
+
+    @work(thread=True, exclusive=True, group="models-restore", exit_on_error=False)
+    def restore(self, name: str) -> None:
+        """Rename files off the UI thread."""
+        try:
+            self.post_message(self.Restored(name, restore(name, self.runtime.folders), ""))
+        except OSError as error:
+            self.post_message(self.Restored(name, [], one_line(error)))
+
+    @on(Restored)
+    def _restored(self, event: Restored) -> None:
+        """Say what happened and let every screen read the models again."""
+        if event.error:
+            self.notify(f"Could not restore {clean(event.name)}: {clean(event.error)}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Restored the previous {', '.join(clean(f) for f in event.files)}", markup=False)
         self.dl_app.models_changed()
