@@ -19,7 +19,9 @@ from typing import Any
 TRAINABLE = ("cnn", "iris", "vae", "vae-classifier", "all")
 INSTALL_HINT = "pip install '.[train]'"
 EVENTS = {"start", "epoch_start", "batch", "epoch_end", "export", "done", "error"}
-
+# Which commands take which options: one home for the command line and the form.
+INVERT_MODELS = ("cnn",)
+MNIST_MODELS = tuple(name for name in TRAINABLE if name != "iris")
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,13 @@ def trainer_argv() -> list[str]:
 
 
 def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
-    """The real `dl-train` command line for one run, writing into the app's models folder."""
+    """The real `dl-train` command line for one run, writing into OUT."""
     argv = [*trainer_argv(), options.model]
-    if options.invert and options.model == "cnn":
+    if options.invert and options.model in INVERT_MODELS:
         argv.append("--invert")
     if options.restart:
         argv.append("--restart")
-    if options.data and options.model != "iris":
+    if options.data and options.model in MNIST_MODELS:
         argv += ["--data", options.data]
     return [*argv, "--epochs", str(options.epochs), "--out", str(out), "--progress", "jsonl"]
 
@@ -92,15 +94,6 @@ class Series:
             self.ys.append(float(y))
 
 
-def _accuracy(metrics: dict[str, Any] | None) -> float | None:
-    # Keras names it "accuracy"; the VAE reports an ELBO instead, which goes on the second chart.
-    metrics = metrics or {}
-    for key in ("accuracy", "elbo"):
-        if key in metrics:
-            return metrics[key]
-    return None
-
-
 @dataclass
 class TrainingState:
     """Everything the Train screen draws, folded from events one at a time."""
@@ -113,9 +106,17 @@ class TrainingState:
     status: str = "idle"
     loss: Series = field(default_factory=Series)
     val_loss: Series = field(default_factory=Series)
-    accuracy: Series = field(default_factory=Series)
-    val_accuracy: Series = field(default_factory=Series)
-    second_metric: str = "accuracy"
+    metric: Series = field(default_factory=Series)  # accuracy, or the VAE's ELBO (see metric_name)
+    val_metric: Series = field(default_factory=Series)
+    metric_name: str = "accuracy"
+
+    @property
+    def epochs_done(self) -> float:
+        """Finished epochs plus the running one's share: the epoch bar's progress."""
+        if not self.epoch:
+            return 0.0
+        # A replayed history has no batches: each of its epochs is whole.
+        return self.epoch - 1 + (min(self.step, self.steps) / self.steps if self.steps else 1.0)
 
     def apply(self, event: dict[str, Any]) -> str:
         """Fold one event into the state and return a log line for it."""
@@ -135,7 +136,7 @@ class TrainingState:
             self.steps = int(event.get("steps", self.steps)) or 1
             x = self.epoch - 1 + self.step / self.steps
             self.loss.add(x, event.get("loss"))
-            self.accuracy.add(x, _accuracy(event.get("metrics")))
+            self.metric.add(x, self._metric(event.get("metrics")))
             return ""
         if kind == "epoch_end":
             return self._epoch_end(event)
@@ -144,18 +145,27 @@ class TrainingState:
         if kind == "done":
             self.status = "done"
             return f"done {event.get('model', self.model)}: {_format(event.get('metrics'))}"
+        if self.status == "cancelling":  # the trainer's answer to our SIGINT, not a failure
+            self.status = "cancelled"
+            return ""
         self.status = "error"
         return f"error: {event.get('message', '')}"
+
+    def _metric(self, metrics: dict[str, Any] | None) -> float | None:
+        # The second chart's value: Keras's "accuracy", or the VAE's ELBO, which then names the chart.
+        metrics = metrics or {}
+        if "elbo" in metrics:
+            self.metric_name = "elbo"
+            return metrics["elbo"]
+        return metrics.get("accuracy")
 
     def _epoch_end(self, event: dict[str, Any]) -> str:
         self.epoch, self.step = int(event["epoch"]), self.steps
         val = event.get("val_metrics") or {}
-        if "elbo" in val:
-            self.second_metric = "elbo"
         self.loss.add(self.epoch, event.get("loss"))
-        self.accuracy.add(self.epoch, _accuracy(event.get("metrics")))
+        self.metric.add(self.epoch, self._metric(event.get("metrics")))
         self.val_loss.add(self.epoch, val.get("loss"))
-        self.val_accuracy.add(self.epoch, _accuracy(val))
+        self.val_metric.add(self.epoch, self._metric(val))
         seconds = event.get("seconds")
         took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
         train = {"loss": event.get("loss"), **(event.get("metrics") or {})}

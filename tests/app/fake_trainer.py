@@ -1,8 +1,9 @@
 """A scripted stand-in for `dl-train ... --progress jsonl`: prints the contract's events with short sleeps.
 
 FAKE_TRAINER_MODE: `ok` (default), `garbage` (a line that is not JSON, a traceback, exit 1),
-`slow` (batches until interrupted; SIGINT gives an `error` event and exit 130).
-FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export.
+`slow` (batches until interrupted; SIGINT gives an `error` event and exit 130, as dl-train does).
+FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
+folder whose every file is copied into `--out` (the VAE's encoder, decoder and weights).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def main() -> int:
     try:
         return train()
     except KeyboardInterrupt:
-        emit(event="error", message="interrupted: the previous model is unchanged")
+        emit(event="error", message="interrupted; run the same command again to resume from the last finished epoch")
         return 130
 
 
@@ -41,6 +42,7 @@ def train() -> int:
     parser.add_argument("--restart", action="store_true")
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     mode = os.environ.get("FAKE_TRAINER_MODE", "ok")
     # dl-train throttles batch events to a few a second; a flood would also keep Pilot from settling.
     delay = float(os.environ.get("FAKE_TRAINER_DELAY", "0.1" if mode == "slow" else "0.01"))
@@ -63,12 +65,17 @@ def train() -> int:
              metrics={"accuracy": 0.5 + 0.1 * epoch}, val_metrics={"loss": 1.2 / (epoch + 1),
              "accuracy": 0.45 + 0.1 * epoch}, seconds=0.1)
     source = os.environ.get("FAKE_TRAINER_EXPORT")
-    path = args.out / f"{model}.onnx"
-    if source:
-        temporary = path.with_suffix(".onnx.tmp")
-        shutil.copyfile(source, temporary)
+    copies = {}
+    if source and Path(source).is_dir():
+        copies = {path: args.out / path.name for path in sorted(Path(source).iterdir())}
+    elif source:
+        copies = {Path(source): args.out / f"{model}.onnx"}
+    for origin, path in copies.items():
+        temporary = path.with_name(f".{path.name}.tmp")
+        shutil.copyfile(origin, temporary)
         os.replace(temporary, path)
-    emit(event="export", model=model, path=str(path), parity=1e-7)
+        if path.suffix == ".onnx":
+            emit(event="export", model=path.stem, path=str(path), parity=1e-7)
     emit(event="done", model=model, metrics={"test_accuracy": 0.9}, seconds=0.5)
     return 0
 

@@ -1,11 +1,12 @@
-"""The Train screen: a scripted fake trainer's events move the bars and curves; cancel, errors, playback."""
+"""The Train screen: a scripted fake trainer's events move the bars and curves; cancel, errors, playback, the form.
+
+Keeping or dropping a run's new models is in test_app_train_keep.py.
+"""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
 
 from tui.screens.train import TrainScreen
@@ -40,7 +41,7 @@ async def test_fake_trainer_events_move_bars_and_curves(make_app):
         assert (batch_bar.progress, batch_bar.total) == (4, 4)
         assert len(screen.state.loss.ys) == 3 * 4 + 3  # every batch and every epoch's end
         assert screen.state.val_loss.ys == pytest.approx([0.6, 0.4, 0.3])
-        assert screen.state.val_accuracy.ys == pytest.approx([0.55, 0.65, 0.75])
+        assert screen.state.val_metric.ys == pytest.approx([0.55, 0.65, 0.75])
         chart = screen.query_one("#loss-chart", LineChart)
         assert [line.name for line in chart.lines] == ["train", "validation"]
         assert "⠀" not in str(chart.render()) and any(0x2800 < ord(c) < 0x2900 for c in str(chart.render()))
@@ -67,8 +68,27 @@ async def test_cancel_stops_the_trainer_and_keeps_the_model(make_app, tiny_model
             assert await pilot.click("#train-cancel")
         await wait_for(pilot, lambda: not screen.running)
         assert screen.state.status == "cancelled"
-        assert "interrupted" in log_text(screen)
+        assert "cnn · cancelled" in str(screen.query_one("#train-status", Static).render())
+        log = log_text(screen)
+        assert "cancelled: the models in use are unchanged" in log and "error" not in log
+        assert not screen.query_one("#train-errors").display
     assert (tiny_models / "cnn.onnx").read_bytes() == before
+
+
+async def test_the_epoch_bar_counts_the_epoch_in_progress(make_app, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "slow")  # epoch 1 never ends
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=2)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.step >= 2)
+        screen.query_one("#train-view").draw(screen.state)
+        bar = screen.query_one("#epoch-bar", ProgressBar)
+        assert bar.total == 2 and 0 < bar.progress <= 1  # within epoch 1, and more than nothing
+        row = next(line for line in screen_text(app).splitlines() if "Epoch" in line)
+        assert "1/2" in row and " 0%" not in row
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not screen.running)
 
 
 async def test_a_trainer_that_prints_garbage_and_dies_shows_its_last_lines(make_app, monkeypatch):
@@ -85,23 +105,50 @@ async def test_a_trainer_that_prints_garbage_and_dies_shows_its_last_lines(make_
         assert "Traceback (most recent call last):" in text and "RuntimeError: out of cheese" in text
 
 
-async def test_a_new_model_is_picked_up_without_a_restart(make_app, tiny_models, tmp_path, monkeypatch):
-    shutil.move(tiny_models / "iris.onnx", tmp_path / "iris.onnx")
-    monkeypatch.setenv("FAKE_TRAINER_EXPORT", str(tmp_path / "iris.onnx"))
+@pytest.mark.parametrize("model, invert, data", [("cnn", True, True), ("iris", False, False),
+                                                 ("vae", False, True), ("all", False, True)])
+async def test_the_form_shows_only_the_options_a_model_takes(make_app, model, invert, data):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4")
-        table = app.screen.query_one("#models-table")
-        await wait_for(pilot, lambda: table.row_count == 5)
-        screen = await open_train(pilot, epochs=1)
-        screen.query_one("#train-model", Select).value = "iris"
+        screen = await open_train(pilot)
+        screen.query_one("#train-model", Select).value = model
         await pilot.pause()
-        assert screen.query_one("#train-invert").disabled
-        await pilot.press("s")
-        await wait_for(pilot, lambda: screen.state.status == "finished")
-        assert "iris" in app.runtime.available()
+        assert screen.query_one("#train-invert").display is invert
+        assert screen.query_one("#train-data-label").display is data
+        assert screen.query_one("#train-data").display is data
+        assert ("--invert" in screen_text(app)) is invert
+        assert ("MNIST data" in screen_text(app)) is data
+
+
+async def test_vae_is_labelled_vae(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#train-model", Select).value = "vae"
+        await pilot.pause()
+        await pilot.press("h")
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        status = str(screen.query_one("#train-status", Static).render())
+        assert status == "vae · history (recorded)"
+        assert screen.query_one("#accuracy-chart", LineChart).title == "elbo"
+        assert "vae-encoder" not in screen_text(app)
+
+
+async def test_escape_leaves_the_epochs_field_and_the_screen_keys_work(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        epochs = screen.query_one("#train-epochs", Input)
+        epochs.focus()
+        await pilot.press("end", "backspace", "2")
+        assert epochs.value == "2" and app.focused is epochs
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("h")  # a screen key again, not typed into the field
+        await wait_for(pilot, lambda: screen.state.status.startswith("history"))
+        assert epochs.value == "2"
         await pilot.press("4")
-        await wait_for(pilot, lambda: table.row_count == 6)
+        await wait_for(pilot, lambda: app.current_mode == "models")
 
 
 async def test_without_tensorflow_it_says_how_to_install_and_plays_back_history(make_app, tiny_models):
@@ -114,7 +161,7 @@ async def test_without_tensorflow_it_says_how_to_install_and_plays_back_history(
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
         history = app.runtime.info("cnn").history
         assert screen.state.val_loss.ys == pytest.approx([row["val_loss"] for row in history])
-        assert screen.state.accuracy.ys == pytest.approx([row["accuracy"] for row in history])
+        assert screen.state.metric.ys == pytest.approx([row["accuracy"] for row in history])
         assert screen.query_one("#epoch-bar", ProgressBar).progress == len(history)
         await pilot.press("s")  # no TensorFlow: start does nothing
         assert not screen.running

@@ -1,9 +1,11 @@
-"""Train: run `dl-train --progress jsonl`, watch its events as bars, curves and a log; or replay a history."""
+"""Train: run `dl-train --progress jsonl` into a staging folder, watch its events as bars, curves and a log,
+then ask before the new models replace the old; or replay a history."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -16,14 +18,16 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from tui.screens.base import AppScreen
+from tui.screens.keep_model import KeepModelScreen
+from tui.staging import Comparison, Staging
 from tui.text import one_line
 from tui.training import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
                           parse_event)
 from tui.widgets.train_form import TrainForm
 from tui.widgets.train_view import TrainView
 
-# The shipped file whose `history` metadata records each trainable model's run.
-HISTORY_SOURCE = {"vae": "vae-encoder", "all": "cnn"}
+# The file whose `history` metadata records a trainable model's run, where the names differ.
+HISTORY_SOURCE = {"vae": "vae-encoder"}
 
 
 class TrainScreen(AppScreen):
@@ -31,7 +35,7 @@ class TrainScreen(AppScreen):
 
     BINDINGS = [
         Binding("s", "start", "Start", tooltip="Start dl-train with these options", id="train.start"),
-        Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the previous model stays", id="train.cancel"),
+        Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the models stay as they are", id="train.cancel"),
         Binding("h", "playback", "History", tooltip="Replay the model's recorded training history",
                 id="train.playback"),
     ]
@@ -67,8 +71,25 @@ class TrainScreen(AppScreen):
     class HistoryLoaded(Message):
         """A model's recorded history, ready to replay (or why not)."""
 
-        model: str
+        model: str  # as the form names it: "vae", whose history is in vae-encoder.onnx
         history: list[dict[str, Any]]
+        error: str
+
+    @dataclass
+    class Staged(Message):
+        """The run's new models beside the current ones, to ask about (or why they cannot be read)."""
+
+        staging: Staging
+        outputs: list[Path]
+        rows: list[Comparison]
+        error: str
+
+    @dataclass
+    class Kept(Message):
+        """The new models replaced the old ones (new=True) or were dropped (or why that failed)."""
+
+        new: bool
+        names: list[str]
         error: str
 
     def __init__(self) -> None:
@@ -78,6 +99,7 @@ class TrainScreen(AppScreen):
         self.problems: deque[str] = deque(maxlen=12)
         self._playback: Timer | None = None
         self._pending: deque[dict[str, Any]] = deque()
+        self.staging: Staging | None = None  # set from Start until the new models are kept or dropped
 
     def compose(self) -> ComposeResult:
         """The form and the view."""
@@ -100,15 +122,15 @@ class TrainScreen(AppScreen):
 
     @property
     def running(self) -> bool:
-        """Whether a trainer process is running."""
-        return self.process is not None
+        """Whether a run is under way: the trainer, or the question of what to keep."""
+        return self.process is not None or self.staging is not None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Start while running or without TensorFlow, and Cancel while idle."""
         if action == "start":
             return None if self.running or not self.dl_app.can_train else True
         if action == "cancel":
-            return True if self.running else None
+            return True if self.process is not None else None
         if action == "playback":
             return None if self.running else True
         return True
@@ -127,11 +149,12 @@ class TrainScreen(AppScreen):
         return replace(self.query_one(TrainForm).options(), **changes)
 
     def start(self, options: TrainOptions) -> None:
-        """Launch the trainer, unless one is already running."""
+        """Launch the trainer into the staging folder, unless a run is under way."""
         if self.running or not self.dl_app.can_train:
             return
         self._stop_playback()
-        argv = self.dl_app.trainer_command(options, self.runtime.models_dir)
+        self.staging = Staging(self.runtime.folders)
+        argv = self.dl_app.trainer_command(options, self.staging.folder)
         self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting")
         self.problems.clear()
         view = self.query_one(TrainView)
@@ -139,17 +162,20 @@ class TrainScreen(AppScreen):
         view.draw(self.state)
         view.log_line("$ " + " ".join(argv))
         self.query_one(TrainForm).set_running(True)
-        self.run_trainer(argv)
+        self.refresh_bindings()
+        self.run_trainer(argv, self.staging, options.model)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def run_trainer(self, argv: list[str]) -> None:
-        """Run the trainer and turn each stdout line into a message."""
+    def run_trainer(self, argv: list[str], staging: Staging, model: str) -> None:
+        """Prepare the staging folder, run the trainer and turn each stdout line into a message."""
+        try:
+            staging.prepare(model)
+        except OSError as error:
+            return self._not_started(f"cannot use {staging.folder}: {one_line(error)}")
         try:
             process = TrainerProcess(argv)
         except OSError as error:
-            self.post_message(self.Output(f"cannot start {argv[0]}: {one_line(error)}"))
-            self.post_message(self.Finished(None, False, []))
-            return
+            return self._not_started(f"cannot start {argv[0]}: {one_line(error)}")
         self.process = process
         self.post_message(self.Started(argv))
         for line in process.lines():
@@ -159,6 +185,10 @@ class TrainScreen(AppScreen):
                 self.post_message(self.Output(line.rstrip()))
         code = process.wait()
         self.post_message(self.Finished(code, process.cancelled, list(process.stderr_tail)))
+
+    def _not_started(self, why: str) -> None:
+        self.post_message(self.Output(why))
+        self.post_message(self.Finished(None, False, []))
 
     @on(Started)
     def _started(self) -> None:
@@ -170,7 +200,7 @@ class TrainScreen(AppScreen):
         """Fold an event into the state and redraw."""
         view = self.query_one(TrainView)
         view.log_line(self.state.apply(message.event))
-        if message.event["event"] == "error":
+        if message.event["event"] == "error" and self.state.status == "error":  # not the answer to a cancel
             self.problems.append(str(message.event.get("message", "")))
         view.draw(self.state)
 
@@ -182,14 +212,13 @@ class TrainScreen(AppScreen):
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
-        """Unlock the form, report how it ended, and let every screen pick up the new models."""
+        """Report how it ended, then compare what it made with the models in use."""
         self.process = None
-        self.query_one(TrainForm).set_running(False)
-        self.refresh_bindings()
         view = self.query_one(TrainView)
         if message.cancelled:
             self.state.status = "cancelled"
-            view.log_line("cancelled: models not yet exported are left as they were")
+            view.log_line("cancelled: the models in use are unchanged; Start resumes from the last finished "
+                          "epoch (--restart starts over)")
         elif message.code == 0 and not self.problems:
             self.state.status = "finished"
         else:
@@ -197,8 +226,66 @@ class TrainScreen(AppScreen):
             title = "dl-train did not start" if message.code is None else f"dl-train exited with code {message.code}"
             view.show_errors(title, [*self.problems, *message.stderr])
         view.draw(self.state)
-        if message.code is not None:
+        if self.staging is None or message.code is None:
+            self._run_over()
+        else:
+            self.compare_staged(self.staging)
+
+    @work(thread=True, exclusive=True, group="train-keep", exit_on_error=False)
+    def compare_staged(self, staging: Staging) -> None:
+        """Read the new models' metrics, and the current ones', off the UI thread."""
+        outputs: list[Path] = []
+        try:
+            outputs = staging.outputs()
+            rows = staging.compare(self.runtime, outputs) if outputs else []
+            self.post_message(self.Staged(staging, outputs, rows, ""))
+        except Exception as error:  # an unreadable new model: say so, keep the old ones
+            self.post_message(self.Staged(staging, outputs, [], one_line(error) or type(error).__name__))
+
+    @on(Staged)
+    def _staged(self, message: Staged) -> None:
+        """Ask which models to keep; without new models the run is over."""
+        if message.error:
+            self.query_one(TrainView).log_line(f"cannot read the new models: {message.error}")
+            self.keep(message.staging, message.outputs, False)
+        elif not message.outputs:
+            self._run_over()
+        else:
+            self.app.push_screen(KeepModelScreen(message.rows),
+                                 lambda new: self.keep(message.staging, message.outputs, bool(new)))
+
+    @work(thread=True, exclusive=True, group="train-keep", exit_on_error=False)
+    def keep(self, staging: Staging, outputs: list[Path], new: bool) -> None:
+        """Move the new models in (the old ones to previous/), or drop them."""
+        names = [path.name for path in outputs]
+        try:
+            if new:
+                staging.keep_new(outputs)
+            else:
+                staging.discard(outputs)
+            self.post_message(self.Kept(new, names, ""))
+        except OSError as error:
+            self.post_message(self.Kept(new, names, one_line(error)))
+
+    @on(Kept)
+    def _kept(self, message: Kept) -> None:
+        """Log the choice and let every screen read the models again."""
+        view = self.query_one(TrainView)
+        files = ", ".join(message.names)
+        if message.error:
+            view.log_line(f"could not {'keep' if message.new else 'drop'} {files}: {message.error}")
+        elif message.new:
+            view.log_line(f"kept the new {files}; Restore previous (p) on the Models screen goes back")
+        else:
+            view.log_line(f"kept the old models; dropped the new {files}")
+        self._run_over()
+        if message.new:
             self.dl_app.models_changed()
+
+    def _run_over(self) -> None:
+        self.staging = None
+        self.query_one(TrainForm).set_running(False)
+        self.refresh_bindings()
 
     @on(TrainForm.CancelRequested)
     def _cancel_requested(self) -> None:
@@ -208,7 +295,10 @@ class TrainScreen(AppScreen):
     def action_cancel(self) -> None:
         """Stop the trainer: SIGINT first, so it can stop between steps."""
         if self.process is not None:
-            self.query_one(TrainView).log_line("stopping dl-train…")
+            self.state.status = "cancelling"
+            view = self.query_one(TrainView)
+            view.log_line("stopping dl-train…")
+            view.draw(self.state)
             self.stop_trainer(self.process)
 
     @work(thread=True, group="train-cancel", exit_on_error=False)
@@ -232,17 +322,18 @@ class TrainScreen(AppScreen):
             self.playback(self.query_one(TrainForm).options())
 
     def playback(self, options: TrainOptions) -> None:
-        """Load the shipped model's history off the UI thread."""
-        name = "cnn-invert" if options.model == "cnn" and options.invert else options.model
-        self.load_history(HISTORY_SOURCE.get(name, name))
+        """Load the model's history off the UI thread."""
+        model = "cnn" if options.model == "all" else options.model  # `all` has no history of its own
+        self.load_history("cnn-invert" if model == "cnn" and options.invert else model)
 
     @work(thread=True, exclusive=True, group="train-history", exit_on_error=False)
-    def load_history(self, name: str) -> None:
-        """Read the model's `history` metadata."""
+    def load_history(self, model: str) -> None:
+        """Read the `history` metadata of the file that records MODEL's run."""
         try:
-            self.post_message(self.HistoryLoaded(name, self.runtime.info(name).history, ""))
+            history = self.runtime.info(HISTORY_SOURCE.get(model, model)).history
+            self.post_message(self.HistoryLoaded(model, history, ""))
         except Exception as error:  # no such model: say so in the log
-            self.post_message(self.HistoryLoaded(name, [], one_line(error)))
+            self.post_message(self.HistoryLoaded(model, [], one_line(error)))
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:

@@ -6,17 +6,21 @@ from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from tui.training import TRAINABLE, TrainOptions
+from tui.training import INVERT_MODELS, MNIST_MODELS, TRAINABLE, TrainOptions
 
 DEFAULT_EPOCHS = 10
 
 
 class TrainForm(VerticalScroll):
-    """The left column of the Train screen."""
+    """The left column of the Train screen; options a model does not take are hidden."""
+
+    # Inputs keep printable keys for themselves: Escape hands the screen's keys back.
+    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
 
     @dataclass
     class StartRequested(Message):
@@ -47,7 +51,7 @@ class TrainForm(VerticalScroll):
         invert = Checkbox("--invert", id="train-invert")
         invert.tooltip = "CNN only: train and validate on the digits and their inverses"
         yield invert
-        yield Label("MNIST data (optional)")
+        yield Label("MNIST data (optional)", id="train-data-label")
         data = Input(placeholder="mnist.npz or IDX folder", id="train-data")
         data.tooltip = "--data: use this file or folder instead of downloading MNIST"
         yield data
@@ -72,6 +76,10 @@ class TrainForm(VerticalScroll):
             data=self.query_one("#train-data", Input).value.strip(),
         )
 
+    def on_mount(self) -> None:
+        """Show only the options the first model takes."""
+        self._show_options(self.options().model)
+
     def set_running(self, running: bool) -> None:
         """Lock the options while a trainer runs."""
         for selector in ("#train-model", "#train-epochs", "#train-invert", "#train-data", "#train-restart",
@@ -79,13 +87,26 @@ class TrainForm(VerticalScroll):
             self.query_one(selector).disabled = running
         self.query_one("#train-start", Button).disabled = running or not self.can_train
         self.query_one("#train-cancel", Button).disabled = not running
-        if not running:
-            self.query_one("#train-invert", Checkbox).disabled = self.options().model != "cnn"
 
     @on(Select.Changed, "#train-model")
     def _model_changed(self, event: Select.Changed) -> None:
-        """Only the CNN has an --invert option."""
-        self.query_one("#train-invert", Checkbox).disabled = event.value != "cnn"
+        """Show the options this model takes."""
+        self._show_options(str(event.value))
+
+    def _show_options(self, model: str) -> None:
+        self.query_one("#train-invert").display = model in INVERT_MODELS
+        for selector in ("#train-data-label", "#train-data"):
+            self.query_one(selector).display = model in MNIST_MODELS
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape is ours only inside a text field; elsewhere it goes on to the screen and app."""
+        if action == "leave_field":
+            return isinstance(self.screen.focused, Input)
+        return True
+
+    def action_leave_field(self) -> None:
+        """Leave the text field, so `s`, `h` and the screen keys work again."""
+        self.screen.set_focus(None)
 
     @on(Button.Pressed, "#train-start")
     def _start(self) -> None:

@@ -39,8 +39,8 @@ class TrainView(Vertical):
     def draw(self, state: TrainingState) -> None:
         """Bring the bars, counts and curves up to date with the state."""
         epochs, steps = max(state.epochs, 1), max(state.steps, 1)
-        done_epochs = state.epoch - (state.step < state.steps) if state.epoch else 0
-        self.query_one("#epoch-bar", ProgressBar).update(total=epochs, progress=max(0, done_epochs))
+        # The running epoch's share too: "1/2" beside 0% would read as stuck.
+        self.query_one("#epoch-bar", ProgressBar).update(total=epochs, progress=state.epochs_done)
         self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=state.step)
         self.query_one("#epoch-count", Label).update(f"{state.epoch}/{state.epochs}")
         self.query_one("#batch-count", Label).update(f"{state.step}/{state.steps}")
@@ -51,10 +51,10 @@ class TrainView(Vertical):
             [Line("train", state.loss.xs, state.loss.ys, TRAIN_COLOR),
              Line("validation", state.val_loss.xs, state.val_loss.ys, VAL_COLOR)], x_max)
         second = self.query_one("#accuracy-chart", LineChart)
-        second.border_title = second.title = state.second_metric
+        second.border_title = second.title = state.metric_name
         second.plot(
-            [Line("train", state.accuracy.xs, state.accuracy.ys, TRAIN_COLOR),
-             Line("validation", state.val_accuracy.xs, state.val_accuracy.ys, VAL_COLOR)], x_max)
+            [Line("train", state.metric.xs, state.metric.ys, TRAIN_COLOR),
+             Line("validation", state.val_metric.xs, state.val_metric.ys, VAL_COLOR)], x_max)
 
     def log_line(self, line: str) -> None:
         """Append one line to the log, shown literally."""
