@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from trainer.data import one_line
@@ -105,7 +105,8 @@ def atomic_target(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
-        _fsync(path.parent)  # the rename itself survives a power cut
+        with suppress(OSError):  # some filesystems cannot sync a folder; the file is in place either way
+            _fsync(path.parent)  # so that the rename itself survives a power cut
     except Exception as exc:
         error = _write_error(path, exc)
         if error is None:
