@@ -78,11 +78,11 @@ class Staging:
     def keep_new(self, outputs: Sequence[Path]) -> None:
         """Move each new file in with one rename; the file it replaces goes to `previous/`."""
         previous = self.target / PREVIOUS
-        previous.mkdir(exist_ok=True)
         for path in outputs:
             current, kept = self.target / path.name, previous / path.name
             kept.unlink(missing_ok=True)
             if current.exists():
+                previous.mkdir(exist_ok=True)
                 _link_or_copy(current, kept)
             os.replace(path, current)  # readers see the old file or the new one, never neither
 
