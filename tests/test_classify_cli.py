@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
-import types
 
 import numpy as np
 import onnxruntime as ort
@@ -283,36 +281,57 @@ def test_models_folder_from_the_environment(capsys, digits, tiny_models, monkeyp
 
 
 def test_empty_folder_is_not_an_error(classify, tmp_path):
-    code, out, err = classify(tmp_path)
-    assert code == 0 and out == "" and "no image files" in err
+    (tmp_path / "empty").mkdir()
+    code, out, err = classify(tmp_path / "empty")
+    assert code == 0 and out == ""
+    assert err == f"dl-tui classify: warning: no image files in {tmp_path / 'empty'}\n"
 
 
-def test_help_lists_both_commands(capsys):
-    code, out, _ = run(capsys, "--help")
-    assert code == 0 and "classify" in out and "PATH" in out
-    code, out, _ = run(capsys, "classify", "--help")
-    assert code == 0 and "--format" in out and "--model" in out
+def test_a_folder_with_only_subfolders_suggests_r(classify, tmp_path):
+    (tmp_path / "inbox" / "batch-1").mkdir(parents=True)
+    code, out, err = classify(tmp_path / "inbox")
+    assert code == 0 and out == ""
+    assert err == (f"dl-tui classify: warning: no image files in {tmp_path / 'inbox'} "
+                   "(use -r to look in subfolders)\n")
+    code, _, err = classify(tmp_path / "inbox", "-r")
+    assert code == 0 and "use -r" not in err and "no image files" in err
 
 
-def test_app_is_started_with_path_models_and_device(capsys, tiny_models, digits, monkeypatch):
-    calls = []
-    fake = types.ModuleType("tui.app")
-    fake.run_app = lambda path, models_dir, device: calls.append((path, models_dir, device))
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
-    code, _, _ = run(capsys, digits, "--models", tiny_models, "--device", "cpu")
-    assert code == 0 and calls == [(digits, tiny_models, "cpu")]
+def test_several_models_run_each_in_the_order_given(classify, digits):
+    code, out, _ = classify(digits, "-m", "cnn-invert", "-m", "cnn", "-m", "cnn-invert")
+    rows = jsonl(out)
+    assert code == 0 and len(rows) == 10
+    assert [r["model"] for r in rows[:4]] == ["cnn-invert", "cnn"] * 2
+    _, table, _ = classify(digits, "-m", "cnn", "--model", "vae-classifier", "-f", "table")
+    assert "cnn" in table.splitlines()[0] and "vae-classifier" in table.splitlines()[0]
+    _, out, _ = classify(digits, "-m", "cnn", "-m", "all")
+    assert {r["model"] for r in jsonl(out)} == {"cnn", "cnn-invert", "vae-classifier"}
 
 
-def test_without_the_app_the_models_are_listed(capsys, tiny_models, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tui.app", None)  # as if tui/app.py did not exist
-    code, out, _ = run(capsys, "--models", tiny_models)
-    assert code == 0
-    assert "vae-classifier" in out and "accuracy" in out
+@pytest.mark.parametrize("model", ["resnet", "iris", "vae-encoder"])
+def test_a_wrong_model_lists_only_image_classifiers(classify, digits, model):
+    code, _, err = classify(digits, "-m", "cnn", "-m", model)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.rstrip().endswith("image classifiers: cnn, cnn-invert, vae-classifier, or all")
+    assert "iris," not in err and "vae-decoder" not in err and "vae-encoder," not in err
 
 
-def test_app_with_missing_path_exits_2(capsys):
-    code, _, err = run(capsys, "/no/such/place")
-    assert code == 2 and "no such path" in err
+def test_top_k_in_csv_gives_label_and_probability_columns(classify, digits):
+    (digits / "bad.png").write_text("x")
+    code, out, _ = classify(digits, "--format", "csv", "--top", "3")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 1
+    assert list(rows[0]) == ["path", "model", "label", "confidence", "error",
+                             "label_1", "probability_1", "label_2", "probability_2",
+                             "label_3", "probability_3"]
+    good = next(r for r in rows if not r["error"])
+    assert good["label_1"] == good["label"] and good["probability_1"] == good["confidence"]
+    ranked = [float(good[f"probability_{k}"]) for k in (1, 2, 3)]
+    assert ranked == sorted(ranked, reverse=True)
+    bad = next(r for r in rows if r["error"])
+    assert all(bad[f"label_{k}"] == bad[f"probability_{k}"] == "" for k in (1, 2, 3))
+    _, out, _ = classify(digits, "--format", "csv", "--top", "20")  # more than there are labels
+    assert next(csv.DictReader(io.StringIO(out)))["label_11"] == ""
 
 
 def test_bars_use_eighths():

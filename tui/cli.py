@@ -1,4 +1,4 @@
-"""`dl-tui`: the Textual app (`dl-tui [PATH]`) and the headless `dl-tui classify PATH...`.
+"""`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...` and `dl-tui models`.
 
 Typer cannot give a group both a positional PATH and subcommands, so `main` looks at
 the first argument itself. Heavy imports wait until a command needs them.
@@ -7,101 +7,204 @@ the first argument itself. Heavy imports wait until a command needs them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from enum import Enum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+from tui.terminal import GRAPHICS_ENV, Graphics
+from tui.text import clean, one_line
+
+if TYPE_CHECKING:
+    from tui.runtime import Runtime
+
+# Every dl-tui command: -h is --help too.
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+NO_TERMINAL = "dl-tui: the app needs a terminal; for scripts use `dl-tui classify`"
+
+
+class Command(TyperCommand):
+    """A Typer command whose flags show no value in --help.
+
+    Typer 0.29 labels every bool option `<bool>`, flags and --help included, as if each
+    took a value; a flag's metavar left empty shows nothing there.
+    """
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
+
+def typer_app() -> typer.Typer:
+    """The Typer app for one dl-tui command (its one function takes `cls=Command`)."""
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=CONTEXT)
 
 
 class Device(str, Enum):
-    """`--device`, here and in `dl-tui classify`."""
+    """`--device`, in the app and `dl-tui classify`."""
 
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
 
 
+ModelsOption = Annotated[Optional[Path], typer.Option(
+    "--models", metavar="DIR", show_default=False,
+    help="Read models from DIR only (default: $DL_TUI_MODELS, else your own models, "
+    "trained in the app, then the shipped ones).")]
+DeviceOption = Annotated[Device, typer.Option(
+    help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")]
+
+
+def no_models(runtime: Runtime) -> str | None:
+    """Why there is nothing to run (no folder, or no models in it), or None."""
+    if runtime.available():
+        return None
+    if not any(Path(folder).is_dir() for folder in runtime.folders):
+        return f"no models folder {folders(runtime)}: pass --models DIR"
+    return f"no models in {folders(runtime)}: train them with `dl-train all`, or pass --models DIR"
+
+
+def folders(runtime: Runtime) -> str:
+    """The folders models are read from, for a message."""
+    return " or ".join(clean(folder) for folder in runtime.folders)
+
+
+def interactive() -> bool:
+    """Are stdin and stdout both terminals? The app reads keys and draws; nothing else will do."""
+    return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout))
+
+
+def package_version() -> str:
+    """This package's version, from its installed metadata."""
+    try:
+        return version("dl-tui")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"dl-tui {package_version()}")
+        raise typer.Exit()
+
+
+app = typer_app()
+
+
 @app.command(
+    cls=Command,
     help="Browse images and the exported models in a terminal app.\n\n"
     "Commands: dl-tui classify PATH... classifies image files and folders without the app "
-    "(a table, JSON lines or CSV; see dl-tui classify --help).",
+    "(a table, JSON lines or CSV); dl-tui models lists the models. Each has --help. "
+    "(To open a folder named classify or models, write ./classify or ./models.)\n\n"
+    "Exit code 2: no such path, CUDA unavailable, or stdin or stdout is not a terminal.",
 )
 def launch(
     path: Annotated[Optional[Path], typer.Argument(help="Image file or folder to open "
                                                    "(default: the shipped sample images).",
                                                    show_default=False)] = None,
-    models: Annotated[Optional[Path], typer.Option("--models", help="Folder of .onnx models "
-                                                   "(default: $DL_TUI_MODELS, else the shipped "
-                                                   "exported/).", show_default=False)] = None,
-    device: Annotated[Device, typer.Option(help="auto: CUDA where onnxruntime-gpu can run it, "
-                                           "else the CPU.")] = Device.auto,
+    models: ModelsOption = None,
+    device: DeviceOption = Device.auto,
+    graphics: Annotated[Graphics, typer.Option(
+        envvar=GRAPHICS_ENV, case_sensitive=False,
+        help="How pictures are drawn: auto asks the terminal; kitty, sixel or halfcell "
+        "(coloured half blocks) for a terminal that claims what it cannot draw.")] = "auto",
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    """Start the app, or list the models where the app is not installed; see `help`."""
-    from tui.paths import models_dir, shipped_images_dir
-    from tui.text import clean
+    """Start the app; see `help`."""
+    from tui.paths import shipped_images_dir
 
     path = path if path is not None else shipped_images_dir()
     if not path.exists():
         print(f"dl-tui: error: no such path: {clean(path)}", file=sys.stderr)
         raise typer.Exit(2)
-    try:
-        from tui.app import run_app
-    except ModuleNotFoundError as error:
-        if error.name != "tui.app":
-            raise
-        raise typer.Exit(_print_models(models_dir(models), device.value))
-    run_app(path, models_dir(models), device.value)
+    if not interactive():  # else Textual runs on, drawing to nobody, at 100% of a core
+        print(NO_TERMINAL, file=sys.stderr)
+        raise typer.Exit(2)
+    from tui.app import run_app
+
+    run_app(path, models, device.value, graphics)
 
 
-def _print_models(folder: Path, device: str) -> int:
-    """Without the app: a table of the models found. Exit code 2 if there are none."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from tui.runtime import DeviceError, ModelError, Runtime
-    from tui.text import clean
-
-    try:
-        runtime = Runtime(folder, device)
-        infos = [runtime.info(name) for name in runtime.available()]
-    except (ModelError, DeviceError) as error:
-        print(f"dl-tui: error: {error}", file=sys.stderr)
-        return 2
-    if not infos:
-        print(f"dl-tui: error: no models in {clean(folder)}", file=sys.stderr)
-        return 2
-    table = Table(title=Text(f"Models in {clean(folder)} ({runtime.provider})"), box=box.SIMPLE)
-    for column in ("name", "task"):
-        table.add_column(column, no_wrap=True)
-    for column in ("inputs", "outputs", "test metrics"):
-        table.add_column(column)
-    for info in infos:
-        table.add_row(*(Text(clean(cell)) for cell in (
-            info.name, info.task, _signature(info.inputs), _signature(info.outputs),
-            ", ".join(f"{k.removeprefix('test_')} {v:.4g}" if isinstance(v, (int, float))
-                      else f"{k} {v}" for k, v in info.metrics.items()),
-        )))
-    Console().print(table)
-    return 0
+models_app = typer_app()
 
 
-def _signature(args: list[tuple[str, list, str]]) -> str:
-    def dims(shape: list) -> str:
-        return ",".join(str(d) if d is not None else "?" for d in shape)
+@models_app.command(
+    name="models", cls=Command,
+    help="List the models dl-tui reads: name, task, inputs, outputs, test metrics and "
+    "source (user: trained here; shipped: came with dl-tui). A model that hides one of the "
+    "same name in a later folder is listed once.\n\n"
+    "Exit code 0: listed; 1: some models cannot be loaded (each row says why); "
+    "2: no models.",
+)
+def models_command(models: ModelsOption = None) -> None:
+    """Print the models table; see `help`."""
+    from tui.runtime import Runtime
 
-    return "; ".join(f"{name} [{dims(shape)}]" for name, shape, _ in args)
+    runtime = Runtime(models, "cpu")  # reading what a model says needs no GPU
+    if problem := no_models(runtime):
+        print(f"dl-tui models: error: {one_line(problem)}", file=sys.stderr)
+        raise typer.Exit(2)
+    raise typer.Exit(print_models(runtime))
 
 
-def _run(typer_app: typer.Typer, args: list[str], prog: str) -> int:
+MODEL_COLUMNS = ("name", "task", "inputs", "outputs", "test metrics", "source")
+
+
+def print_models(runtime: Runtime) -> int:
+    """The models on stdout, a table on a terminal, else tab-separated with a header line;
+    1 if some model cannot be loaded (its row says why), else 0."""
+    rows = model_rows(runtime)
+    if sys.stdout.isatty():
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+        for column in MODEL_COLUMNS:  # names and tasks whole; the rest wraps in a narrow terminal
+            table.add_column(column, no_wrap=column in ("name", "task"))
+        for row in rows:
+            table.add_row(*row, style="red" if row[1].startswith("error: ") else None)
+        Console(highlight=False).print(table, markup=False)
+    else:  # for scripts: cut -f, awk -F'\t'; clean() writes a tab in a name as \t
+        print("\n".join("\t".join(row) for row in [MODEL_COLUMNS, *rows]))
+    return 1 if any(row[1].startswith("error: ") for row in rows) else 0
+
+
+def model_rows(runtime: Runtime) -> list[tuple[str, ...]]:
+    """One row of MODEL_COLUMNS per model, every cell cleaned; `error: why` as the task of a
+    model that cannot be loaded."""
+    from tui.model_text import metrics, signature
+    from tui.paths import model_source
+    from tui.runtime import ModelError
+
+    rows = []
+    for name in runtime.available():
+        try:
+            info = runtime.info(name)
+        except ModelError as error:
+            rows.append((clean(name), f"error: {one_line(error)}", "", "", "", ""))
+            continue
+        rows.append(tuple(clean(cell) for cell in (
+            name, info.task, signature(info.inputs), signature(info.outputs),
+            metrics(info.metrics), model_source(info.path, runtime.folders))))
+    return rows
+
+
+def _run(typer_app: typer.Typer, args: Sequence[str], prog: str) -> int:
     """Run a Typer app; usage errors become one line and exit code 2."""
     command = typer.main.get_command(typer_app)
     try:
-        result = command.main(args=args, prog_name=prog, standalone_mode=False)
+        result = command.main(args=list(args), prog_name=prog, standalone_mode=False)
     except typer.Abort:
         return 130
     except typer.TyperException as error:  # click's UsageError and friends
@@ -118,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
         from tui.classify import app as classify_app
 
         sys.exit(_run(classify_app, args[1:], "dl-tui classify"))
+    if args[:1] == ["models"]:
+        sys.exit(_run(models_app, args[1:], "dl-tui models"))
     sys.exit(_run(app, args, "dl-tui"))
 
 

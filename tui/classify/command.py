@@ -16,13 +16,13 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from tui.classify.choose import select_models
 from tui.classify.pipeline import CHUNK, Prep, quiet_pillow
 from tui.classify.report import ProgressBar
 from tui.classify.runner import Plan, classify
-from tui.classify.sources import count_files, iter_files
+from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
-from tui.cli import Device
-from tui.paths import models_dir
+from tui.cli import Command, Device, DeviceOption, ModelsOption, typer_app
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
 from tui.runtime.sessions import CPU, providers_for
 from tui.text import clean, one_line
@@ -66,27 +66,32 @@ def default_workers(on_cpu: bool) -> int:
     return max(1, min(cores(), 8, max(2, cores() // 3)))
 
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = typer_app()
 
 
 HELP = (
     "Classify image files and folders with the exported models: a table with probability "
     "bars, JSON lines or CSV, one result per file and model.\n\n"
-    "Exit code 0: every file classified; 1: some files failed (each has an error row); "
+    "Exit code 0: every file classified (a folder with no image files is not an error: "
+    "one line on stderr says so); 1: some files failed (each has an error row); "
     "2: usage error (no such path, unknown model, CUDA unavailable), or the run stopped "
     "(a model failed, the output cannot be written); 128+N: stopped by signal N "
     "(141: the reader of the pipe went away, 143: SIGTERM, 129: SIGHUP)."
 )
 
 
-@app.command(name="classify", help=HELP)
+@app.command(name="classify", cls=Command, help=HELP)
 def classify_command(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and folders.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn, cnn-invert, vae-classifier, "
-                                       "another image classifier in the models folder, or all "
-                                       "(one column per model).")] = "cnn",
-    top: Annotated[Optional[int], typer.Option(min=1, help="Show the K most likely labels "
-                                               "(default: 1 in the table, all in JSONL).")] = None,
+    paths: Annotated[list[Path], typer.Argument(help="Image files and folders.", show_default=False,
+                                                metavar="PATH")],
+    model: Annotated[list[str], typer.Option(
+        "--model", "-m", metavar="NAME", help="cnn, cnn-invert, vae-classifier, another image "
+        "classifier in the models folder, or all. Give -m again for more models side by side "
+        "(one column each).")] = ["cnn"],  # noqa: B006  (read, never changed)
+    top: Annotated[Optional[int], typer.Option(
+        min=1, metavar="K", help="Show the K most likely labels (default: 1 in the table, all in "
+        "JSON lines and CSV). In CSV the columns label_1, probability_1 ... label_K, "
+        "probability_K then take the place of the one column per label.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per model run.")] = 256,
     fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="Output format "
                                                   "(default: table on a terminal, else jsonl).",
@@ -97,15 +102,11 @@ def classify_command(
                                                "background; keep; invert.")] = Polarity.auto,
     normalize: Annotated[bool, typer.Option(help="MNIST-style crop, 20x20 fit and centre of "
                                             "mass centring (off: squeeze the whole image).")] = True,
-    models: Annotated[Optional[Path], typer.Option("--models", help="Folder of .onnx models "
-                                                   "(default: $DL_TUI_MODELS, else the shipped "
-                                                   "exported/).", show_default=False)] = None,
-    device: Annotated[Device, typer.Option(help="auto: CUDA where onnxruntime-gpu can run "
-                                           "it, else the CPU.")] = Device.auto,
+    models: ModelsOption = None,
+    device: DeviceOption = Device.auto,
     workers: Annotated[Optional[int], typer.Option(
-        min=1, help="Processes loading images (and on the CPU running the models too) "
-        "[default: on the CPU one per core, at most 8; beside a GPU a third of the cores]",
-        show_default=False)] = None,
+        min=1, metavar="N", help="Processes loading images (and on the CPU running the models too).",
+        show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no "
                                         "summary line on stderr.")] = False,
 ) -> None:
@@ -126,16 +127,16 @@ def classify_command(
         # No spinning: idle threads polling for work would take the cores that decode
         # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
         # and get their cores; on the CPU the sessions here run only for short runs.
-        runtime = Runtime(models_dir(models), device.value, interactive=True,
+        runtime = Runtime(models, device.value, interactive=True,
                           threads=max(1, cores() - decoders) if gpu and decoders > 1 else None)
-        infos = select_models(runtime, model)
+        infos = select_models(runtime, model, lambda message: say("warning", message))
         provider = runtime.provider
     except (ModelError, DeviceError) as error:
         fail(str(error))
     on_cpu = provider == CPU  # what really runs: CUDA may have fallen back
     workers = (workers or default_workers(on_cpu)) if many else 1
-    if not head:
-        print(f"{PROG}: no image files found", file=sys.stderr)
+    if not head:  # every path is a folder (a file given by name is always tried)
+        say("warning", nothing_found(paths, recursive))
         raise typer.Exit(OK)
     size = tuple(infos[0].preprocessing.get("size", (28, 28)))
     plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers,
@@ -161,44 +162,15 @@ def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> 
     fmt = fmt or (Format.table if sys.stdout.isatty() else Format.jsonl)
     if fmt is Format.table:
         return TableWriter([info.name for info in infos], labels, top)
-    return CsvWriter(labels) if fmt is Format.csv else JsonlWriter(top)
+    return CsvWriter(labels, top) if fmt is Format.csv else JsonlWriter(top)
 
 
-def select_models(runtime: Runtime, model: str) -> list[ModelInfo]:
-    """The image classifiers `--model` names; ModelError (exit 2) for anything else."""
-    names = runtime.available()
-    if not runtime.models_dir.is_dir():
-        raise ModelError(f"no models folder {clean(runtime.models_dir)}: pass --models DIR")
-    if not names:
-        raise ModelError(f"no models in {clean(runtime.models_dir)}: train them with "
-                         "`dl-train all`, or pass --models DIR")
-    if model == "all":
-        infos = [info for info in loadable(runtime, names) if info.is_image_classifier]
-        if not infos:
-            raise ModelError(f"no image classifiers in {clean(runtime.models_dir)}")
-    else:
-        if model not in names:
-            raise ModelError(f"unknown model {clean(model)!r}; in {clean(runtime.models_dir)}: "
-                             f"{', '.join(names)}, or all")
-        infos = [runtime.info(model)]
-        if not infos[0].is_image_classifier:
-            raise ModelError(f"{model} is not an image classifier (task: "
-                             f"{clean(infos[0].task) or 'none'})")
-    sizes = {tuple(info.preprocessing.get("size", ())) for info in infos}
-    if len(sizes) > 1:
-        raise ModelError("these models take images of different sizes: choose one with --model")
-    return infos
-
-
-def loadable(runtime: Runtime, names: list[str]) -> list[ModelInfo]:
-    """The models that load; each one that does not is named on stderr with its reason."""
-    infos = []
-    for name in names:
-        try:
-            infos.append(runtime.info(name))
-        except ModelError as error:
-            say("warning", f"skipped model {clean(name)}: {error}")
-    return infos
+def nothing_found(folders: list[Path], recursive: bool) -> str:
+    """What to say when the folders hold no image files, with a hint if -r would find some."""
+    where = ", ".join(clean(folder) for folder in folders)
+    if not recursive and any(map(has_subfolders, folders)):
+        return f"no image files in {where} (use -r to look in subfolders)"
+    return f"no image files in {where}"
 
 
 class Stopped(BaseException):

@@ -86,6 +86,15 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
+def has_subfolders(folder: Path) -> bool:
+    """Does the folder hold another folder (where -r would look)? False if it cannot be read."""
+    try:
+        with os.scandir(folder) as scan:
+            return any(_is_dir(entry) for entry in scan)
+    except OSError:
+        return False
+
+
 def count_files(paths: list[Path], recursive: bool = False) -> int:
     """How many files `iter_files` yields (a second pass over the names, for progress)."""
     return sum(1 for _ in iter_files(paths, recursive))

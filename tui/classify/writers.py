@@ -109,28 +109,40 @@ def _number(value: float | None) -> str:
 
 
 class CsvWriter:
-    """The JSONL fields as columns, then one column per label."""
+    """The JSONL fields as columns, then one column per label; with `top` K instead the
+    columns label_1, probability_1 ... label_K, probability_K, most likely first."""
 
-    def __init__(self, labels: list[str]) -> None:
+    def __init__(self, labels: list[str], top: int | None = None) -> None:
         self.labels = labels
+        self.top = top
         self.started = False
 
     def write(self, batch: Batch) -> None:
         writer = csv.writer(_out(), lineterminator="\n")
         if not self.started:
-            writer.writerow(["path", "model", "label", "confidence", "error",
-                             *(clean(label) for label in self.labels)])
+            writer.writerow(["path", "model", "label", "confidence", "error", *self._header()])
             self.started = True
         for rows in batch:
             for row in rows:
-                probs = row.probabilities or {}
                 writer.writerow([
                     clean(row.path), clean(row.model), clean(row.label or ""),
                     "" if row.confidence is None else f"{row.confidence:.6g}",
-                    clean(row.error or ""),
-                    *(f"{probs[label]:.6g}" if label in probs else "" for label in self.labels),
+                    clean(row.error or ""), *self._probabilities(row),
                 ])
         _out().flush()
+
+    def _header(self) -> list[str]:
+        if self.top is None:
+            return [clean(label) for label in self.labels]
+        return [name for k in range(1, self.top + 1) for name in (f"label_{k}", f"probability_{k}")]
+
+    def _probabilities(self, row: Row) -> list[str]:
+        probs = row.probabilities or {}
+        if self.top is None:
+            return [f"{probs[label]:.6g}" if label in probs else "" for label in self.labels]
+        pairs = row.top(self.top)  # fewer than K for a model with fewer labels, none for an error
+        cells = [cell for label, p in pairs for cell in (clean(label), f"{p:.6g}")]
+        return cells + [""] * (2 * self.top - len(cells))
 
 
 def _failed_file(rows: list[Row]) -> str | None:

@@ -1,0 +1,56 @@
+"""Which models `--model` names: image classifiers only, each once, all of one input size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tui.cli import folders, no_models
+from tui.runtime import ModelError, ModelInfo, Runtime
+from tui.text import clean
+
+ALL = "all"
+
+
+def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], None]) -> list[ModelInfo]:
+    """The image classifiers `-m` names, in the order given (`all`: every one that loads,
+    each that does not named through `warn`). ModelError (exit 2) for anything else."""
+    if problem := no_models(runtime):
+        raise ModelError(problem)
+    if ALL in wanted:
+        infos = classifiers(runtime, warn)
+        if not infos:
+            raise ModelError(f"no image classifiers in {folders(runtime)}")
+    else:
+        infos = [_one(runtime, name) for name in dict.fromkeys(wanted)]
+    sizes = {tuple(info.preprocessing.get("size", ())) for info in infos}
+    if len(sizes) > 1:
+        raise ModelError("these models take images of different sizes: choose one with --model")
+    return infos
+
+
+def classifiers(runtime: Runtime, warn: Callable[[str], None] | None = None) -> list[ModelInfo]:
+    """Every image classifier that loads; `warn` hears of each model that does not."""
+    infos = []
+    for name in runtime.available():
+        try:
+            infos.append(runtime.info(name))
+        except ModelError as error:
+            if warn is not None:
+                warn(f"skipped model {clean(name)}: {error}")
+    return [info for info in infos if info.is_image_classifier]
+
+
+def _one(runtime: Runtime, name: str) -> ModelInfo:
+    if name not in runtime.available():
+        raise ModelError(f"unknown model {clean(name)!r}; {_choices(runtime)}")
+    info = runtime.info(name)
+    if not info.is_image_classifier:
+        raise ModelError(f"{clean(name)} is not an image classifier (task: "
+                         f"{clean(info.task) or 'none'}); {_choices(runtime)}")
+    return info
+
+
+def _choices(runtime: Runtime) -> str:
+    """What `--model` could have said instead, for an error message."""
+    names = ", ".join(clean(info.name) for info in classifiers(runtime))
+    return f"image classifiers: {names}, or {ALL}" if names else "no image classifiers here"
