@@ -5,14 +5,12 @@ Asked once, before the app starts: once Textual runs, it reads every answer from
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from typing import Literal
 
 Graphics = Literal["auto", "kitty", "sixel", "halfcell"]
 GRAPHICS: tuple[Graphics, ...] = ("auto", "kitty", "sixel", "halfcell")
-GRAPHICS_ENV = "DL_TUI_GRAPHICS"
 # textual-image places Kitty images with Unicode placeholders (U=1), which kitty draws from 0.28;
 # older ones print the placeholder glyphs instead.
 KITTY_PLACEHOLDERS = (0, 28)
@@ -80,8 +78,3 @@ def detect(choice: str = "auto") -> Graphics:
         import textual_image.widget  # noqa: F401
     return graphics
 
-
-def choice_from_env(default: str = "auto") -> str:
-    """DL_TUI_GRAPHICS, for terminals that say they draw what they do not."""
-    value = os.environ.get(GRAPHICS_ENV, "").strip().lower()
-    return value if value in GRAPHICS else default
