@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -164,6 +165,16 @@ def test_16_bit_is_scaled_not_clamped(tmp_path):
     gray = np.asarray(load_image(tmp_path / "deep.png"))
     assert abs(int(gray[0, 0]) - round(30000 / 257)) <= 1  # Pillow's convert says 255
     assert gray[20, 20] == 255
+
+
+def test_float_damage_is_dark_and_silent():
+    a = np.zeros((40, 40), np.float32)
+    a[10:30, 18:22] = 1.0
+    a[0, :3] = [np.nan, np.inf, -np.inf]  # what a bit flip makes of a float
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow and invalid-cast warnings
+        out = to_model_input(Image.fromarray(a), polarity="keep", normalize=False)
+    assert np.isfinite(out).all() and out[14, 14] > 0.9 and out[27, 0] == 0
 
 
 def test_cmyk(tmp_path):

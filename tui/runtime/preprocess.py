@@ -18,23 +18,24 @@ from tui.runtime.mnist import border_median, centre
 from tui.text import one_line
 
 # The only decoders we let Pillow use, with the names we take from folders. Each runs in
-# Pillow's own C or Python code: none starts a program (EPS runs Ghostscript, which also
-# prints what a file tells it to), reads another file, or prints. The first one the
-# name suggests is tried first; TGA has no signature, so it is tried last.
+# the process and is silent: none starts a program (EPS runs Ghostscript, which also
+# prints what a file tells it to), reads another file, or writes to stdout or stderr
+# (libtiff prints every decoding error, so no TIFF). The one the name suggests is tried
+# first, then the others by their signatures.
 SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
     "PNG": (".png", ".apng"),
     "JPEG": (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"),  # MPO (camera pairs) opens as JPEG
     "GIF": (".gif",),
     "BMP": (".bmp",),
-    "TIFF": (".tif", ".tiff"),
     "WEBP": (".webp",),
     "PPM": (".pbm", ".pgm", ".ppm", ".pnm", ".pfm"),
     "TGA": (".tga",),
 }
+_BY_NAME_ONLY = ("TGA",)  # no signature: any file would do, so only files named so
 MAX_PIXELS = 40_000_000  # the most we decode: a full-size copy is then at most 160 MB
-# Decoders that hold more than the picture while they work, in picture-sized copies: a
-# TIFF strip of up to 8 bytes a pixel, WebP's own canvas and frame, PPM's plain text.
-_DECODER_COPIES = {"TIFF": 3, "WEBP": 4, "PPM": 3}
+# Decoders that hold more than the picture while they work, in picture-sized copies:
+# WebP its canvas and frame besides ours, PPM's plain-text reader its bytes twice.
+_DECODER_COPIES = {"WEBP": 4, "PPM": 3}
 POLARITIES = ("auto", "keep", "invert")
 MNIST_SIZE = (28, 28)
 _MAX_SIDE = 1024  # big photos are decoded and processed at most this large
@@ -64,7 +65,7 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     # The format the name suggests first skips probing the others; a misnamed file
     # still opens, but only ever with a decoder from the list.
     formats = [guess] if guess else []
-    formats += [name for name in SUPPORTED_FORMATS if name != guess]
+    formats += [name for name in SUPPORTED_FORMATS if name not in (guess, *_BY_NAME_ONLY)]
     try:
         return Image.open(path, formats=formats)
     except UnidentifiedImageError:
@@ -152,23 +153,30 @@ def prepare(
 
 def _unsupported(path: str) -> str:
     supported = ", ".join(SUPPORTED_FORMATS)
-    name = _sniff(path) or Image.registered_extensions().get(os.path.splitext(path)[1].lower())
-    if name and name not in SUPPORTED_FORMATS:  # a `.png` that no decoder reads is no PNG
+    name = _sniff(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if name is None and suffix not in _BY_SUFFIX:
+        name = Image.registered_extensions().get(suffix)
+    if name in SUPPORTED_FORMATS:
+        return f"cannot decode: damaged {name} header"
+    if name:
         return f"unsupported format {name} (supported: {supported})"
     return f"not an image in a supported format ({supported})"
 
 
 def _sniff(path: str) -> str | None:
-    """The format Pillow would read the file as, by its first bytes only: nothing decodes."""
+    """The format a file's first bytes say, ours first; only signatures, nothing decodes."""
     with open(path, "rb") as file:
         prefix = file.read(16)
     Image.init()
-    for name, (_, accept) in Image.OPEN.items():
+    for name in [*SUPPORTED_FORMATS, *Image.OPEN]:
+        accept = Image.OPEN[name][1]
         try:
-            if accept and accept(prefix) and name not in SUPPORTED_FORMATS:
-                return name
+            said = accept and accept(prefix)
         except Exception:  # a signature check that trips over a short file
             continue
+        if said and not isinstance(said, str):  # a string is Pillow's "yes, but cannot"
+            return name
     return None
 
 
@@ -251,9 +259,9 @@ def _to_gray(img: Image.Image) -> Image.Image:
     if img.mode == "I":  # 32-bit; some Pillow versions read 16-bit PNGs this way
         a = np.asarray(img, dtype=np.float32)
         return _from_array(a / 257.0 if a.max() > 255 else a)
-    if img.mode == "F":
-        a = np.asarray(img, dtype=np.float32)
-        return _from_array(a * 255.0 if a.max() <= 1.0 else a)
+    if img.mode == "F":  # NaN and infinities are damage, not light
+        a = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        return _from_array(np.clip(a, 0.0, 1.0) * 255.0 if a.max() <= 1.0 else a)
     if img.mode in _ALPHA_MODES or "transparency" in img.info:
         return _flatten(img.convert("RGBA"))
     if img.mode not in ("L", "1", "P", "RGB"):  # CMYK, YCbCr, LAB, HSV
