@@ -54,8 +54,8 @@ def finish(proc: subprocess.Popen) -> tuple[int, list[dict], str]:
     return proc.returncode, [json.loads(line) for line in out.splitlines()], err
 
 
-# dl-train, stopped (SIGSTOP) just before it renames a finished temporary file onto argv[1]: the test's
-# SIGKILL then lands inside the write, every time, where a timed kill would land there only by luck.
+# dl-train, stopping itself (SIGSTOP) just before it renames a finished temporary file onto argv[1]: a
+# test's SIGKILL or full disk then lands at that very point, every time, where timing would be luck.
 STOP_BEFORE_RENAME = """
 import os, runpy, signal, sys
 target, rename = sys.argv.pop(1), os.replace
@@ -68,12 +68,18 @@ runpy.run_module("trainer.cli", run_name="__main__", alter_sys=True)
 """
 
 
-def kill_while_writing(argv: list[str], target: str) -> str:
-    """Run dl-train (ARGV after the module) and SIGKILL it while it writes TARGET; returns its stderr."""
+def stopped_before_rename(argv: list[str], target: str) -> subprocess.Popen:
+    """Start dl-train (ARGV after the module) and wait until it stops, TARGET written but not yet renamed."""
     proc = subprocess.Popen([sys.executable, "-c", STOP_BEFORE_RENAME, target, *argv[3:]],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     _, status = os.waitpid(proc.pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status), f"dl-train ended before writing {target}: {proc.stderr.read()[-2000:]}"
+    return proc
+
+
+def kill_while_writing(argv: list[str], target: str) -> str:
+    """SIGKILL dl-train while it writes TARGET; returns its stderr."""
+    proc = stopped_before_rename(argv, target)
     proc.kill()
     return proc.communicate(timeout=60)[1]
 
@@ -151,18 +157,16 @@ def read_only_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def fill(disk: Path, proc: subprocess.Popen) -> Path:
-    """Fill DISK to the last byte while PROC is stopped, so its next write is the one that fails."""
+def fill_then_resume(disk: Path, proc: subprocess.Popen) -> Path:
+    """Fill DISK to the last byte while PROC is stopped, then let it go on: its next write fails."""
     ballast = disk / "ballast"
-    os.kill(proc.pid, signal.SIGSTOP)
     try:
         with open(ballast, "wb", buffering=0) as handle:
             while handle.write(b"\0" * 65536):
                 pass
     except OSError:
         pass  # ENOSPC: full
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
+    proc.send_signal(signal.SIGCONT)
     return ballast
 
 
@@ -172,17 +176,15 @@ def test_full_disk_in_training_and_at_export_is_one_line_and_resumes_once_freed(
     (out / "iris.onnx").write_bytes(PREVIOUS)
     argv = iris(out, "--epochs", "2")
 
-    proc = start(argv)  # the disk fills after epoch 1: epoch 2's checkpoint cannot be written
-    read_until(proc, "epoch_end", epoch=1)
-    ballast = fill(small_disk, proc)
+    proc = stopped_before_rename(argv, "epoch-1.npz")  # the disk fills now: epoch 2's checkpoint fails
+    ballast = fill_then_resume(small_disk, proc)
     message = one_error_line(*finish(proc), "No space left on device")
     assert proc.returncode == 1 and "epoch-2.npz" in message
     assert (out / "iris.onnx").read_bytes() == PREVIOUS and no_temps(out)
 
     ballast.unlink()  # space is back; this time the disk fills once training is done
-    proc = start(argv)
-    read_until(proc, "epoch_end", epoch=2)
-    ballast = fill(small_disk, proc)
+    proc = stopped_before_rename(argv, "epoch-2.npz")
+    ballast = fill_then_resume(small_disk, proc)
     code, events, err = finish(proc)
     message = one_error_line(code, events, err, "No space left on device")
     assert code == 1 and "iris.onnx" in message and "resuming iris after epoch 1" in err
