@@ -22,6 +22,7 @@ from trainer.progress import JsonlReporter, Reporter, make_reporter
 app = typer.Typer(
     help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -44,6 +45,15 @@ Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnis
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
+INSTALL_HINT = "training needs TensorFlow, which this install does not have: pip install 'dl-tui[train]'"
+
+
+def _batch_size(model: str):
+    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step (the notebook's: {BATCH_SIZE[model]}).")]
+
+
+class NoTensorFlow(Exception):
+    """The `train` extra is not installed."""
 
 
 def _quiet_tensorflow() -> None:
@@ -56,6 +66,8 @@ def _quiet_tensorflow() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
+    except ImportError:
+        raise NoTensorFlow(INSTALL_HINT) from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -94,7 +106,7 @@ def _run(progress: ProgressMode, job) -> None:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         job(reporter)
-    except DataError as exc:
+    except (DataError, NoTensorFlow) as exc:
         _fail(reporter, str(exc), 2)
     except OutputError as exc:
         _fail(reporter, str(exc), 1)
@@ -133,7 +145,7 @@ def _settings(model, epochs, out, seed, restart, batch_size=None):
 @app.command()
 def iris(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["iris"],
+    batch_size: _batch_size("iris") = BATCH_SIZE["iris"],
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
@@ -154,7 +166,7 @@ def iris(
 def cnn(
     invert: Annotated[bool, typer.Option("--invert", help="Also train and test on colour-inverted copies (-> cnn-invert.onnx).")] = False,
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["cnn"],
+    batch_size: _batch_size("cnn") = BATCH_SIZE["cnn"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -176,7 +188,7 @@ def cnn(
 @app.command()
 def vae(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["vae"],
+    batch_size: _batch_size("vae") = BATCH_SIZE["vae"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -198,7 +210,7 @@ def vae(
 @app.command("vae-classifier")
 def vae_classifier(
     epochs: Epochs = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = BATCH_SIZE["vae-classifier"],
+    batch_size: _batch_size("vae-classifier") = BATCH_SIZE["vae-classifier"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -226,7 +238,7 @@ def all_models(
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
 ) -> None:
-    """Train all six files in order: iris, cnn, cnn --invert, vae, vae-classifier."""
+    """Every model in order: iris, cnn, cnn --invert, vae, vae-classifier (six ONNX files; the VAE makes two)."""
 
     def job(reporter):
         split = _mnist(data)
