@@ -3,10 +3,13 @@ formats Pillow names but cannot open, and folder trees too deep or looping."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -173,21 +176,45 @@ for path in sys.argv[1:]:
 """
 
 
+def png_claiming(path: Path, mode: str, side: int) -> None:
+    """A tiny PNG whose header says `side` x `side`: all a refusal may read (saving a real
+    9400x9400 one, 194 KB, takes seconds)."""
+    out = io.BytesIO()
+    Image.new(mode, (1, 1)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    data[16:24] = struct.pack(">II", side, side)  # IHDR's width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(data[12:29]))
+    path.write_bytes(bytes(data))
+
+
+def jpeg_claiming(path: Path, width: int, height: int) -> None:
+    """A tiny progressive JPEG whose frame header says `width` x `height`."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG", progressive=True)
+    data = bytearray(out.getvalue())
+    at = data.index(b"\xff\xc2") + 5  # SOF2: marker, length, precision, then the size
+    data[at : at + 4] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+
+
 @pytest.fixture(scope="module")
 def big_files(tmp_path_factory):
     """Small files that decode into hundreds of MB: some over our limit, some just under."""
     folder = tmp_path_factory.mktemp("big")
     over, under = 9400, 6000  # 88 MP: under Pillow's limit, over ours; 36 MP: under both
-    for side, label in ((over, "over"), (under, "under")):
-        for mode in ("LA", "RGBA", "I;16"):
-            Image.new(mode, (side, side)).save(folder / f"{label}-{mode.replace(';', '')}.png")
+    for mode in ("LA", "RGBA", "I;16"):
+        png_claiming(folder / f"over-{mode.replace(';', '')}.png", mode, over)
+        Image.new(mode, (under, under)).save(folder / f"under-{mode.replace(';', '')}.png",
+                                             compress_level=1)
     bar = Image.new("RGB", (3000, 3000))
     ImageDraw.Draw(bar).rectangle((1400, 300, 1600, 2700), fill="white")
     bar.save(folder / "under-9MP.webp", lossless=True)
-    bar.resize((5000, 5000)).save(folder / "under-progressive.jpg", progressive=True)
+    # Full-colour progressive: libjpeg keeps 6 bytes a pixel of it, whatever the draft.
+    bar.resize((5000, 5000)).save(folder / "under-progressive.jpg", progressive=True,
+                                  subsampling=0)
     Image.new("RGBA", (3000, 3000)).save(folder / "under-9MP.tga", compression="tga_rle")
-    bar.resize((7000, 5000)).save(folder / "over-progressive.jpg", progressive=True)
-    bar.resize((5000, 5000)).save(folder / "over-25MP.webp", quality=10)
+    jpeg_claiming(folder / "over-progressive.jpg", 7000, 5000)
+    Image.new("RGB", (5000, 5000)).save(folder / "over-25MP.webp", lossless=True, method=0)
     return folder
 
 
@@ -235,44 +262,37 @@ def test_big_16_bit_picture_is_scaled_not_clamped(tmp_path):
 # --- folder trees --------------------------------------------------------------------
 
 
-@pytest.fixture
-def deep_tree(tmp_path):
-    """Makes `depth` nested folders named `d` under `top`, a digit at the bottom and a link
-    back to the top; removes them bottom up (pytest's own clean-up recurses a level each)."""
-    top = tmp_path / "top"
-
-    def make(depth: int) -> Path:
-        path = top
-        path.mkdir()
-        for _ in range(depth):  # Path.mkdir(parents=True) recurses a level each too
-            path = path / "d"
-            path.mkdir()
-        (path / "loop").symlink_to(top, target_is_directory=True)
-        return digit(path / "bottom.png")
-
-    yield make
+@pytest.fixture(scope="module")
+def deep_tree(tmp_path_factory):
+    """1,000 nested folders named `d`, a digit at the bottom, a link from there back to the
+    top, a digit at the top; removed bottom up (pytest's own clean-up recurses a level each)."""
+    top = tmp_path_factory.mktemp("deep") / "top"
+    path = top
+    path.mkdir()
     levels = [top]
-    while (levels[-1] / "d").is_dir() and not (levels[-1] / "d").is_symlink():
-        levels.append(levels[-1] / "d")
-    for path in reversed(levels if top.exists() else []):
+    for _ in range(1000):  # Path.mkdir(parents=True) recurses a level each too
+        path = path / "d"
+        path.mkdir()
+        levels.append(path)
+    (path / "loop").symlink_to(top, target_is_directory=True)
+    yield top, [digit(path / "bottom.png"), digit(top / "z.png")]
+    for path in reversed(levels):
         for child in path.iterdir():
             if child.is_symlink() or not child.is_dir():
                 child.unlink()
         path.rmdir()
 
 
-def test_a_tree_1000_deep_with_a_loop_is_walked_once(tmp_path, deep_tree):
-    bottom = deep_tree(1000)
-    digit(tmp_path / "top" / "z.png")
-    found = list(iter_files([tmp_path / "top"], recursive=True))
-    assert found == [(bottom, None), (tmp_path / "top" / "z.png", None)]
+def test_a_tree_1000_deep_with_a_loop_is_walked_once(deep_tree):
+    top, images = deep_tree
+    assert list(iter_files([top], recursive=True)) == [(path, None) for path in images]
 
 
-def test_classify_recursive_on_a_deep_tree(tmp_path, tiny_models, deep_tree):
-    bottom = deep_tree(1000)
-    rows, proc = classify("-r", tmp_path / "top", "--models", tiny_models, "--workers", "1")
+def test_classify_recursive_on_a_deep_tree(deep_tree, tiny_models):
+    top, images = deep_tree
+    rows, proc = classify("-r", top, "--models", tiny_models, "--workers", "1")
     assert proc.returncode == 0, proc.stderr
-    assert [row["path"] for row in rows] == [str(bottom)]
+    assert [row["path"] for row in rows] == [str(path) for path in images]
 
 
 def walked_recursively(folder: Path) -> list[Path]:
