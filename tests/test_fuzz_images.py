@@ -200,7 +200,7 @@ def test_classify_gives_one_row_per_file(corpus, tiny_models):
     # Folders offer only our suffixes; the foreign files are named one by one.
     foreign = sorted(name for name in what if Path(name).suffix not in image_suffixes())
     proc = subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "tui.cli", "classify", str(folder),
+        [sys.executable, "-m", "tui.cli", "classify", str(folder),
          *[str(folder / name) for name in foreign], "--models", str(tiny_models), "-f", "jsonl"],
         capture_output=True, text=True, cwd=ROOT, timeout=60 + FILES * 0.02,
     )

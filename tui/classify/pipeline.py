@@ -62,8 +62,10 @@ class Done:
 
 
 def quiet_pillow() -> None:
-    """Silence Pillow's decompression-bomb warning: load_image turns it into an error row."""
+    """Silence Pillow's warnings (a decompression bomb, corrupt EXIF, a malformed MPO or APNG):
+    load_image turns what matters into an error row, and stderr is for our own lines."""
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", module=r"PIL\.")
 
 
 def load_chunk(chunk: list[Source], prep: Prep) -> list[Loaded]:

@@ -57,6 +57,10 @@ def display_copy(path, grey: PILImage.Image) -> PILImage.Image:
                 # 16-bit and float pictures: Pillow clamps them when converting; the runtime scales them.
                 return thumbnail(grey)
             image.draft("RGB", (MAX_PIXELS, MAX_PIXELS))  # JPEG: decode straight to a small copy
+            factor = max(image.size) // MAX_PIXELS
+            if factor >= 2:
+                # Shrink first: each step below (rotate, convert, composite) makes a copy of its own.
+                image = image.reduce(factor)
             image = ImageOps.exif_transpose(image)
             if image.mode in ("RGBA", "LA", "PA", "P"):
                 # Transparent pixels shown on white, as most viewers do.
