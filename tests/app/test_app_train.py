@@ -85,7 +85,7 @@ async def test_the_epoch_bar_counts_the_epoch_in_progress(make_app, monkeypatch)
         screen.query_one("#train-view").draw(screen.state)
         bar = screen.query_one("#epoch-bar", ProgressBar)
         assert bar.total == 2 and 0 < bar.progress <= 1  # within epoch 1, and more than nothing
-        row = next(line for line in screen_text(app).splitlines() if "Epoch" in line)
+        row = next(line for line in screen_text(app).splitlines() if "▕ Epoch " in line)  # not "Epochs"
         assert "1/2" in row and " 0%" not in row
         await pilot.press("x")
         await wait_for(pilot, lambda: not screen.running)
