@@ -13,6 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 import onnx_models  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _own_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Models "trained by the user" live in a fresh folder: never the developer's own."""
+    monkeypatch.setenv("DL_TUI_DATA", str(tmp_path_factory.mktemp("user-data")))
+    monkeypatch.delenv("DL_TUI_MODELS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def _tiny_models_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return onnx_models.build_all(tmp_path_factory.mktemp("tiny-models"))
