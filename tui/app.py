@@ -9,12 +9,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input
 
 from tui.commands import DlTuiCommands
 from tui.paths import shipped_images_dir
 from tui.runtime import DeviceError, Runtime
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
+from tui.screens.help import HelpScreen, key_sections
 from tui.screens.latent import LatentScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
@@ -32,13 +34,21 @@ class DlTuiApp(App[None]):
     DEFAULT_MODE = "classify"
     SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
                       ("3", "train", "Train"), ("4", "models", "Models"))
+    # The four screen keys share one footer entry ("1234 Screens"): 80 columns hold every key then.
     BINDINGS = [
-        Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}")
+        Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}",
+                group=Binding.Group("Screens", compact=True))
         for key, mode, title in SCREENS_BY_KEY
+    ] + [
+        Binding("question_mark", "help", "Help", tooltip="List every key of this screen", id="app.help"),
+        Binding("escape", "leave_input", "Leave field", tooltip="Stop typing; the screen's keys work again",
+                id="app.leave_input"),
     ]
     COMMANDS = App.COMMANDS | {DlTuiCommands}
-    # Screens get -narrow below 120 columns; app.tcss stacks what no longer fits side by side.
+    # Screens get -narrow below 120 columns and -short below 36 lines; app.tcss stacks or shrinks
+    # what no longer fits, down to 80x24.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(
         self,
@@ -86,6 +96,23 @@ class DlTuiApp(App[None]):
             self.screen.catch_up()
         self.find_provider()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape leaves a text field, and only shows while one has the keys."""
+        if action == "leave_input":
+            return isinstance(self.focused, Input)
+        if action == "help":
+            return not isinstance(self.screen, HelpScreen)
+        return True
+
+    def action_leave_input(self) -> None:
+        """Take the keys away from a text field; the screen's keys work again."""
+        self.screen.set_focus(None)
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+        title = next((t for _, mode, t in self.SCREENS_BY_KEY if mode == self.current_mode), "This screen")
+        self.push_screen(HelpScreen(key_sections(self.screen, title), f"Keys: {title}"))
+
     async def action_goto(self, mode: str) -> None:
         """Switch to a screen."""
         await self.goto(mode)
@@ -99,7 +126,10 @@ class DlTuiApp(App[None]):
     async def on_screen(self, mode: str, action: str) -> None:
         """Run one of a screen's actions from the command palette."""
         screen = await self.goto(mode)
-        await screen.run_action(action)
+        if screen.check_action(action, ()):
+            await screen.run_action(action)
+        else:  # greyed out in the footer too; the palette should not fail in silence
+            self.notify("not possible on this screen now", severity="warning")
 
     async def classify_with(self, model: str) -> None:
         """Show the Classify screen with one model's bars (or "compare")."""

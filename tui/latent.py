@@ -45,17 +45,22 @@ def tile(digits: np.ndarray) -> np.ndarray:
 
 
 def with_cursor(picture: np.ndarray, row: int, col: int, width: int = 3) -> np.ndarray:
-    """The grid picture as RGB [H, W, 3] with cell (row, col) tinted and framed in the cursor colour."""
+    """The grid picture as RGB [H, W, 3] with cell (row, col) outlined in the cursor colour.
+
+    The outline straddles the cell's edge, `width` pixels either side: it lies in the empty margins
+    of MNIST-style digits, so the digit itself keeps its own pixels, and it stays thick enough to
+    see when the picture is scaled down to a few cells per digit.
+    """
     rgb = np.repeat(picture[:, :, None], 3, axis=2)
+    height, full_width = picture.shape[:2]
     top, left = row * DIGIT, col * DIGIT
-    cell = rgb[top : top + DIGIT, left : left + DIGIT]
-    colour = np.array(CURSOR_RGB, dtype=np.float32)
-    # A tint, not only a thin frame: at 20x20 in half-cells a cell is four columns wide, and a
-    # frame alone blurs away when the picture is scaled down.
-    tinted = np.maximum(cell.astype(np.float32) / 255.0 * colour, 0.3 * colour)
-    cell[:] = tinted.astype(np.uint8)
-    cell[:width, :] = cell[-width:, :] = CURSOR_RGB
-    cell[:, :width] = cell[:, -width:] = CURSOR_RGB
+    bottom, right = top + DIGIT, left + DIGIT
+    rows = slice(max(0, top - width), min(height, bottom + width))
+    cols = slice(max(0, left - width), min(full_width, right + width))
+    for edge in (top, bottom):
+        rgb[max(0, edge - width) : min(height, edge + width), cols] = CURSOR_RGB
+    for edge in (left, right):
+        rgb[rows, max(0, edge - width) : min(full_width, edge + width)] = CURSOR_RGB
     return rgb
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from app_helpers import SIZE, wait_for
-from textual.widgets import Select
+from app_helpers import SIZE, screen_text, wait_for
+from textual.widgets import Select, Static
 
 from tui.runtime import prepare
 from tui.screens.classify import COMPARE, ClassifyScreen
 from tui.widgets.file_browser import ImageTree
+from tui.widgets.iris_form import IrisForm
 from tui.widgets.probabilities import ProbabilityBars
 
 
@@ -85,12 +86,30 @@ async def test_a_bad_file_shows_its_error_in_place_of_the_bars(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await open_file(pilot, screen, "broken.png")
-        await wait_for(pilot, lambda: all(b.error for b in columns(screen).values()))
-        for bars in columns(screen).values():
-            assert bars.error.startswith("broken.png: ")
-            assert "\n" not in bars.error
-            assert not bars.probabilities
-        assert screen.query_one("#original").image is None
+        error = screen.query_one("#file-error", Static)
+        await wait_for(pilot, lambda: error.display)
+        assert str(error.render()).startswith("⚠ broken.png: ")
+        assert not screen.query_one("#bars").display  # one reason, not one per model
+
+
+async def test_a_bad_file_shows_the_whole_reason_and_keeps_the_picture_box(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "digit-0.png")
+        await wait_for(pilot, lambda: all(b.probabilities for b in columns(screen).values()))
+        await pilot.pause()
+        box = screen.query_one("#original").outer_size
+        await pilot.press("up")  # back to broken.png
+        error = screen.query_one("#file-error", Static)
+        await wait_for(pilot, lambda: error.display)
+        await pilot.pause()
+        assert screen.query_one("#original").outer_size == box
+        shown = screen_text(app).split()
+        assert all(word in shown for word in str(error.render()).split())  # all of it, wrapped
+        assert error.region.bottom <= screen.query_one("#predictions").region.bottom
+        await pilot.press("down")
+        await wait_for(pilot, lambda: not error.display and screen.query_one("#bars").display)
 
 
 async def test_file_names_are_shown_literally(make_app, images):
@@ -130,3 +149,9 @@ async def test_iris_bars_follow_the_measurements(make_app):
         features = np.array([[5.9, 2.8, 0.4, 1.3]], np.float32)
         expected = app.runtime.predict("iris", features)[0]
         await wait_for(pilot, lambda: np.allclose(bars.probabilities, expected, atol=1e-6))
+
+
+def test_iris_labels_name_the_unit_once():
+    form = IrisForm(["sepal length (cm)", "petal width"], "cm")
+    assert form.label("sepal length (cm)") == "sepal length (cm)"  # the shipped model's names
+    assert form.label("petal width") == "petal width (cm)"

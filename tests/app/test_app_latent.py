@@ -29,8 +29,10 @@ def test_tile_puts_each_digit_in_its_cell():
     assert picture.shape == (84, 84) and picture.dtype == np.uint8
     np.testing.assert_array_equal(picture[28:56, 56:84], np.rint(digits[1, 2] * 255).astype(np.uint8))
     framed = latent.with_cursor(picture, 1, 2)
-    assert tuple(framed[28, 56]) == latent.CURSOR_RGB  # the frame
-    assert framed[40, 70, 0] >= framed[40, 70, 2]  # the cell, tinted
+    assert tuple(framed[28, 56]) == latent.CURSOR_RGB  # the outline, on the cell's corner
+    assert tuple(framed[26, 70]) == tuple(framed[30, 70]) == latent.CURSOR_RGB  # either side of the edge
+    inside = framed[31:53, 59:81]  # the digit itself keeps its own pixels: an outline, not a tint
+    np.testing.assert_array_equal(inside, np.repeat(picture[31:53, 59:81, None], 3, axis=2))
     np.testing.assert_array_equal(framed[40, 40], [picture[40, 40]] * 3)  # other cells untouched
 
 
@@ -99,3 +101,34 @@ async def test_without_a_decoder_the_screen_says_why(make_app, tiny_models):
         info = app.screen.query_one("#latent-info", Static)
         await wait_for(pilot, lambda: "no latent grid" in str(info.render()))
         assert "vae-decoder" in str(info.render())
+
+
+async def test_palette_save_from_another_screen_works_the_first_time(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.on_screen("latent", "save")  # what the palette's "save grid as PNG" runs
+        path = tmp_path / "latent-grid-20x20.png"
+        await wait_for(pilot, lambda: path.exists())
+        await pilot.pause(0.1)
+        with Image.open(path) as saved:
+            assert saved.size == (20 * 28, 20 * 28)
+
+
+async def test_the_grid_size_limits_are_announced(make_app, monkeypatch):
+    app = make_app()
+    told: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda message, **kwargs: told.append(message))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.grid is not None)
+        await screen.run_action(f"resize({latent.MIN_N - latent.DEFAULT_N})")
+        await wait_for(pilot, lambda: screen.grid.n == latent.MIN_N)
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: told)
+        assert told == ["the grid is at least 2×2"] and screen.n == latent.MIN_N
+        await screen.run_action(f"resize({latent.MAX_N - latent.MIN_N})")
+        await wait_for(pilot, lambda: screen.grid.n == latent.MAX_N)
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: len(told) == 2)
+        assert told[1] == "the grid is at most 40×40"

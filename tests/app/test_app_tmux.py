@@ -60,11 +60,11 @@ def test_dl_tui_in_tmux(tiny_models, images, tmp_path):
     tmux = Tmux(f"{env} {shlex.join(argv)}; echo $? > {shlex.quote(str(marker))}; sleep 30")
     try:
         started = time.monotonic()
-        screen = tmux.wait_for("Latent space")
-        assert "digit-0.png" in screen and "broken.png" in screen
+        screen = tmux.wait_for("digit-0.png")
+        assert "broken.png" in screen and "1234 Screens" in screen
         assert time.monotonic() - started < 15
         tmux.wait_for("CPUExecutionProvider")
-        tmux.keys("Down", "Down")  # onto digit-0.png: the bars fill in
+        tmux.keys("Down")  # from broken.png, the first image and the tree's cursor, onto digit-0.png
         screen = tmux.wait_for("%")
         assert "cnn-invert" in screen and "vae-classifier" in screen
         tmux.keys("2")
@@ -72,12 +72,38 @@ def test_dl_tui_in_tmux(tiny_models, images, tmp_path):
         tmux.keys("Right")
         tmux.wait_for("column 2 of 20")
         tmux.keys("4")
-        screen = tmux.wait_for("vae-decoder.onnx")
+        screen = tmux.wait_for("vae-encoder")  # a row of the Models table
         assert "classification" in screen
         tmux.keys("C-q")
         deadline = time.monotonic() + 10
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert marker.read_text().strip() == "0"
+    finally:
+        tmux.kill()
+
+
+def test_dl_tui_at_80x24(tiny_models, images):
+    """The smallest terminal laid out for: the whole footer, Iris stays open, Escape leaves a field."""
+    argv = [sys.executable, "-m", "tui.cli", str(images), "--models", str(tiny_models)]
+    env = f"cd {shlex.quote(str(ROOT))} && unset COLUMNS LINES && TERM=xterm-256color"
+    tmux = Tmux(f"{env} {shlex.join(argv)}; sleep 30", width=80, height=24)
+    try:
+        screen = tmux.wait_for("CPUExecutionProvider")
+        footer = tmux.wait_for("? Help").splitlines()[-1]
+        assert "c Compare" in footer and "1234 Screens" in footer and "^p palette" in footer
+        tmux.keys("Down")  # digit-0.png: every model's top classes, all in view
+        screen = tmux.wait_for("vae-classifier")
+        assert "polarity auto" in screen and "model input 28×28" in screen
+        tmux.keys("i")
+        screen = tmux.wait_for("esc Leave field")
+        time.sleep(0.5)  # the tab used to switch back by itself a moment later
+        screen = tmux.screen()
+        assert "sepal length" in screen and "virginica" in screen
+        tmux.keys("Escape")
+        time.sleep(0.3)  # Escape then a key at once reads as Alt+key
+        tmux.keys("i")
+        screen = tmux.wait_for("broken.png")
+        assert "sepal length" not in screen
     finally:
         tmux.kill()

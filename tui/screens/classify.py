@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
@@ -25,6 +26,8 @@ from tui.widgets.picture import display_copy, from_array, picture
 from tui.widgets.probabilities import ProbabilityBars
 
 COMPARE = "compare"
+IMAGES_TAB, IRIS_TAB = "images-tab", "iris-tab"
+BLANK_RGB = (24, 24, 24)
 POLARITIES = ("auto", "keep", "invert")
 
 
@@ -36,8 +39,12 @@ class ClassifyScreen(AppScreen):
         Binding("p", "polarity", "Polarity", tooltip="Cycle polarity: auto, keep, invert", id="classify.polarity"),
         Binding("n", "normalize", "Normalise", tooltip="Toggle MNIST-style cropping and centring",
                 id="classify.normalize"),
-        Binding("i", "iris", "Iris", tooltip="Switch between images and the iris form", id="classify.iris"),
+        # One key, two bindings: check_action keeps the one for the tab not shown.
+        Binding("i", f"tab('{IRIS_TAB}')", "Iris", tooltip="Show the iris form", id="classify.iris"),
+        Binding("i", f"tab('{IMAGES_TAB}')", "Images", tooltip="Back to the images", id="classify.images"),
     ]
+    # Keys that only mean something beside the pictures.
+    IMAGE_ACTIONS = {"compare", "polarity", "normalize"}
 
     @dataclass
     class ModelsFound(Message):
@@ -70,23 +77,28 @@ class ClassifyScreen(AppScreen):
         self.normalize = True
         self.current: Path | None = None
         self._input: np.ndarray | None = None
+        self._first: Path | None = None
+        self._last_size = (28, 28)
 
     def compose(self) -> ComposeResult:
         """Tabs for images and iris; the image tab is browser, pictures and bars."""
         start = self.dl_app.start_path
+        # The picture shown first is also where the tree's cursor starts.
+        self._first = start if start.is_file() else _first_image(start)
         yield Header()
-        with TabbedContent(initial="images-tab"):
-            with TabPane("Images", id="images-tab"):
+        with TabbedContent(initial=IMAGES_TAB):
+            with TabPane("Images", id=IMAGES_TAB):
                 with Horizontal():
-                    yield ImageTree(start if start.is_dir() else start.parent, id="browser")
+                    yield ImageTree(start if start.is_dir() else start.parent, select=self._first, id="browser")
                     with Vertical(id="pictures"):
                         yield picture(self.dl_app.graphics, id="original")
                         yield picture(self.dl_app.graphics, id="model-input")
                         yield Static("", id="preprocess-info")
                     with VerticalScroll(id="predictions"):
                         yield Select([], prompt="Model", allow_blank=True, id="model-select")
+                        yield Static("", id="file-error")
                         yield Horizontal(id="bars")
-            with TabPane("Iris", id="iris-tab"):
+            with TabPane("Iris", id=IRIS_TAB):
                 yield IrisPane(id="iris")
         yield Footer()
 
@@ -95,10 +107,8 @@ class ClassifyScreen(AppScreen):
         self.query_one("#original").border_title = "image"
         self.query_one("#model-input").border_title = "model input 28×28"
         self._show_settings()
-        start = self.dl_app.start_path
-        first = start if start.is_file() else _first_image(start)
-        if first is not None:
-            self.open(first)
+        if self._first is not None:
+            self.open(self._first)
         self.query_one(ImageTree).focus()
 
     def models_changed(self) -> None:
@@ -147,17 +157,36 @@ class ClassifyScreen(AppScreen):
         for info, column in zip(self.models, bars.children):
             column.border_title = markup_safe(info.name)
         self._show_columns()
+        self.refresh_bindings()
         if self.current is not None:
             self.open(self.current)
 
     def _show_columns(self) -> None:
         for info, column in zip(self.models, self.query_one("#bars").children):
             column.display = self.model in (COMPARE, info.name)
+        self.call_after_refresh(self.fit_bars)
+
+    def on_resize(self) -> None:
+        """The terminal's size changed: fit the bar columns again once laid out."""
+        self.call_after_refresh(self.fit_bars)
+
+    def fit_bars(self) -> None:
+        """Stacked columns (narrow terminals) that would not all fit show their most likely classes only."""
+        bars = self.query_one("#bars", Horizontal)
+        shown = [column for column in bars.query(ProbabilityBars) if column.display]
+        if not shown or not bars.display:  # hidden behind a file's error: fitted when shown again
+            return
+        stacked = bars.styles.layout is not None and bars.styles.layout.name == "vertical"
+        room = self.query_one("#predictions").content_region.bottom - bars.region.y
+        each = room // len(shown) - 2  # less each column's border
+        for column in shown:
+            column.rows = max(1, each) if stacked else 0
 
     @on(ImageTree.ImageHighlighted)
     def _highlighted(self, event: ImageTree.ImageHighlighted) -> None:
-        """Classify the image under the tree's cursor."""
-        self.open(event.path)
+        """Classify the image under the tree's cursor (unless it is already shown)."""
+        if event.path != self.current:
+            self.open(event.path)
 
     def open(self, path: Path) -> None:
         """Show and classify one image file."""
@@ -193,6 +222,11 @@ class ClassifyScreen(AppScreen):
         if event.path != self.current:
             return
         self.query_one("#original").image = event.shown
+        self._last_size = event.shown.size
+        predictions = self.query_one("#predictions")
+        if predictions.has_class("-failed"):
+            predictions.remove_class("-failed")
+            self.call_after_refresh(self.fit_bars)
         self._input = event.model_input
         self._show_input()
         for info, column in zip(self.models, self.query_one("#bars").children):
@@ -204,14 +238,15 @@ class ClassifyScreen(AppScreen):
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
-        """Put the file's error where the bars were and clear the pictures."""
+        """Say once why the file cannot be read, where the bars were, and blank the pictures."""
         if event.path != self.current:
             return
-        self.query_one("#original").image = None
+        # A blank of the last picture's size: an empty frame keeps the layout still while browsing.
+        self.query_one("#original").image = PILImage.new("RGB", self._last_size, BLANK_RGB)
         self.query_one("#model-input").image = None
         self._input = None
-        for column in self.query("#bars ProbabilityBars").results(ProbabilityBars):
-            column.show_error(f"{clean(event.path.name)}: {event.error}")
+        self.query_one("#file-error", Static).update(Content(f"⚠ {clean(event.path.name)}: {event.error}"))
+        self.query_one("#predictions").add_class("-failed")
 
     def _show_input(self) -> None:
         """The 28x28 the selected model receives: binarised for the VAE models."""
@@ -268,11 +303,32 @@ class ClassifyScreen(AppScreen):
         if self.current is not None:
             self.open(self.current)
 
-    def action_iris(self) -> None:
-        """Flip between the image and iris tabs."""
-        tabs = self.query_one(TabbedContent)
-        tabs.active = "iris-tab" if tabs.active == "images-tab" else "images-tab"
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Image keys only beside the images; Compare greyed with one model; `i` names the other tab."""
+        active = self.query_one(TabbedContent).active
+        if action in self.IMAGE_ACTIONS and active != IMAGES_TAB:
+            return False
+        if action == "compare":
+            return len(self.models) > 1 or None
+        if action == "tab":
+            return parameters[0] != active
+        return True
 
+    def action_tab(self, pane: str) -> None:
+        """Show a tab."""
+        # Hidden with focus inside, the tree would hand focus to a visible neighbour in its own
+        # pane, and focusing a pane's widget makes TabbedContent show that pane again.
+        self.set_focus(None)
+        self.query_one(TabbedContent).active = pane
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        """Keys go to the pane now shown: the tree, or the first iris field."""
+        if event.pane.id == IMAGES_TAB:
+            self.query_one(ImageTree).focus()
+        else:
+            self.query_one(IrisPane).focus_first()
+        self.refresh_bindings()
 
 def _first_image(folder: Path) -> Path | None:
     """The first image in FOLDER by name, so the first screen already shows a prediction."""

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tui.runtime import ModelInfo
 from tui.text import markup_safe, one_line
-from tui.widgets.iris_form import IrisForm
+from tui.widgets.iris_form import IrisForm, NumberField
 from tui.widgets.probabilities import ProbabilityBars
 
 IRIS = "iris"
@@ -43,8 +43,14 @@ class IrisPane(Vertical):
 
     def compose(self) -> ComposeResult:
         """A heading; the form arrives with the model's feature names."""
-        yield Static("Iris: type or use ↑/↓ to change a measurement", id="iris-help")
+        yield Static("Iris: type, or ↑/↓ to change a measurement · esc leaves the field", id="iris-help")
         yield ProbabilityBars(id="iris-bars")
+
+    def focus_first(self) -> None:
+        """Put the cursor in the first measurement, if the form is there yet."""
+        fields = self.query(NumberField)
+        if fields:
+            fields.first().focus()
 
     def models_changed(self) -> None:
         """Read the iris model's metadata again."""

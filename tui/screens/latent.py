@@ -64,6 +64,9 @@ class LatentScreen(AppScreen):
         super().__init__()
         self.n = latent.DEFAULT_N
         self.grid: LatentScreen.Decoded | None = None
+        self.error = ""
+        # A save asked for before the grid arrived (from the palette, on another screen).
+        self._save_pending = False
 
     def compose(self) -> ComposeResult:
         """The grid on the left, the chosen digit and its bars on the right."""
@@ -71,8 +74,10 @@ class LatentScreen(AppScreen):
         with Horizontal():
             yield LatentGrid(self.dl_app.graphics, id="latent-grid")
             with VerticalScroll(id="latent-side"):
-                yield picture(self.dl_app.graphics, id="latent-digit")
-                yield Static("decoding…", id="latent-info")
+                # Stacked, or side by side on short terminals (app.tcss), so the bars stay in view.
+                with Horizontal(id="latent-head"):
+                    yield picture(self.dl_app.graphics, id="latent-digit")
+                    yield Static("decoding…", id="latent-info")
                 yield ProbabilityBars(id="latent-bars")
         yield Footer()
 
@@ -110,16 +115,24 @@ class LatentScreen(AppScreen):
         """Draw the grid; the grid then reports where its cursor is."""
         if event.n != self.n:
             return
-        self.grid = event
+        self.grid, self.error = event, ""
         grid = self.query_one(LatentGrid)
         grid.border_title = f"{DECODER}: {event.n}×{event.n} grid"
         grid.show(event.tiles, event.n)
+        self.refresh_bindings()
+        if self._save_pending:
+            self._save_pending = False
+            self.action_save()
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
         """Explain why there is no grid."""
-        self.grid = None
+        self.grid, self.error = None, event.error
         self.query_one("#latent-info", Static).update(f"[b]no latent grid[/b]\n{markup_safe(event.error)}")
+        self.refresh_bindings()
+        if self._save_pending:
+            self._save_pending = False
+            self.notify(markup_safe(event.error), title="not saved: no latent grid", severity="error")
 
     @on(LatentGrid.CursorMoved)
     def _cursor_moved(self, event: LatentGrid.CursorMoved) -> None:
@@ -144,18 +157,28 @@ class LatentScreen(AppScreen):
             lines.append("[dim]tip: - shows fewer, larger digits[/dim]")
         self.query_one("#latent-info", Static).update("\n".join(lines))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Nothing to resize or save without a decoder."""
+        if action in ("resize", "save") and self.error:
+            return None
+        return True
+
     def action_resize(self, delta: int) -> None:
-        """Change n and decode again."""
+        """Change n and decode again; at the limits say so rather than do nothing."""
         n = latent.clamp_n(self.n + delta)
-        if n != self.n:
-            self.n = n
-            self.query_one("#latent-info", Static).update(f"decoding {n}×{n}…")
-            self.decode(n)
+        if n == self.n:
+            limit = "at least" if delta < 0 else "at most"
+            self.notify(f"the grid is {limit} {n}×{n}", severity="warning")
+            return
+        self.n = n
+        self.query_one("#latent-info", Static).update(f"decoding {n}×{n}…")
+        self.decode(n)
 
     def action_save(self) -> None:
-        """Save the grid (without the cursor) as a PNG."""
-        if self.grid is None:
-            self.notify("nothing to save yet", severity="warning")
+        """Save the grid (without the cursor) as a PNG, now or as soon as it is decoded."""
+        if self.grid is None or self.grid.n != self.n:
+            self._save_pending = True
+            self.notify("the grid is still decoding: it will be saved when it is ready")
             return
         n = self.grid.n
         self.save(self.grid.tiles, self.dl_app.save_dir / f"latent-grid-{n}x{n}.png")

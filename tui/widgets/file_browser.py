@@ -27,6 +27,11 @@ def image_suffixes() -> frozenset[str]:
 class ImageTree(DirectoryTree):
     """Folders and image files; moving the cursor onto an image selects it, so browsing is one key per image."""
 
+    def __init__(self, path: Path, *, select: Path | None = None, id: str | None = None) -> None:
+        super().__init__(path, id=id)
+        # The file already on screen: the cursor goes onto it once its folder has loaded.
+        self._select = select.resolve() if select is not None else None
+
     @dataclass
     class ImageHighlighted(Message):
         """The cursor is on an image file."""
@@ -52,6 +57,17 @@ class ImageTree(DirectoryTree):
         """Show file names literally: control characters replaced, no markup."""
         plain = label.plain if isinstance(label, Text) else label
         return Text(clean(plain))
+
+    @on(Tree.NodeExpanded)
+    def _select_start(self, event: Tree.NodeExpanded[DirEntry]) -> None:
+        """Put the cursor on the start file when its folder's entries arrive, so Down goes to the next one."""
+        if self._select is None:
+            return
+        for node in event.node.children:
+            if node.data is not None and node.data.path.resolve() == self._select:
+                self._select = None
+                self.move_cursor(node, animate=False)
+                return
 
     @on(Tree.NodeHighlighted)
     def _announce(self, event: Tree.NodeHighlighted[DirEntry]) -> None:

@@ -61,13 +61,22 @@ class HalfcellPicture(Widget):
         """As wide as the container allows, unless the height limits it first."""
         if self._image is None:
             return 0
-        return fit(*self._image.size, container.width, container.height, self.cell_aspect())[0]
+        return fit(*self._image.size, container.width, self._rows(container, viewport), self.cell_aspect())[0]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """The height that keeps the picture's proportions at this width."""
         if self._image is None:
             return 0
-        return fit(*self._image.size, width, container.height, self.cell_aspect())[1]
+        return fit(*self._image.size, width, self._rows(container, viewport), self.cell_aspect())[1]
+
+    def _rows(self, container: Size, viewport: Size) -> int:
+        """Rows the picture may take: the container's, or fewer under max-height (less the border)."""
+        # Without this a max-height crops the rows the width asked for, and the picture is squashed.
+        rows = container.height
+        if self.styles.max_height is not None:
+            limit = max(1, int(self.styles.max_height.resolve(container, viewport)) - self.styles.gutter.height)
+            rows = min(rows, limit) if rows else limit
+        return rows
 
     def cell_aspect(self) -> float:
         """How many times taller than wide a picture's pixel is drawn: two pixels a cell."""

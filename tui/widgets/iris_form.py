@@ -62,9 +62,14 @@ class IrisForm(Vertical):
         """One labelled field per feature."""
         for index, name in enumerate(self.names):
             with Horizontal(classes="iris-row"):
-                yield Label(f"{name} ({self.units})", classes="iris-label")
+                yield Label(self.label(name), classes="iris-label")
                 default = DEFAULTS[index] if index < len(DEFAULTS) else 1.0
                 yield NumberField(f"{default:.1f}", type="number", id=f"feature-{index}", classes="iris-field")
+
+    def label(self, name: str) -> str:
+        """The feature's name with its unit, unless the name already gives it ("sepal length (cm)")."""
+        unit = f"({self.units})"
+        return name if not self.units or unit in name else f"{name} {unit}"
 
     def values(self) -> tuple[float, ...] | None:
         """The four numbers, or None while one does not parse."""

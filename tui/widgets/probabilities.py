@@ -22,7 +22,7 @@ def bar(fraction: float, width: int) -> str:
 
 
 class ProbabilityBars(Widget):
-    """A model's class probabilities as bars, or the one-line error that replaced them."""
+    """A model's class probabilities as bars (all, or the `rows` most likely), or the error that replaced them."""
 
     COMPONENT_CLASSES = {"probability-bars--top", "probability-bars--bar", "probability-bars--error"}
 
@@ -36,6 +36,8 @@ class ProbabilityBars(Widget):
     labels: reactive[tuple[str, ...]] = reactive(tuple, layout=True)
     probabilities: reactive[tuple[float, ...]] = reactive(tuple)
     error: reactive[str] = reactive("", layout=True)
+    # 0 shows every class; fewer rows show the most probable classes, most likely first.
+    rows: reactive[int] = reactive(0, layout=True)
 
     def show(self, labels: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> None:
         """Show one probability per label."""
@@ -57,14 +59,34 @@ class ProbabilityBars(Widget):
         """Index of the most probable class, if any."""
         return int(np.argmax(self.probabilities)) if self.probabilities else None
 
+    def shown(self) -> list[int]:
+        """Indices of the classes drawn, in drawing order."""
+        order = list(range(min(len(self.labels), len(self.probabilities))))
+        if 0 < self.rows < len(order):
+            order = sorted(order, key=lambda i: -self.probabilities[i])[: self.rows]
+        return order
+
+    def watch_rows(self) -> None:
+        """Say when some classes are left out."""
+        self.border_subtitle = f"top {self.rows}" if 0 < self.rows < len(self.labels) else ""
+
+    def watch_labels(self) -> None:
+        """The subtitle depends on the number of classes too."""
+        self.watch_rows()
+
     def get_content_height(self, container, viewport, width: int) -> int:
-        """One row per class, or one for an error or an empty view."""
-        return max(1, len(self.labels))
+        """One row per class shown, or the error's wrapped lines, or one for an empty view."""
+        if self.error:
+            return max(1, len(self._error_text().wrap(self.app.console, max(1, width))))
+        return max(1, len(self.shown()))
+
+    def _error_text(self) -> Text:
+        return Text(f"⚠ {self.error}", style=self.get_component_rich_style("probability-bars--error"))
 
     def render(self) -> Text:
         """Draw the rows; the bar takes whatever width the labels and percentages leave."""
         if self.error:
-            return Text(f"⚠ {self.error}", style=self.get_component_rich_style("probability-bars--error"))
+            return self._error_text()
         if not self.probabilities:
             return Text("no prediction yet", style="dim")
         label_width = max(len(label) for label in self.labels)
@@ -73,11 +95,12 @@ class ProbabilityBars(Widget):
         bar_style = self.get_component_rich_style("probability-bars--bar")
         top_style = self.get_component_rich_style("probability-bars--top")
         text = Text(no_wrap=True, overflow="crop")
-        for index, (label, p) in enumerate(zip(self.labels, self.probabilities)):
+        for row, index in enumerate(self.shown()):
+            label, p = self.labels[index], self.probabilities[index]
             style = top_style if index == top else None
+            if row:
+                text.append("\n")
             text.append(f"{label:>{label_width}} ", style=style or "")
             text.append(bar(p, width), style=top_style if index == top else bar_style)
             text.append(f" {p * 100:5.1f}%", style=style or "")
-            if index < len(self.labels) - 1:
-                text.append("\n")
         return text
