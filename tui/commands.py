@@ -46,6 +46,7 @@ class DlTuiCommands(Provider):
             ("Latent space: save grid as PNG", "Write the decoded grid to the current folder",
              partial(app.on_screen, "latent", "save")),
             ("Reload models", "Look for models in the folder again", app.models_changed),
+            ("Help: every key", "List the keys of this screen and its widgets (?)", app.action_help),
             ("Train: play back history", "Replay the recorded training curves",
              partial(app.on_screen, "train", "playback")),
         ]

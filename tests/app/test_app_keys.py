@@ -58,6 +58,12 @@ async def test_escape_leaves_an_input_and_screen_keys_work_again(make_app):
         await wait_for(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press("escape")
         assert not isinstance(app.focused, Input)
+        await pilot.press("3")  # the same on every screen: the Train form's fields
+        await wait_for(pilot, lambda: app.current_mode == "train")
+        app.screen.query(Input).first().focus()
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
         await pilot.press("2")
         await wait_for(pilot, lambda: app.current_mode == "latent")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from tui.widgets.file_browser import ImageTree
 
 
-def test_filter_keeps_images_and_folders_only(tmp_path: Path):
-    for name in ("a.png", "b.JPG", "notes.txt", "make_images.py", ".hidden.png"):
+def test_filter_keeps_images_the_runtime_opens_and_folders(tmp_path: Path):
+    for name in ("a.png", "b.JPG", "notes.txt", "make_images.py", ".hidden.png", "page.eps"):
         (tmp_path / name).write_bytes(b"")
     for name in ("sub", "__pycache__", ".git"):
         (tmp_path / name).mkdir()

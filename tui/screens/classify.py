@@ -21,9 +21,9 @@ from tui.runtime.core import binarised
 from tui.screens.base import AppScreen
 from tui.screens.iris import IrisPane
 from tui.text import clean, markup_safe, one_line
-from tui.widgets.file_browser import ImageTree, image_suffixes
+from tui.widgets.file_browser import ImageTree, first_image
 from tui.widgets.picture import display_copy, from_array, picture
-from tui.widgets.probabilities import ProbabilityBars
+from tui.widgets.bar_columns import BarColumns
 
 COMPARE = "compare"
 IMAGES_TAB, IRIS_TAB = "images-tab", "iris-tab"
@@ -84,7 +84,7 @@ class ClassifyScreen(AppScreen):
         """Tabs for images and iris; the image tab is browser, pictures and bars."""
         start = self.dl_app.start_path
         # The picture shown first is also where the tree's cursor starts.
-        self._first = start if start.is_file() else _first_image(start)
+        self._first = start if start.is_file() else first_image(start)
         yield Header()
         with TabbedContent(initial=IMAGES_TAB):
             with TabPane("Images", id=IMAGES_TAB):
@@ -97,7 +97,7 @@ class ClassifyScreen(AppScreen):
                     with VerticalScroll(id="predictions"):
                         yield Select([], prompt="Model", allow_blank=True, id="model-select")
                         yield Static("", id="file-error")
-                        yield Horizontal(id="bars")
+                        yield BarColumns(id="bars")
             with TabPane("Iris", id=IRIS_TAB):
                 yield IrisPane(id="iris")
         yield Footer()
@@ -147,40 +147,21 @@ class ClassifyScreen(AppScreen):
             select.set_options(options)
             if names:
                 select.value = self.model
-        bars = self.query_one("#bars", Horizontal)
-        await bars.remove_children()
-        if not self.models:
-            await bars.mount(ProbabilityBars())
-            bars.children[0].show_error(f"no digit classifier in {self.runtime.models_dir}")
-            return
-        await bars.mount_all(ProbabilityBars(id=f"bars-{index}") for index in range(len(self.models)))
-        for info, column in zip(self.models, bars.children):
-            column.border_title = markup_safe(info.name)
-        self._show_columns()
+        await self.query_one(BarColumns).set_models([info.name for info in self.models],
+                                                    f"no digit classifier in {self.runtime.models_dir}")
         self.refresh_bindings()
+        if not self.models:
+            return
+        self._show_columns()
         if self.current is not None:
             self.open(self.current)
 
     def _show_columns(self) -> None:
-        for info, column in zip(self.models, self.query_one("#bars").children):
-            column.display = self.model in (COMPARE, info.name)
-        self.call_after_refresh(self.fit_bars)
+        self.query_one(BarColumns).show_only(None if self.model == COMPARE else self.model)
 
     def on_resize(self) -> None:
         """The terminal's size changed: fit the bar columns again once laid out."""
-        self.call_after_refresh(self.fit_bars)
-
-    def fit_bars(self) -> None:
-        """Stacked columns (narrow terminals) that would not all fit show their most likely classes only."""
-        bars = self.query_one("#bars", Horizontal)
-        shown = [column for column in bars.query(ProbabilityBars) if column.display]
-        if not shown or not bars.display:  # hidden behind a file's error: fitted when shown again
-            return
-        stacked = bars.styles.layout is not None and bars.styles.layout.name == "vertical"
-        room = self.query_one("#predictions").content_region.bottom - bars.region.y
-        each = room // len(shown) - 2  # less each column's border
-        for column in shown:
-            column.rows = max(1, each) if stacked else 0
+        self.call_after_refresh(self.query_one(BarColumns).fit)
 
     @on(ImageTree.ImageHighlighted)
     def _highlighted(self, event: ImageTree.ImageHighlighted) -> None:
@@ -226,15 +207,10 @@ class ClassifyScreen(AppScreen):
         predictions = self.query_one("#predictions")
         if predictions.has_class("-failed"):
             predictions.remove_class("-failed")
-            self.call_after_refresh(self.fit_bars)
+            self.call_after_refresh(self.query_one(BarColumns).fit)
         self._input = event.model_input
         self._show_input()
-        for info, column in zip(self.models, self.query_one("#bars").children):
-            result = event.results.get(info.name)
-            if isinstance(result, str):
-                column.show_error(result)
-            elif result is not None:
-                column.show(info.labels, result)
+        self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results)
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
@@ -329,11 +305,3 @@ class ClassifyScreen(AppScreen):
         else:
             self.query_one(IrisPane).focus_first()
         self.refresh_bindings()
-
-def _first_image(folder: Path) -> Path | None:
-    """The first image in FOLDER by name, so the first screen already shows a prediction."""
-    try:
-        names = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in image_suffixes())
-    except OSError:
-        return None
-    return next((p for p in names if p.is_file()), None)

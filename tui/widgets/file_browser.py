@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from rich.text import Text, TextType
@@ -13,15 +12,17 @@ from textual.message import Message
 from textual.widgets import DirectoryTree, Tree
 from textual.widgets._directory_tree import DirEntry
 
+from tui.classify.sources import image_suffixes  # one list of the formats the runtime opens
 from tui.text import clean
 
 
-@cache
-def image_suffixes() -> frozenset[str]:
-    """File name endings that Pillow can open."""
-    from PIL import Image
-
-    return frozenset(suffix.lower() for suffix in Image.registered_extensions())
+def first_image(folder: Path) -> Path | None:
+    """The first image in FOLDER by name, so the first screen already shows a prediction."""
+    try:
+        names = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in image_suffixes())
+    except OSError:
+        return None
+    return next((p for p in names if p.is_file()), None)
 
 
 class ImageTree(DirectoryTree):
@@ -45,7 +46,7 @@ class ImageTree(DirectoryTree):
             return self.tree
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        """Hide dot files, Python caches and files Pillow cannot open by name; keep other folders."""
+        """Hide dot files, Python caches and files the runtime will not open; keep other folders."""
         suffixes = image_suffixes()
         for path in paths:
             if path.name.startswith(".") or path.name == "__pycache__":
