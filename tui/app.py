@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from tui.commands import DlTuiCommands
-from tui.paths import shipped_images_dir
+from tui.paths import describe_folders, shipped_images_dir
 from tui.runtime import DeviceError, Runtime
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
@@ -45,9 +45,9 @@ class DlTuiApp(App[None]):
                 id="app.leave_input"),
     ]
     COMMANDS = App.COMMANDS | {DlTuiCommands}
-    # Screens get -narrow below 120 columns and -short below 36 lines; app.tcss stacks or shrinks
-    # what no longer fits, down to 80x24.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # Screens get -narrow below 120 columns, -large from 180 (pictures grow with the terminal)
+    # and -short below 36 lines; app.tcss stacks or shrinks what no longer fits, down to 80x24.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-large")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(
@@ -69,7 +69,7 @@ class DlTuiApp(App[None]):
         self.save_dir = Path(save_dir) if save_dir is not None else Path.cwd()
         # Bumped after each training run or reload; screens compare it when they are shown.
         self.models_version = 0
-        self.models_label = clean(runtime.models_dir)
+        self.models_label = describe_folders(runtime.folders)
 
     def on_mount(self) -> None:
         """Paint first; find out which execution provider runs while the user looks."""

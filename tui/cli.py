@@ -63,20 +63,6 @@ DeviceOption = Annotated[Device, typer.Option(
     help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")]
 
 
-def no_models(runtime: Runtime) -> str | None:
-    """Why there is nothing to run (no folder, or no models in it), or None."""
-    if runtime.available():
-        return None
-    if not any(Path(folder).is_dir() for folder in runtime.folders):
-        return f"no models folder {folders(runtime)}: pass --models DIR"
-    return f"no models in {folders(runtime)}: train them with `dl-train all`, or pass --models DIR"
-
-
-def folders(runtime: Runtime) -> str:
-    """The folders models are read from, for a message."""
-    return " or ".join(clean(folder) for folder in runtime.folders)
-
-
 def interactive() -> bool:
     """Are stdin and stdout both terminals? The app reads keys and draws; nothing else will do."""
     return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stdout))
@@ -150,8 +136,10 @@ def models_command(models: ModelsOption = None) -> None:
     """Print the models table; see `help`."""
     from tui.runtime import Runtime
 
+    from tui.paths import no_models_reason
+
     runtime = Runtime(models, "cpu")  # reading what a model says needs no GPU
-    if problem := no_models(runtime):
+    if problem := no_models_reason(runtime.available(), runtime.folders):
         print(f"dl-tui models: error: {one_line(problem)}", file=sys.stderr)
         raise typer.Exit(2)
     raise typer.Exit(print_models(runtime))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir as platform_data_dir
 
+from tui.text import clean
+
 MODELS_ENV = "DL_TUI_MODELS"
 DATA_ENV = "DL_TUI_DATA"
 
@@ -79,3 +81,18 @@ def model_source(path: Path, folders: Sequence[Path]) -> str:
     """"user" for a model in the folder new models go to, "shipped" for one that came with dl-tui."""
     writable = Path(folders[0])
     return "user" if path.parent == writable and writable != shipped_models_dir() else "shipped"
+
+
+def describe_folders(folders: Sequence[Path]) -> str:
+    """The folders models are read from, for a header or a message: the shipped one by name."""
+    shipped = shipped_models_dir()
+    return " + ".join("shipped" if Path(folder) == shipped else clean(folder) for folder in folders)
+
+
+def no_models_reason(names: Sequence[str], folders: Sequence[Path]) -> str | None:
+    """Why there is nothing to run (no folder, or no models in it), or None when there are models."""
+    if names:
+        return None
+    if not any(Path(folder).is_dir() for folder in folders):
+        return f"no models folder {describe_folders(folders)}: pass --models DIR"
+    return f"no models in {describe_folders(folders)}: train them with `dl-train all`, or pass --models DIR"

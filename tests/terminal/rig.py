@@ -91,7 +91,8 @@ class Terminal:
     def keys(self, *keys: str, pause: float = 0.3) -> None:
         """Send key presses (xdotool names: `2`, `Right`, `ctrl+q`) to the window."""
         for key in keys:
-            subprocess.run(["xdotool", "key", "--window", self.window, key], env=self.display.env(), check=True)
+            subprocess.run(["xdotool", "key", "--window", self.window, key], env=self.display.env(), check=True,
+                           stderr=subprocess.DEVNULL)  # "XGetInputFocus returned…": Xvfb has no window manager
             time.sleep(pause)
 
     def shot(self) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tui.cli import folders, no_models
+from tui.paths import describe_folders, no_models_reason
 from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.text import clean
 
@@ -14,12 +14,12 @@ ALL = "all"
 def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], None]) -> list[ModelInfo]:
     """The image classifiers `-m` names, in the order given (`all`: every one that loads,
     each that does not named through `warn`). ModelError (exit 2) for anything else."""
-    if problem := no_models(runtime):
+    if problem := no_models_reason(runtime.available(), runtime.folders):
         raise ModelError(problem)
     if ALL in wanted:
         infos = classifiers(runtime, warn)
         if not infos:
-            raise ModelError(f"no image classifiers in {folders(runtime)}")
+            raise ModelError(f"no image classifiers in {describe_folders(runtime.folders)}")
     else:
         infos = [_one(runtime, name) for name in dict.fromkeys(wanted)]
     sizes = {tuple(info.preprocessing.get("size", ())) for info in infos}

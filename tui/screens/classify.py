@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
 from tui.runtime.core import binarised
 from tui.screens.base import AppScreen
@@ -148,7 +149,7 @@ class ClassifyScreen(AppScreen):
             if names:
                 select.value = self.model
         await self.query_one(BarColumns).set_models([info.name for info in self.models],
-                                                    f"no digit classifier in {self.runtime.models_dir}")
+                                                    f"no digit classifier in {describe_folders(self.runtime.folders)}")
         self.refresh_bindings()
         if not self.models:
             return

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from tui.paths import describe_folders
 from tui.runtime import ModelInfo
 from tui.text import markup_safe, one_line
 from tui.widgets.iris_form import IrisForm, NumberField
@@ -61,7 +62,7 @@ class IrisPane(Vertical):
         """Open the iris model off the UI thread."""
         runtime = self.app.runtime  # type: ignore[attr-defined]
         if IRIS not in runtime.available():
-            self.post_message(self.Loaded(None, f"no {IRIS}.onnx in {runtime.models_dir}"))
+            self.post_message(self.Loaded(None, f"no {IRIS}.onnx in {describe_folders(runtime.folders)}"))
             return
         try:
             self.post_message(self.Loaded(runtime.info(IRIS), ""))
