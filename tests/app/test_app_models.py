@@ -105,3 +105,17 @@ def test_running_app_never_imports_tensorflow(tiny_models, images):
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == "[]"
     assert float(lines[0].split()[-1]) < 3.0  # about a second here; generous for a loaded CI box
+
+
+async def test_at_80x24_every_model_its_source_and_its_metrics_are_in_view(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.screen.query_one("#models-table").row_count == 6)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+    for name in ("cnn", "cnn-invert", "iris", "vae-classifier", "vae-decoder", "vae-encoder"):
+        assert f" {name} " in text
+    assert "user" in text  # the source column
+    assert "test metrics: acc 75.00%" in text  # the selected model's details
+    assert "Restore previous" in text and "Help" in text  # the footer, whole

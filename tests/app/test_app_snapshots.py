@@ -1,6 +1,6 @@
 """Snapshots of the screens whose picture matters (half-cell graphics, fixed size, no clock).
 
-Each Classify, Iris and Latent view is taken at the tests' usual 140x45 and at 80x24, the
+Each Classify, Iris, Latent and Train view is taken at the tests' usual 140x45 and at 80x24, the
 smallest terminal the app is laid out for: everything must still be in view there.
 
 Update after an intended change with: pytest tests/app/test_app_snapshots.py --snapshot-update
@@ -86,7 +86,8 @@ def test_latent_grid_with_cursor(make_app, snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=walk)
 
 
-def test_train_history_playback_without_tensorflow(make_app, snap_compare, monkeypatch):
+@SIZES
+def test_train_history_playback_without_tensorflow(make_app, snap_compare, monkeypatch, size):
     """The install hint, and the shipped model's recorded history drawn as the live curves would be."""
     monkeypatch.setattr(TrainScreen, "PLAYBACK_INTERVAL", 0.01)
 
@@ -96,7 +97,8 @@ def test_train_history_playback_without_tensorflow(make_app, snap_compare, monke
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
 
-    assert snap_compare(make_app(can_train=False), terminal_size=SIZE, run_before=play)
+    assert snap_compare(make_app(can_train=False), terminal_size=size, run_before=play)
+
 
 
 @SIZES
