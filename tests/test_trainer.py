@@ -121,7 +121,9 @@ def test_jsonl_stream_is_only_events_in_order(trained):
 def test_checkpoints_are_removed_after_export(trained):
     out, _ = trained
     assert not (out / ".checkpoints").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.onnx" for n in CONTRACT] + ["vae.weights.h5"])
+    # int8 twins (trainer.quantize) are written only where they meet the bar: not part of the check
+    names = [p.name for p in out.iterdir() if not p.name.endswith(".int8.onnx")]
+    assert sorted(names) == sorted([f"{n}.onnx" for n in CONTRACT] + ["vae.weights.h5"])
 
 
 def test_vae_classifier_without_a_trained_vae_says_so(tmp_path):

@@ -29,6 +29,8 @@ class ExportSpec:
     function: Callable  # a tf.function with a named input_signature returning {output_name: tensor}
     parity_inputs: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
+    # MNIST (a trainer.data.Split): also write `<name>.int8.onnx` where it meets the bar (trainer.quantize)
+    quantize_data: object | None = None
 
 
 def export(spec: ExportSpec, out_dir: Path) -> tuple[Path, float]:
@@ -49,7 +51,20 @@ def export(spec: ExportSpec, out_dir: Path) -> tuple[Path, float]:
     proto.producer_name = "dl-train"
     path = out_dir / f"{spec.name}.onnx"
     write_atomic(path, proto.SerializeToString())
+    if spec.quantize_data is not None:
+        _quantize(path, spec.quantize_data)
     return path, parity
+
+
+def _quantize(path: Path, data) -> None:
+    """The int8 twin of a float model just written, or none: a twin of the previous float model
+    would be ignored by dl-tui (its float_sha256 no longer matches), so it is removed."""
+    from trainer.quantize import QuantizeError, int8_path, quantize_file
+
+    try:
+        quantize_file(path, data)
+    except QuantizeError:
+        int8_path(path).unlink(missing_ok=True)
 
 
 def _name_batch_axis(proto) -> None:

@@ -172,7 +172,8 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
         return {"probabilities": model(image, training=False)}
 
     meta = _metadata(name, "classification", description, DIGITS, IMAGE_PREPROCESSING, metrics, history, config, data.describe("mnist"))
-    return _complete(name, [ExportSpec(name, probabilities, {"image": parity_images}, meta)], metrics, started, settings, reporter)
+    spec = ExportSpec(name, probabilities, {"image": parity_images}, meta, quantize_data=data)
+    return _complete(name, [spec], metrics, started, settings, reporter)
 
 
 def _build_vae() -> models.CVAE:
@@ -216,7 +217,7 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
                              metrics, history, config, dataset)
     specs = [
         ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta),
-        ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta),
+        ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta, quantize_data=data),
     ]
     return _complete("vae", specs, metrics, started, settings, reporter)
 
@@ -269,5 +270,5 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
 
     meta = _metadata("vae-classifier", "classification", "Digit classifier on the VAE's 2-D latent encoding (encoder + MLP)",
                      DIGITS, BINARISED_PREPROCESSING, metrics, history, config, data.describe("mnist"))
-    spec = ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta)
+    spec = ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta, quantize_data=data)
     return _complete("vae-classifier", [spec], metrics, started, settings, reporter)

@@ -13,6 +13,10 @@ from tui.runtime.errors import ModelError
 
 Signature = list[tuple[str, list, str]]
 
+# A quantised file is used in place of its float model only within these of its test metrics
+# (docs/model-contract.md): 0.1 accuracy points, 0.5 nats of test ELBO.
+BARS = {"accuracy": 0.001, "elbo": 0.5}
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -34,6 +38,14 @@ class ModelInfo:
     inputs: Signature
     outputs: Signature
     size_bytes: int
+    precision: str = "float"  # "int8" for a quantised file (`<name>.int8.onnx`)
+    float_metrics: dict | None = None  # a quantised file's float model's metrics, as measured beside its own
+    quantization: dict | None = None  # how a quantised file was made
+
+    @property
+    def within_bar(self) -> bool:
+        """A quantised file whose test metrics are all within BARS of its float model's."""
+        return self.precision == "int8" and meets_bar(self.metrics, self.float_metrics or {})
 
     @property
     def is_image_classifier(self) -> bool:
@@ -53,6 +65,17 @@ def _json(meta: dict[str, str], key: str, default: Any, kind: type, name: str) -
     if not isinstance(value, kind):
         raise ModelError(f"model {name}: metadata {key!r} should be a JSON {kind.__name__}")
     return value
+
+
+def meets_bar(metrics: dict, float_metrics: dict) -> bool:
+    """Whether every test metric is within its bar of the float model's (better is fine)."""
+    shared = [key for key in float_metrics if key in metrics]
+    try:
+        return bool(shared) and all(
+            float(float_metrics[key]) - float(metrics[key]) <= BARS["elbo" if "elbo" in key else "accuracy"]
+            for key in shared)
+    except (TypeError, ValueError):
+        return False
 
 
 def _parity(text: str | None) -> float | None:
@@ -86,4 +109,7 @@ def read_info(name: str, path: Path, session: ort.InferenceSession) -> ModelInfo
         inputs=_signature(session.get_inputs()),
         outputs=_signature(session.get_outputs()),
         size_bytes=path.stat().st_size,
+        precision=meta.get("precision", "float"),
+        float_metrics=_json(meta, "float_metrics", None, dict, name),
+        quantization=_json(meta, "quantization", None, dict, name),
     )

@@ -1,0 +1,273 @@
+"""Static INT8 quantisation: `<name>.int8.onnx` beside an exported `<name>.onnx`, same contract.
+
+Calibrated on MNIST training images (QDQ format, int8 weights per output channel, uint8
+activations), checked on the test set with onnxruntime against the float model in the same
+run, and written only if it stays within the bar (BARS). Its metadata is the float model's,
+plus its own test metrics and what it was made from (docs/model-contract.md).
+
+    python -m trainer.quantize [--data ../shared/data/mnist.npz] [--models exported] [NAME...]
+
+No TensorFlow: onnx and onnxruntime's quantisation tools only (the `train` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from trainer.graph import decoder_rewrites
+from trainer.outdir import write_atomic
+
+SUFFIX = ".int8"
+CALIBRATION_IMAGES = 512
+LATENT_CALIBRATION = 4096  # latent points are cheap, and more of them tighten the decoder's ranges
+# The most a quantised model may lose against its float model, per metric.
+BARS = {"accuracy": 0.001, "elbo": 0.5}  # 0.1 accuracy points; 0.5 nats of test ELBO
+QUANTIZABLE = ("cnn", "cnn-invert", "vae-classifier", "vae-decoder")
+
+
+class QuantizeError(Exception):
+    """The quantised model missed the bar or could not be made; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Result:
+    path: Path
+    metrics: dict
+    float_metrics: dict
+    parity: float
+    written: bool
+
+
+def int8_path(float_path: Path) -> Path:
+    """`cnn.onnx` -> `cnn.int8.onnx`."""
+    return float_path.with_name(float_path.stem + SUFFIX + float_path.suffix)
+
+
+def meets_bar(metrics: dict, float_metrics: dict) -> bool:
+    """Whether every test metric is within its bar of the float model's (better is fine)."""
+    shared = [key for key in float_metrics if key in metrics]
+    if not shared:
+        return False
+    for key in shared:
+        bar = BARS["elbo"] if "elbo" in key else BARS["accuracy"]
+        if float(float_metrics[key]) - float(metrics[key]) > bar:
+            return False
+    return True
+
+
+def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
+    """Quantise one exported model with `data` (a trainer.data.Split of MNIST); write it atomically
+    if it meets the bar. QuantizeError if it does not (unless `write_failed`)."""
+    import onnx
+
+    model = onnx.load(str(float_path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    name = meta.get("model", float_path.stem)
+    if name not in QUANTIZABLE:
+        raise QuantizeError(f"{name}: no quantisation recipe (only {', '.join(QUANTIZABLE)})")
+    recipe = _recipe(name, float_path, data)
+    rewrites = []
+    if name == "vae-decoder":
+        model, rewrites = decoder_rewrites(model)
+    quantized = _quantize(model, recipe)
+    float_session, int8_session = _session(float_path.read_bytes()), _session(quantized)
+    parity = max(float(np.max(np.abs(a - b))) for a, b in zip(
+        float_session.run(None, recipe.parity), int8_session.run(None, recipe.parity)))
+    float_metrics, metrics = recipe.evaluate(float_session), recipe.evaluate(int8_session)
+    result = Result(int8_path(float_path), metrics, float_metrics, parity, False)
+    if not meets_bar(metrics, float_metrics) and not write_failed:
+        raise QuantizeError(f"{name}: int8 test metrics {_short(metrics)} miss the bar against "
+                            f"float {_short(float_metrics)} ({BARS}); not written")
+    proto = onnx.load_from_string(quantized)
+    del proto.metadata_props[:]
+    info = {
+        "method": "onnxruntime.quantization.quantize_static", "format": "QDQ",
+        "weights": "int8, symmetric, per output channel", "activations": "uint8, MinMax",
+        "calibration": recipe.calibration, "excluded": recipe.excluded, "graph_rewrites": rewrites,
+        "bars": BARS,
+    }
+    meta.update({
+        "precision": "int8",
+        "metrics": json.dumps(metrics),
+        "float_metrics": json.dumps(float_metrics),
+        "parity": f"{parity:.2e}",
+        "parity_reference": "float",
+        "float_sha256": hashlib.sha256(float_path.read_bytes()).hexdigest(),
+        "quantization": json.dumps(info),
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    })
+    versions = json.loads(meta.get("versions", "{}") or "{}")
+    versions.update(_versions())
+    meta["versions"] = json.dumps(versions)
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "dl-train quantize"
+    onnx.checker.check_model(proto)
+    write_atomic(result.path, proto.SerializeToString())
+    return Result(result.path, metrics, float_metrics, parity, True)
+
+
+@dataclass
+class _Recipe:
+    feeds: list[dict[str, np.ndarray]]  # calibration batches
+    parity: dict[str, np.ndarray]
+    evaluate: object  # session -> metrics
+    calibration: dict
+    excluded: list[str]
+    op_types_float_output: list[str]
+
+
+def _recipe(name: str, float_path: Path, data) -> _Recipe:
+    rng = np.random.default_rng(0)
+    count = min(CALIBRATION_IMAGES, len(data.x_train))
+    picked = rng.choice(len(data.x_train), count, replace=False)
+    train = (data.x_train[picked].astype(np.float32) / 255.0)[..., None]
+    test = (data.x_test.astype(np.float32) / 255.0)[..., None]
+    source = {"data": "MNIST training images", "count": count, "seed": 0}
+    if name in ("cnn", "cnn-invert"):
+        if name == "cnn-invert":  # it reads both polarities: calibrate on both
+            train[: count // 2] = 1.0 - train[: count // 2]
+            source["inverted"] = count // 2
+
+        def evaluate(session):
+            original = _accuracy(session, test, data.y_test)
+            if name == "cnn":
+                return {"test_accuracy": original}
+            inverted = _accuracy(session, 1.0 - test, data.y_test)
+            return {"test_accuracy": (original + inverted) / 2, "test_accuracy_original": original,
+                    "test_accuracy_inverted": inverted}
+
+        return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source, [], [])
+    binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
+    if name == "vae-classifier":
+        return _Recipe(_batches({"image": binary_train}), {"image": binary_test[:256]},
+                       lambda s: {"test_accuracy": _accuracy(s, binary_test, data.y_test)},
+                       # the dense layers stay float: the 2-D latent is too coarse in uint8
+                       {**source, "binarize": 0.5}, ["Gemm", "MatMul"], [])
+    # vae-decoder: latent points the encoder gives real training images, sampled as in training
+    encoder = _session((float_path.parent / "vae-encoder.onnx").read_bytes())
+    picked = rng.choice(len(data.x_train), min(LATENT_CALIBRATION, len(data.x_train)), replace=False)
+    binary_train = (data.x_train[picked] > 127.5).astype(np.float32)[..., None]
+    source["count"] = len(picked)
+    mean, logvar = encoder.run(["mean", "logvar"], {"image": binary_train})
+    z = (mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape)).astype(np.float32)
+    # Kept in float: the dense layer and the last layer's tap sum (their int8 error costs ELBO,
+    # their time is small); the last layer's channel product runs int8 with a float output.
+    return _Recipe(_batches({"z": z}), {"z": z[:256]},
+                   lambda s: {"test_elbo": _elbo(encoder, s, binary_test)},
+                   {**source, "binarize": 0.5, "latent": "encoder mean + exp(logvar/2) * N(0, 1)"},
+                   ["Gemm", "taps"], ["MatMul"])
+
+
+def _quantize(model, recipe: _Recipe) -> bytes:
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(recipe.feeds)
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    with tempfile.TemporaryDirectory(prefix="dl-train-quantize-") as tmp:
+        source, prepared, target = (Path(tmp) / f for f in ("float.onnx", "pre.onnx", "int8.onnx"))
+        onnx.save(model, str(source))
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        nodes = onnx.load(str(prepared)).graph.node
+        excluded = [n.name for n in nodes if n.op_type in recipe.excluded
+                    or any(n.name.endswith("/" + tag) for tag in recipe.excluded)]
+        recipe.excluded = excluded
+        quantize_static(
+            str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
+            extra_options={"OpTypesToExcludeOutputQuantization": recipe.op_types_float_output},
+        )
+        return target.read_bytes()
+
+
+def _batches(feeds: dict[str, np.ndarray], size: int = 64) -> list[dict[str, np.ndarray]]:
+    (key, value), = feeds.items()
+    return [{key: value[i : i + size]} for i in range(0, len(value), size)]
+
+
+def _session(model: bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _accuracy(session, x: np.ndarray, y: np.ndarray) -> float:
+    name = session.get_inputs()[0].name
+    probs = np.concatenate([session.run(None, {name: x[i : i + 500]})[0] for i in range(0, len(x), 500)])
+    return float(np.mean(probs.argmax(axis=1) == y))
+
+
+def _elbo(encoder, decoder, x: np.ndarray, seed: int = 0) -> float:
+    """Single-sample Monte Carlo ELBO over X (as the CVAE tutorial reports it); the same `seed`
+    for the float and the int8 decoder, so their difference is the decoder's alone."""
+    rng = np.random.default_rng(seed)
+    log2pi = np.log(2 * np.pi)
+    total = 0.0
+    for i in range(0, len(x), 500):
+        batch = x[i : i + 500]
+        mean, logvar = encoder.run(["mean", "logvar"], {"image": batch})
+        z = (rng.standard_normal(mean.shape) * np.exp(logvar * 0.5) + mean).astype(np.float32)
+        (logits,) = decoder.run(None, {"z": z})
+        cross_ent = np.maximum(logits, 0) - logits * batch + np.log1p(np.exp(-np.abs(logits)))
+        logpz = np.sum(-0.5 * (z**2 + log2pi), axis=1)
+        logqz_x = np.sum(-0.5 * ((z - mean) ** 2 * np.exp(-logvar) + logvar + log2pi), axis=1)
+        total += float(np.sum(-cross_ent.sum(axis=(1, 2, 3)) + logpz - logqz_x))
+    return total / len(x)
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+
+    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+def _short(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(QUANTIZABLE), help="models to quantise")
+    parser.add_argument("--data", default=None, help="mnist.npz or a folder of MNIST IDX files")
+    parser.add_argument("--models", type=Path, default=Path("exported"))
+    parser.add_argument("--write-failed", action="store_true", help="write even if it misses the bar")
+    args = parser.parse_args(argv)
+    from trainer.data import load_mnist
+
+    data = load_mnist(args.data)
+    status = 0
+    for name in args.names:
+        try:
+            result = quantize_file(args.models / f"{name}.onnx", data, args.write_failed)
+        except QuantizeError as error:
+            print(f"{name}: {error}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{result.path}: {_short(result.metrics)} (float {_short(result.float_metrics)}), "
+              f"parity {result.parity:.2e}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
