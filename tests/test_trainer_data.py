@@ -67,6 +67,7 @@ def test_wrong_magic_is_refused(tmp_path):
 
 
 def test_iris_uses_the_notebooks_split():
+    pytest.importorskip("sklearn", reason="scikit-learn (the train extra) is not installed")
     split = load_iris_split()
     assert split.x_train.shape == (120, 4) and split.x_test.shape == (30, 4)
     assert split.y_test[:5].tolist() == [1, 0, 2, 1, 1]  # train_test_split(test_size=0.2, random_state=42)

@@ -21,7 +21,7 @@ from tui.screens.latent import LatentScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
 from tui.text import clean, one_line
-from tui.training import CommandBuilder, dl_train_command, have_tensorflow
+from tui.trainer_client import CommandBuilder, dl_train_command, have_tensorflow
 from tui.terminal import Graphics, detect
 
 

@@ -10,7 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from tui.text import clean
-from tui.training import TRAINABLE
+from tui.trainer_client import TRAINABLE
 
 if TYPE_CHECKING:
     from tui.app import DlTuiApp

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from tui.training import TrainOptions, dl_train_command
+from fake_trainer import fake_command  # noqa: F401  (the app's tests use it from here)
 
-FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
 SIZE = (140, 45)
-
-
-def fake_command(options: TrainOptions, out: Path) -> list[str]:
-    """The fake trainer's command line: dl-train's, with the script in place of dl-train."""
-    argv = dl_train_command(options, out)
-    return [sys.executable, str(FAKE_TRAINER), *argv[argv.index(options.model):]]
 
 
 async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:

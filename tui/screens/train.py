@@ -21,7 +21,7 @@ from tui.screens.base import AppScreen
 from tui.screens.keep_model import KeepModelScreen
 from tui.staging import Comparison, Staging
 from tui.text import one_line
-from tui.training import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
+from tui.trainer_client import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
                           parse_event)
 from tui.widgets.train_form import TrainForm
 from tui.widgets.train_view import TrainView

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from tui.training import INVERT_MODELS, MNIST_MODELS, TRAINABLE, TrainOptions
+from tui.trainer_client import INVERT_MODELS, MNIST_MODELS, TRAINABLE, TrainOptions
 
 DEFAULT_EPOCHS = 10
 

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from tui.text import clean, markup_safe
-from tui.training import TrainingState
+from tui.trainer_client import TrainingState
 from tui.widgets.chart import Line, LineChart
 
 TRAIN_COLOR, VAL_COLOR = "dodger_blue1", "dark_orange"

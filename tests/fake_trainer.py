@@ -19,6 +19,14 @@ from pathlib import Path
 STEPS = 4
 
 
+def fake_command(options, out: Path) -> list[str]:
+    """This script's command line for a run: dl-train's, with the script in place of dl-train."""
+    from tui.trainer_client import dl_train_command
+
+    argv = dl_train_command(options, out)
+    return [sys.executable, str(Path(__file__).resolve()), *argv[argv.index(options.model):]]
+
+
 def emit(**event: object) -> None:
     print(json.dumps(event), flush=True)
 

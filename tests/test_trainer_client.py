@@ -1,4 +1,4 @@
-"""tui/training.py without Textual: parsing events, folding them into curves, the process and its cancel."""
+"""tui/trainer_client.py without Textual: parsing events, folding them into curves, the process and its cancel."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sys
 import time
 
 import pytest
-from app_helpers import fake_command
+from fake_trainer import fake_command
 
-from tui.training import (NotAnEvent, TrainerProcess, TrainingState, TrainOptions, dl_train_command, history_event,
-                          parse_event)
+from tui.trainer_client import (NotAnEvent, TrainerProcess, TrainingState, TrainOptions, dl_train_command,
+                                history_event, parse_event)
 
 
 def test_parse_event_accepts_contract_events_only():
