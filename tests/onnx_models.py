@@ -238,6 +238,22 @@ def build_nan(folder: Path, filename: str = "cnn-nan") -> Path:
     return path
 
 
+def build_black_on_white(folder: Path, filename: str = "cnn-bow") -> Path:
+    """A `cnn` trained, as it were, on black digits on white: it inverts its input before
+    the cnn's weights, and its metadata says `black-on-white`. Given MNIST-style input
+    inverted for it, it answers exactly as the cnn does; given the input as is, wrongly."""
+    preprocessing = {**_IMAGE_PREPROCESSING, "polarity": "black-on-white"}
+    path = build("cnn", folder, filename, model=filename, preprocessing=preprocessing)
+    model = onnx.load(path)
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+    graph.node[0].input[0] = "flipped"  # the Reshape reads 1 - image
+    graph.node.insert(0, helper.make_node("Sub", ["one", "image"], ["flipped"]))
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
 def build_all(folder: Path) -> Path:
     """Write all six tiny models into `folder` and return it."""
     for name in NAMES:

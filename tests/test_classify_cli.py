@@ -155,6 +155,22 @@ def test_worker_processes_run_the_models_with_the_same_rows(capsys, tiny_models,
     assert "ms load+preprocess" in two[2] and "ms inference" in two[2]
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_black_on_white_model_gets_its_input_inverted(capsys, tiny_models, tmp_path, workers):
+    x, _ = onnx_models.mnist_sample("test")
+    for i in range(70):  # past one chunk: with 2 workers they run the models too
+        Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
+    onnx_models.build_black_on_white(tiny_models)
+    code, out, _ = run(capsys, "classify", tmp_path, "--models", tiny_models, "-m", "cnn", "-m", "cnn-bow",
+                       "--workers", workers, "-q")
+    rows = jsonl(out)
+    cnn = [r["probabilities"] for r in rows if r["model"] == "cnn"]
+    bow = [r["probabilities"] for r in rows if r["model"] == "cnn-bow"]
+    assert code == 0 and len(bow) == 70
+    for ours, theirs in zip(cnn, bow):
+        assert theirs == pytest.approx(ours, abs=1e-5)
+
+
 def test_recursive_walks_subfolders(classify, digits):
     sub = digits / "more"
     sub.mkdir()

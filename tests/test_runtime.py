@@ -38,7 +38,7 @@ def test_info_reads_every_metadata_key(runtime, tiny_models):
     assert info.path == tiny_models / "cnn-invert.onnx"
     assert info.task == "classification"
     assert info.labels == [str(d) for d in range(10)]
-    assert info.preprocessing["polarity"] == "white-on-black"
+    assert info.preprocessing.polarity == "white-on-black" and info.preprocessing.size == (28, 28)
     assert info.metrics["test_accuracy_inverted"] == 0.65
     assert info.history[0]["epoch"] == 1
     assert info.config["invert"] is True
@@ -54,7 +54,7 @@ def test_info_reads_every_metadata_key(runtime, tiny_models):
 
 def test_info_of_encoder_decoder_and_iris(runtime):
     assert runtime.info("vae-encoder").outputs[1][0] == "logvar"
-    assert runtime.info("vae-decoder").preprocessing["kind"] == "latent"
+    assert runtime.info("vae-decoder").preprocessing.kind == "latent"
     iris = runtime.info("iris")
     assert iris.labels == onnx_models.IRIS_LABELS
     assert not iris.is_image_classifier
@@ -92,6 +92,27 @@ def test_predict_binarizes_when_the_metadata_says(runtime, digits):
     binary = (x[:8] > 0.5).astype(np.float32)
     np.testing.assert_allclose(got, onnx_models.reference("vae-classifier", binary), atol=1e-5)
     assert not np.allclose(got, onnx_models.reference("vae-classifier", x[:8]), atol=1e-4)
+
+
+def test_predict_inverts_for_a_black_on_white_model(runtime, tiny_models, digits):
+    x, _ = digits
+    onnx_models.build_black_on_white(tiny_models)
+    runtime.reload()
+    # Given white-on-black input like every model, it answers as the cnn does on the same input.
+    np.testing.assert_allclose(runtime.predict("cnn-bow", x[:8]), runtime.predict("cnn", x[:8]), atol=1e-5)
+    assert runtime.info("cnn-bow").preprocessing.model_view(x[:1]).max() == 1.0 - x[:1].min()
+
+
+@pytest.mark.parametrize(("preprocessing", "message"), [
+    ({"kind": "image", "size": "28x28"}, "'size' should be two positive whole numbers"),
+    ({"kind": "image", "polarity": "grey"}, "'polarity' should be white-on-black or black-on-white"),
+    ({"kind": "image", "binarize": "half"}, "'binarize' should be a number or null"),
+    ({"kind": "features", "features": "sepal"}, "'features' should be a list"),
+])
+def test_preprocessing_it_cannot_use_is_a_model_error(tiny_models, preprocessing, message):
+    onnx_models.build("cnn", tiny_models, preprocessing=preprocessing)
+    with pytest.raises(ModelError, match=f"model cnn: preprocessing {message}"):
+        Runtime(tiny_models).info("cnn")
 
 
 def test_predict_iris_features(runtime):

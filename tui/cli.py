@@ -8,59 +8,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from typer.core import TyperCommand
 
+from tui.options import Command, DeviceOption, ModelsOption, typer_app
+from tui.runtime.choices import Device
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
 
 if TYPE_CHECKING:
     from tui.runtime import Runtime
 
-# Every dl-tui command: -h is --help too.
-CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 NO_TERMINAL = "dl-tui: the app needs a terminal; for scripts use `dl-tui classify`"
-
-
-class Command(TyperCommand):
-    """A Typer command whose flags show no value in --help.
-
-    Typer 0.29 labels every bool option `<bool>`, flags and --help included, as if each
-    took a value; a flag's metavar left empty shows nothing there.
-    """
-
-    def get_params(self, ctx: typer.Context) -> list:
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False):
-                param.metavar = ""
-        return params
-
-
-def typer_app() -> typer.Typer:
-    """The Typer app for one dl-tui command (its one function takes `cls=Command`)."""
-    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=CONTEXT)
-
-
-class Device(str, Enum):
-    """`--device`, in the app and `dl-tui classify`."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-ModelsOption = Annotated[Optional[Path], typer.Option(
-    "--models", metavar="DIR", show_default=False,
-    help="Read models from DIR only (default: $DL_TUI_MODELS, else your own models, "
-    "trained in the app, then the shipped ones).")]
-DeviceOption = Annotated[Device, typer.Option(
-    help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")]
 
 
 def interactive() -> bool:

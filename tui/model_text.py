@@ -66,7 +66,7 @@ def details(info: ModelInfo, source: str, provider: str) -> list[tuple[str, str]
         ("dataset", dataset(info.dataset) if info.dataset else ""),
         ("training", readable(info.config) if info.config else ""),
         ("history", f"{len(info.history)} epochs recorded" if info.history else ""),
-        ("preprocessing", readable(info.preprocessing) if info.preprocessing else ""),
+        ("preprocessing", readable(info.preprocessing.metadata)),
         ("trained", info.created.replace("T", " ")),
         ("parity", "" if info.parity is None else f"{info.parity:.1e} (largest difference, onnxruntime "
                                                    "against TensorFlow)"),

@@ -22,7 +22,7 @@ def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], Non
             raise ModelError(f"no image classifiers in {describe_folders(runtime.folders)}")
     else:
         infos = [_one(runtime, name) for name in dict.fromkeys(wanted)]
-    sizes = {tuple(info.preprocessing.get("size", ())) for info in infos}
+    sizes = {info.preprocessing.size for info in infos}
     if len(sizes) > 1:
         raise ModelError("these models take images of different sizes: choose one with --model")
     return infos

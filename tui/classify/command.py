@@ -22,8 +22,9 @@ from tui.classify.report import ProgressBar
 from tui.classify.runner import Plan, classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
-from tui.cli import Command, Device, DeviceOption, ModelsOption, typer_app
+from tui.options import Command, DeviceOption, ModelsOption, typer_app
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
+from tui.runtime.choices import Device, Polarity
 from tui.runtime.sessions import CPU, providers_for
 from tui.text import clean, one_line
 
@@ -35,12 +36,6 @@ class Format(str, Enum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
-
-
-class Polarity(str, Enum):
-    auto = "auto"
-    keep = "keep"
-    invert = "invert"
 
 
 def cores() -> int:
@@ -138,7 +133,7 @@ def classify_command(
     if not head:  # every path is a folder (a file given by name is always tried)
         say("warning", nothing_found(paths, recursive))
         raise typer.Exit(OK)
-    size = tuple(infos[0].preprocessing.get("size", (28, 28)))
+    size = infos[0].preprocessing.size
     plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers,
                 infer_in_workers=on_cpu)
     writer = make_writer(fmt, infos, top)

@@ -101,9 +101,6 @@ def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo]) -> Don
 
 def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> np.ndarray:
     """The model's probabilities; ModelError when it breaks its contract."""
-    # Our preprocessing makes white on black; a model may say it wants the reverse.
-    if info.preprocessing.get("polarity") == "black-on-white":
-        images = 1.0 - images
     try:
         return runtime.predict(info.name, images)
     except ModelError:

@@ -2,20 +2,33 @@
 
 Labels, preprocessing and metrics come from each model's metadata
 (docs/model-contract.md), never from constants here.
+
+Names are imported on first use, so `tui.runtime.choices` (the CLI's options) costs no
+onnxruntime import.
 """
 
-from tui.runtime.core import Runtime
-from tui.runtime.errors import DeviceError, ModelError
-from tui.runtime.info import ModelInfo
-from tui.runtime.preprocess import ImageError, load_image, prepare, to_model_input
+from __future__ import annotations
 
-__all__ = [
-    "DeviceError",
-    "ImageError",
-    "ModelError",
-    "ModelInfo",
-    "Runtime",
-    "load_image",
-    "prepare",
-    "to_model_input",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.runtime.choices import Device, Polarity
+    from tui.runtime.core import Runtime
+    from tui.runtime.errors import DeviceError, ModelError
+    from tui.runtime.info import ModelInfo
+    from tui.runtime.preprocess import ImageError, load_image, prepare, to_model_input
+    from tui.runtime.preprocessing import Preprocessing
+
+_HOME = {
+    "Device": "choices", "Polarity": "choices", "Runtime": "core", "DeviceError": "errors",
+    "ModelError": "errors", "ModelInfo": "info", "ImageError": "preprocess", "load_image": "preprocess",
+    "prepare": "preprocess", "to_model_input": "preprocess", "Preprocessing": "preprocessing",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOME[name]}"), name)

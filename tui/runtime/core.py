@@ -104,8 +104,9 @@ class Runtime:
     def predict(self, name: str, batch: np.ndarray) -> np.ndarray:
         """Class probabilities [N, C] for a batch, preprocessed as the metadata says.
 
-        Image models take [N, H, W] or [N, H, W, 1] in [0, 1], white on black; the
-        model's `binarize` threshold is applied here. Feature models take [N, F].
+        Image models take [N, H, W] or [N, H, W, 1] in [0, 1], white on black; what the
+        model's metadata asks for (its polarity, its `binarize` threshold) is applied here,
+        and only here. Feature models take [N, F].
         """
         info = self.info(name)
         if info.task != "classification":
@@ -113,11 +114,11 @@ class Runtime:
         (input_name, shape, _), = info.inputs
         x = np.asarray(batch, dtype=np.float32)
         prep = info.preprocessing
-        if prep.get("kind") == "image":
-            if list(x.shape[1:3]) != list(prep.get("size", x.shape[1:3])):
-                raise ValueError(f"model {name} takes images of {prep['size']}, not {x.shape[1:3]}")
+        if prep.is_image:
+            if tuple(x.shape[1:3]) != prep.size:
+                raise ValueError(f"model {name} takes images of {list(prep.size)}, not {list(x.shape[1:3])}")
             x = x.reshape(len(x), *[d if isinstance(d, int) else -1 for d in shape[1:]])
-            x = binarised(x, prep)
+            x = prep.model_view(x)
         outputs = self.run(name, {input_name: np.ascontiguousarray(x)})
         return outputs.get("probabilities", next(iter(outputs.values())))
 
@@ -184,11 +185,3 @@ def _batched(session: ort.InferenceSession) -> bool:
     """Whether every input and output has a free first (batch) axis, so pieces can be joined."""
     return all(arg.shape and not isinstance(arg.shape[0], int)
                for arg in [*session.get_inputs(), *session.get_outputs()])
-
-
-def binarised(images: np.ndarray, preprocessing: dict) -> np.ndarray:
-    """IMAGES as the model sees them: thresholded where its metadata says `binarize`."""
-    threshold = preprocessing.get("binarize")
-    if threshold is None:
-        return images
-    return (images > float(threshold)).astype(np.float32)

@@ -10,6 +10,7 @@ from typing import Any
 import onnxruntime as ort
 
 from tui.runtime.errors import ModelError
+from tui.runtime.preprocessing import Preprocessing
 
 Signature = list[tuple[str, list, str]]
 
@@ -27,7 +28,7 @@ class ModelInfo:
     task: str
     description: str
     labels: list[str]
-    preprocessing: dict
+    preprocessing: Preprocessing
     metrics: dict
     history: list[dict]
     config: dict
@@ -50,7 +51,7 @@ class ModelInfo:
     @property
     def is_image_classifier(self) -> bool:
         """A classifier that takes images: what `dl-tui classify` can run."""
-        return self.task == "classification" and self.preprocessing.get("kind") == "image"
+        return self.task == "classification" and self.preprocessing.is_image
 
 
 def _json(meta: dict[str, str], key: str, default: Any, kind: type, name: str) -> Any:
@@ -98,7 +99,7 @@ def read_info(name: str, path: Path, session: ort.InferenceSession) -> ModelInfo
         task=meta.get("task", ""),
         description=meta.get("description", ""),
         labels=[str(label) for label in _json(meta, "labels", [], list, name)],
-        preprocessing=_json(meta, "preprocessing", {}, dict, name),
+        preprocessing=Preprocessing.from_metadata(_json(meta, "preprocessing", {}, dict, name), name),
         metrics=_json(meta, "metrics", {}, dict, name),
         history=_json(meta, "history", [], list, name),
         config=_json(meta, "config", {}, dict, name),

@@ -14,7 +14,9 @@ import stat
 import numpy as np
 from PIL import ExifTags, Image, ImageChops, UnidentifiedImageError
 
+from tui.runtime.choices import POLARITIES
 from tui.runtime.mnist import border_median, centre
+from tui.runtime.preprocessing import MNIST_SIZE
 from tui.text import one_line
 
 # The only decoders we let Pillow use, with the names we take from folders. Each runs in
@@ -36,8 +38,6 @@ MAX_PIXELS = 40_000_000  # the most we decode: a full-size copy is then at most 
 # Decoders that hold more than the picture while they work, in picture-sized copies:
 # WebP its canvas and frame besides ours, PPM's plain-text reader its bytes twice.
 _DECODER_COPIES = {"WEBP": 4, "PPM": 3}
-POLARITIES = ("auto", "keep", "invert")
-MNIST_SIZE = (28, 28)
 _MAX_SIDE = 1024  # big photos are decoded and processed at most this large
 _BAND = 1 << 20  # pixels: a big picture is shrunk this many at a time
 _NO_EXIF_FORMATS = ("PNG", "GIF", "BMP", "PPM")  # EXIF only ever in an `exif` chunk

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from tui.runtime.choices import DEVICES
 from tui.runtime.errors import DeviceError, ModelError
 from tui.text import one_line
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def providers_for(device: str) -> list[str]:

@@ -18,7 +18,8 @@ from textual.worker import get_current_worker
 
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
-from tui.runtime.core import binarised
+from tui.runtime.choices import POLARITIES
+from tui.runtime.preprocessing import BLACK_ON_WHITE
 from tui.screens.base import AppScreen
 from tui.screens.iris import IrisPane
 from tui.text import clean, markup_safe, one_line
@@ -29,7 +30,6 @@ from tui.widgets.bar_columns import BarColumns
 COMPARE = "compare"
 IMAGES_TAB, IRIS_TAB = "images-tab", "iris-tab"
 BLANK_RGB = (24, 24, 24)
-POLARITIES = ("auto", "keep", "invert")
 
 
 class ClassifyScreen(AppScreen):
@@ -127,7 +127,7 @@ class ClassifyScreen(AppScreen):
             except Exception as error:  # one broken file must not hide the others
                 errors.append(f"{name}: {one_line(error)}")
                 continue
-            if info.task == "classification" and info.preprocessing.get("kind") == "image":
+            if info.is_image_classifier:
                 found.append(info)
         self.post_message(self.ModelsFound(found, errors))
 
@@ -226,13 +226,16 @@ class ClassifyScreen(AppScreen):
         self.query_one("#predictions").add_class("-failed")
 
     def _show_input(self) -> None:
-        """The 28x28 the selected model receives: binarised for the VAE models."""
+        """The 28x28 the selected model receives: binarised for the VAE models, inverted for a
+        black-on-white one (all side by side: what every model starts from)."""
         if self._input is None:
             return
-        preprocessing = next((info.preprocessing for info in self.models if info.name == self.model), {})
-        threshold = preprocessing.get("binarize")
-        self.query_one("#model-input").image = from_array(binarised(self._input, preprocessing))
-        self.query_one("#model-input").border_title = "model input 28×28" + (" binarised" if threshold else "")
+        prep = next((info.preprocessing for info in self.models if info.name == self.model), None)
+        picture = self.query_one("#model-input")
+        picture.image = from_array(self._input if prep is None else prep.model_view(self._input))
+        notes = [] if prep is None else [note for note, shown in (
+            ("inverted", prep.polarity == BLACK_ON_WHITE), ("binarised", prep.binarize is not None)) if shown]
+        picture.border_title = " ".join(["model input 28×28", *notes])
 
     def _show_settings(self) -> None:
         norm = "on" if self.normalize else "off"

@@ -79,8 +79,8 @@ class IrisPane(Vertical):
             bars.show_error(event.error)
             return
         prep = event.info.preprocessing
-        names = prep.get("features") or [f"feature {i + 1}" for i in range(4)]
-        form = IrisForm(names, prep.get("units", "cm"), id="iris-form")
+        names = prep.features or [f"feature {i + 1}" for i in range(4)]
+        form = IrisForm(names, prep.units, id="iris-form")
         await self.mount(form, before=bars)
         bars.border_title = markup_safe(event.info.description or IRIS)
         values = form.values()
