@@ -351,7 +351,7 @@ def test_top_k_in_csv_gives_label_and_probability_columns(classify, digits):
 
 
 def test_bars_use_eighths():
-    from tui.classify.writers import bar
+    from tui.bar import bar
 
     assert bar(1.0, 4) == "████"
     assert bar(0.5, 4) == "██  "

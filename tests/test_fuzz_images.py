@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tui.classify.sources import image_suffixes
-from tui.runtime.preprocess import SUPPORTED_FORMATS
+from tui.runtime.preprocess import IMAGE_SUFFIXES, SUPPORTED_FORMATS
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = int(os.environ.get("DL_TUI_FUZZ_FILES", "3000"))
@@ -198,7 +197,7 @@ def test_every_file_prepares_or_fails_with_one_line(corpus, tmp_path):
 def test_classify_gives_one_row_per_file(corpus, tiny_models):
     folder, what = corpus
     # Folders offer only our suffixes; the foreign files are named one by one.
-    foreign = sorted(name for name in what if Path(name).suffix not in image_suffixes())
+    foreign = sorted(name for name in what if Path(name).suffix not in IMAGE_SUFFIXES)
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "classify", str(folder),
          *[str(folder / name) for name in foreign], "--models", str(tiny_models), "-f", "jsonl"],

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tui.classify.sources import image_suffixes, iter_files
+from tui.classify.sources import iter_files
 from tui.runtime import ImageError, prepare
-from tui.runtime.preprocess import MAX_PIXELS, SUPPORTED_FORMATS
+from tui.runtime.preprocess import IMAGE_SUFFIXES, MAX_PIXELS, SUPPORTED_FORMATS
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS_HEADER = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n"
@@ -146,7 +146,7 @@ def test_unsupported_formats_are_named_in_one_short_line(tmp_path, name, content
 
 
 def test_folders_offer_only_supported_suffixes():
-    suffixes = image_suffixes()
+    suffixes = IMAGE_SUFFIXES
     assert {".png", ".jpg", ".mpo", ".webp", ".tga"} <= suffixes
     assert not {".eps", ".ps", ".pdf", ".palm", ".tif"} & suffixes
     assert all(suffix == suffix.lower() for suffix in suffixes)
@@ -301,7 +301,7 @@ def walked_recursively(folder: Path) -> list[Path]:
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.is_dir():
             found += walked_recursively(path)
-        elif path.suffix in image_suffixes():
+        elif path.suffix in IMAGE_SUFFIXES:
             found.append(path)
     return found
 

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from tui.commands import DlTuiCommands
-from tui.paths import describe_folders, shipped_images_dir
+from tui.paths import describe_folders
 from tui.runtime import DeviceError, Runtime
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
@@ -53,7 +53,7 @@ class DlTuiApp(App[None]):
     def __init__(
         self,
         runtime: Runtime,
-        start_path: Path | None = None,
+        start_path: Path,
         *,
         graphics: Graphics = "auto",
         trainer_command: CommandBuilder = dl_train_command,
@@ -62,7 +62,7 @@ class DlTuiApp(App[None]):
     ) -> None:
         super().__init__()
         self.runtime = runtime
-        self.start_path = Path(start_path) if start_path is not None else shipped_images_dir()
+        self.start_path = Path(start_path)  # a file or folder that exists: `dl-tui` checked it
         self.graphics = graphics
         self.trainer_command = trainer_command
         self.can_train = have_tensorflow() if can_train is None else can_train
@@ -144,11 +144,8 @@ class DlTuiApp(App[None]):
             screen.start(screen.form_options(model=model))
 
 
-def run_app(path: Path | None, models_dir: Path | None, device: str = "auto", graphics: str = "auto") -> None:
-    """Start the app in this terminal (the `dl-tui` command without a subcommand)."""
-    if path is not None and not Path(path).exists():
-        print(f"dl-tui: no such file or folder: {clean(path)}", file=sys.stderr)
-        raise SystemExit(2)
+def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics: str = "auto") -> None:
+    """Start the app in this terminal on PATH, a file or folder that exists (the `dl-tui` command)."""
     try:
         runtime = Runtime(models_dir, device=device, interactive=True)
     except DeviceError as error:

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
-from tui.runtime.preprocess import SUPPORTED_FORMATS
-
-
-@cache
-def image_suffixes() -> frozenset[str]:
-    """File name endings of the formats we open (`.png`, `.jpg`, ...), lower case."""
-    return frozenset(suffix for suffixes in SUPPORTED_FORMATS.values() for suffix in suffixes)
-
+from tui.runtime.preprocess import IMAGE_SUFFIXES
 
 Source = tuple[Path, "str | None"]  # a file to classify, or a folder and why it cannot be read
 
@@ -27,7 +19,7 @@ def iter_files(paths: list[Path], recursive: bool = False) -> Iterator[Source]:
     gets an error row rather than vanishing. With `recursive`, subfolders are walked
     depth first, each folder once however many links lead to it.
     """
-    suffixes = image_suffixes()
+    suffixes = IMAGE_SUFFIXES
     seen: set[tuple[int, int]] = set()
     for path in paths:
         if path.is_dir():

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
+from tui.bar import bar
 from tui.classify.rows import Row
 from tui.text import clean
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 Batch = list[list[Row]]
-_EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 class Writer(Protocol):
@@ -153,13 +153,6 @@ def _failed_file(rows: list[Row]) -> str | None:
 
 def _reraise() -> None:
     raise  # noqa: PLE0704  (called inside rich's `except BrokenPipeError`)
-
-
-def bar(p: float, width: int) -> str:
-    """A probability as a bar of `width` cells, in eighths of a cell."""
-    eighths = round(max(0.0, min(1.0, p)) * width * 8)
-    full, part = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
 
 
 class TableWriter:

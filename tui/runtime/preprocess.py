@@ -52,6 +52,8 @@ _TRANSPOSE = {  # EXIF orientation: how to turn the picture upright (as ImageOps
     8: Image.Transpose.ROTATE_90,
 }
 _BY_SUFFIX = {suffix: name for name, suffixes in SUPPORTED_FORMATS.items() for suffix in suffixes}
+# File name endings taken from folders (the app's browser, `dl-tui classify`), lower case.
+IMAGE_SUFFIXES = frozenset(_BY_SUFFIX)
 
 
 class ImageError(Exception):

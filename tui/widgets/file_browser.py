@@ -12,14 +12,14 @@ from textual.message import Message
 from textual.widgets import DirectoryTree, Tree
 from textual.widgets._directory_tree import DirEntry
 
-from tui.classify.sources import image_suffixes  # one list of the formats the runtime opens
+from tui.runtime.preprocess import IMAGE_SUFFIXES  # one list of the formats the runtime opens
 from tui.text import clean
 
 
 def first_image(folder: Path) -> Path | None:
     """The first image in FOLDER by name, so the first screen already shows a prediction."""
     try:
-        names = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in image_suffixes())
+        names = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
     except OSError:
         return None
     return next((p for p in names if p.is_file()), None)
@@ -47,11 +47,10 @@ class ImageTree(DirectoryTree):
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         """Hide dot files, Python caches and files the runtime will not open; keep other folders."""
-        suffixes = image_suffixes()
         for path in paths:
             if path.name.startswith(".") or path.name == "__pycache__":
                 continue
-            if self._safe_is_dir(path) or path.suffix.lower() in suffixes:
+            if self._safe_is_dir(path) or path.suffix.lower() in IMAGE_SUFFIXES:
                 yield path
 
     def process_label(self, label: TextType) -> Text:

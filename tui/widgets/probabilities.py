@@ -9,17 +9,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.bar import bar
 from tui.text import clean
-
-_EIGHTHS = " ▏▎▍▌▋▊▉█"
-
-
-def bar(fraction: float, width: int) -> str:
-    """A bar of `width` cells filled to `fraction`, with eighth-cell resolution."""
-    eighths = int(round(max(0.0, min(1.0, fraction)) * width * 8))
-    full, rest = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[rest] if rest else "")).ljust(width)
-
 
 class ProbabilityBars(Widget):
     """A model's class probabilities as bars (all, or the `rows` most likely), or the error that replaced them."""
