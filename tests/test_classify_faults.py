@@ -18,8 +18,8 @@ from PIL import Image
 
 import onnx_models
 from tui.classify import pipeline
-from tui.classify.command import max_workers
-from tui.classify.pipeline import CHUNK, Prep, load_all
+from tui.classify.pipeline import load_all
+from tui.classify.plan import CHUNK, Prep, max_workers
 from tui.classify.pool import DIED, RETRIES
 from tui.cli import main
 

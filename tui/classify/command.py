@@ -17,9 +17,10 @@ from typing import Annotated, NoReturn, Optional
 import typer
 
 from tui.classify.choose import select_models
-from tui.classify.pipeline import CHUNK, Prep, quiet_pillow
+from tui.classify.pipeline import quiet_pillow
+from tui.classify.plan import HEAD, Prep, cores, default_workers, make_plan, max_workers
 from tui.classify.report import ProgressBar
-from tui.classify.runner import Plan, classify
+from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
 from tui.options import Command, DeviceOption, ModelsOption, typer_app
@@ -36,29 +37,6 @@ class Format(str, Enum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
-
-
-def cores() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def max_workers() -> int:
-    """The most worker processes worth starting: a few per core can help when reading
-    waits on a slow disk; beyond that they only queue for the same cores, each holding
-    its own copy of the models."""
-    return min(64, 4 * cores())
-
-
-def default_workers(on_cpu: bool) -> int:
-    """Worker processes: on the CPU one per core, each decoding and running the models;
-    beside a GPU a third of the cores, decoding only (the GPU needs feeding), at least two."""
-    if on_cpu:
-        return max(1, min(cores(), 8))  # beyond that, writing the results here is the limit
-    return max(1, min(cores(), 8, max(2, cores() // 3)))
 
 
 app = typer_app()
@@ -114,10 +92,9 @@ def classify_command(
         if not path.exists():
             fail(f"no such path: {clean(path)}")
     sources = iter_files(paths, recursive)
-    head = list(islice(sources, CHUNK + 1))  # one chunk or less: no worker processes
-    many = len(head) > CHUNK
+    head = list(islice(sources, HEAD))  # what make_plan needs to tell a short run
     try:
-        gpu = many and providers_for(device.value)[0] != CPU
+        gpu = providers_for(device.value)[0] != CPU
         decoders = workers or default_workers(False)
         # No spinning: idle threads polling for work would take the cores that decode
         # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
@@ -128,14 +105,12 @@ def classify_command(
         provider = runtime.provider
     except (ModelError, DeviceError) as error:
         fail(str(error))
-    on_cpu = provider == CPU  # what really runs: CUDA may have fallen back
-    workers = (workers or default_workers(on_cpu)) if many else 1
     if not head:  # every path is a folder (a file given by name is always tried)
         say("warning", nothing_found(paths, recursive))
         raise typer.Exit(OK)
-    size = infos[0].preprocessing.size
-    plan = Plan(infos, Prep(polarity.value, normalize, size), batch_size, workers,
-                infer_in_workers=on_cpu)
+    prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
+    # On the CPU, what really runs: CUDA may have fallen back.
+    plan = make_plan(infos, prep, batch_size, workers, on_cpu=provider == CPU, head=head)
     writer = make_writer(fmt, infos, top)
     bar = ProgressBar(not quiet, lambda: count_files(paths, recursive))
     try:

@@ -11,30 +11,19 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 
 import numpy as np
 from PIL import Image
 
+from tui.classify.plan import CHUNK, Prep
 from tui.classify.pool import DIED, ordered
 from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.runtime.preprocess import ImageError, prepare
 from tui.text import one_line
-
-CHUNK = 64  # files per task sent to a worker: big enough to hide the hand-over cost
-
-
-@dataclass(frozen=True)
-class Prep:
-    """How to turn a file into a model input."""
-
-    polarity: str = "auto"
-    normalize: bool = True
-    size: tuple[int, int] = (28, 28)
-
 
 @dataclass(frozen=True)
 class Loaded:
@@ -109,13 +98,14 @@ def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> np.ndarray
         raise ModelError(f"model {info.name} failed to run: {one_line(error)}") from None
 
 
-def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1) -> Iterator[Loaded]:
+def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1,
+             chunk: int = CHUNK) -> Iterator[Loaded]:
     """Every source loaded, in order, streamed: at most a few chunks are in flight.
 
-    With `workers` > 1 and more than one chunk of files, decoding runs on that many
-    processes while the caller runs the model on what came back.
+    With `workers` > 1, decoding runs on that many processes, `chunk` files a task,
+    while the caller runs the model on what came back.
     """
-    for loaded in ordered(load_chunk, _chunks(sources, CHUNK), (prep,), workers,
+    for loaded in ordered(load_chunk, _chunks(sources, chunk), (prep,), workers,
                           (quiet_pillow, ()), _lost_files):
         yield from loaded
 
@@ -124,14 +114,13 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
                  models: list[ModelInfo], workers: int, chunk: int = CHUNK) -> Iterator[Done]:
     """Every source loaded and classified on the CPU, in order, `chunk` files at a time.
 
-    With `workers` > 1 and more than one chunk, each worker process loads a chunk and
-    runs the models on it with a session of its own (one thread each: the processes
-    already fill the cores); otherwise everything runs here on `runtime`.
+    With `workers` > 1, each worker process loads a chunk and runs the models on it with
+    a session of its own (one thread each: the processes already fill the cores);
+    otherwise everything runs here on `runtime`.
     """
     chunks = _chunks(sources, chunk)
-    head = list(islice(chunks, 2))
-    if workers <= 1 or len(head) < 2:
-        for files in chain(head, chunks):
+    if workers <= 1:
+        for files in chunks:
             yield infer(load_chunk(files, prep), runtime, models)
         return
     names = [info.name for info in models]
@@ -139,7 +128,7 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
 
     def send() -> Iterator[list[tuple[str, str | None]]]:
         # Names as str: a Path is rebuilt (parsed) on each side of a pipe.
-        for files in chain(head, chunks):
+        for files in chunks:
             sent.append(files)
             yield [(str(path), error) for path, error in files]
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import chain, islice
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,18 +26,17 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 def ordered(task: Callable[..., T], chunks: Iterator[list], args: tuple, workers: int,
             init: tuple[Callable[..., None], tuple], lost: Callable[[list], T]) -> Iterator[T]:
-    """`task(chunk, *args)` for each chunk, in order; on `workers` processes, each started
-    with `init` (a function and its arguments), when more than one chunk comes (a short
-    run never starts a process). Two chunks per worker are in flight at most, so memory
-    stays flat however many files come. A chunk given up yields `lost(chunk)`."""
-    head = list(islice(chunks, 2))
-    if workers <= 1 or len(head) < 2:
-        for chunk in chain(head, chunks):
+    """`task(chunk, *args)` for each chunk, in order; with `workers` > 1 on that many
+    processes, each started with `init` (a function and its arguments), else here. Two
+    chunks per worker are in flight at most, so memory stays flat however many files
+    come. A chunk given up yields `lost(chunk)`."""
+    if workers <= 1:
+        for chunk in chunks:
             yield task(chunk, *args)
         return
     pool = _Pool(task, args, workers, init, lost)
     try:
-        for chunk in chain(head, chunks):
+        for chunk in chunks:
             pool.submit(chunk)
             if len(pool.jobs) > 2 * workers:
                 yield pool.next()

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from itertools import islice
 
-from tui.classify.pipeline import Done, Prep, classify_all, infer, load_all
+from tui.classify.pipeline import Done, classify_all, infer, load_all
+from tui.classify.plan import Plan
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.rows import Row, classified, failed
 from tui.classify.sources import Source
 from tui.classify.writers import Writer, write
-from tui.runtime import ModelInfo, Runtime
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a run needs, already checked."""
-
-    models: list[ModelInfo]
-    prep: Prep
-    batch_size: int = 256
-    workers: int = 1
-    # On the CPU the workers run the models too; a GPU stays with this process.
-    infer_in_workers: bool = False
-
+from tui.runtime import Runtime
 
 def classify(
     sources: Iterable[Source], plan: Plan, runtime: Runtime, writer: Writer, bar: ProgressBar
@@ -43,12 +30,9 @@ def classify(
 
 def _batches(sources: Iterable[Source], plan: Plan, runtime: Runtime) -> Iterator[Done]:
     if plan.infer_in_workers and plan.workers > 1:
-        # A model run per chunk: no bigger than a batch, small enough to share the work
-        # out evenly at the end of a run.
-        yield from classify_all(sources, plan.prep, runtime, plan.models, plan.workers,
-                                min(plan.batch_size, 128))
+        yield from classify_all(sources, plan.prep, runtime, plan.models, plan.workers, plan.chunk)
         return
-    loaded = load_all(sources, plan.prep, plan.workers)
+    loaded = load_all(sources, plan.prep, plan.workers, plan.chunk)
     while batch := list(islice(loaded, plan.batch_size)):
         yield infer(batch, runtime, plan.models)
 

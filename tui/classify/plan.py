@@ -1,0 +1,75 @@
+"""How a run is shared out: worker processes or none, what they do, and files per task.
+
+Decided once, by `make_plan`, from the first files found; the rest of the run follows it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from tui.runtime import ModelInfo
+from tui.runtime.preprocessing import MNIST_SIZE
+
+CHUNK = 64  # files per decoding task sent to a worker: big enough to hide the hand-over cost
+INFER_CHUNK = 128  # at most this many per task when the workers run the models too
+HEAD = max(CHUNK, INFER_CHUNK) + 1  # files read before planning: enough to tell a short run
+
+
+@dataclass(frozen=True)
+class Prep:
+    """How to turn a file into a model input."""
+
+    polarity: str = "auto"
+    normalize: bool = True
+    size: tuple[int, int] = MNIST_SIZE
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs, already checked."""
+
+    models: list[ModelInfo]
+    prep: Prep
+    batch_size: int = 256
+    workers: int = 1  # processes; 1 runs everything here
+    # On the CPU the workers run the models too; a GPU stays with this process.
+    infer_in_workers: bool = False
+
+    @property
+    def chunk(self) -> int:
+        """Files per task sent to a worker. Running the models, one model run per task: no
+        bigger than a batch, small enough to share the work out evenly at the end of a run."""
+        return min(self.batch_size, INFER_CHUNK) if self.infer_in_workers else CHUNK
+
+
+def make_plan(models: list[ModelInfo], prep: Prep, batch_size: int, workers: int | None,
+              on_cpu: bool, head: Sequence[object]) -> Plan:
+    """The run's plan: `workers` processes (default: `default_workers`), unless the first
+    files found (`head`, up to HEAD of them) fit in one task: a short run starts none."""
+    plan = Plan(models, prep, batch_size, workers or default_workers(on_cpu), infer_in_workers=on_cpu)
+    return plan if len(head) > plan.chunk else replace(plan, workers=1)
+
+
+def cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def max_workers() -> int:
+    """The most worker processes worth starting: a few per core can help when reading
+    waits on a slow disk; beyond that they only queue for the same cores, each holding
+    its own copy of the models."""
+    return min(64, 4 * cores())
+
+
+def default_workers(on_cpu: bool) -> int:
+    """Worker processes: on the CPU one per core, each decoding and running the models;
+    beside a GPU a third of the cores, decoding only (the GPU needs feeding), at least two."""
+    if on_cpu:
+        return max(1, min(cores(), 8))  # beyond that, writing the results here is the limit
+    return max(1, min(cores(), 8, max(2, cores() // 3)))
