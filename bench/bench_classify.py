@@ -48,21 +48,23 @@ print(int(model.predict(x[None, ..., None], verbose=0).argmax()))
 """
 
 
-def wall_time(command: list[str]) -> float:
+def wall_time(command: list[str], env: dict[str, str] | None = None) -> float:
     """Wall time of a process from start to exit; fails loudly if it fails."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT,
+                   env={**os.environ, **(env or {})})
     return time.perf_counter() - start
 
 
-def best_times(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
-    """Best of `repeat` for each command, taken in turns so that a busy spell on the
-    machine hits them all alike."""
+def best_times(commands: dict[str, list[str]], repeat: int, pick=min,
+               envs: dict[str, dict[str, str]] | None = None) -> dict[str, float]:
+    """Best (or, with pick=statistics.median, the median) of `repeat` for each command, taken
+    in turns so that a busy spell on the machine hits them all alike."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
-            times[name].append(wall_time(command))
-    return {name: min(values) for name, values in times.items()}
+            times[name].append(wall_time(command, (envs or {}).get(name)))
+    return {name: pick(values) for name, values in times.items()}
 
 
 def classify_cmd(*args: str) -> list[str]:
@@ -95,22 +97,28 @@ def keras_cnn(folder: Path):
     return model, path
 
 
-def folder_speed(pngs: Path, models: Path, repeat: int) -> None:
-    print(f"1. {len(list(pngs.glob('*.png')))} PNG files, process start to exit, best of {repeat}")
+def folder_speed(pngs: Path, models: Path, repeat: int, pick=min, quick: bool = False) -> dict[str, float]:
+    """Seconds for each way of classifying the folder (the minimal loop runs the float model;
+    dl-tui its default precision, auto: int8 where a twin meets the bar)."""
+    print(f"1. {len(list(pngs.glob('*.png')))} PNG files, process start to exit, {pick.__name__} of {repeat}")
     common = (str(pngs), "--models", str(models), "--format", "jsonl", "--quiet")
-    runs = best_times({
+    commands = {
         "minimal loop": [sys.executable, "-c", MINIMAL_LOOP, str(pngs), str(models / "cnn.onnx")],
         "dl-tui classify (default workers)": classify_cmd(*common),
-        "dl-tui classify --workers 1": classify_cmd(*common, "--workers", "1"),
-        "dl-tui classify --no-normalize": classify_cmd(*common, "--no-normalize"),
-    }, repeat)
+        "dl-tui classify, float model": classify_cmd(*common),
+    }
+    if not quick:
+        commands["dl-tui classify --workers 1"] = classify_cmd(*common, "--workers", "1")
+        commands["dl-tui classify --no-normalize"] = classify_cmd(*common, "--no-normalize")
+    runs = best_times(commands, repeat, pick, {"dl-tui classify, float model": {"DL_TUI_PRECISION": "float"}})
     minimal = runs["minimal loop"]
     for name, seconds in runs.items():
         print(f"   {name:36s} {seconds:6.2f} s   {seconds / minimal:4.2f}x the minimal loop")
+    return runs
 
 
-def one_image(pngs: Path, models: Path, keras, repeat: int) -> None:
-    print(f"2. one image end to end, process start to exit, best of {repeat}")
+def one_image(pngs: Path, models: Path, keras, repeat: int, pick=min) -> dict[str, float]:
+    print(f"2. one image end to end, process start to exit, {pick.__name__} of {repeat}")
     one = str(sorted(pngs.glob("*.png"))[0])
     commands = {
         "dl-tui classify one.png": classify_cmd(one, "--models", str(models), "--quiet"),
@@ -120,10 +128,11 @@ def one_image(pngs: Path, models: Path, keras, repeat: int) -> None:
         commands["python -c 'import tensorflow'"] = [sys.executable, "-c", "import tensorflow"]
         commands["Keras load_model + predict"] = [sys.executable, "-c", KERAS_ONE,
                                                   str(keras[1]), one]
-    runs = best_times(commands, repeat)
+    runs = best_times(commands, repeat, pick)
     ours = runs["dl-tui classify one.png"]
     for name, seconds in runs.items():
         print(f"   {name:36s} {seconds:6.2f} s   {seconds / ours:5.1f}x dl-tui classify")
+    return runs
 
 
 def latency(pngs: Path, models: Path, keras) -> None:

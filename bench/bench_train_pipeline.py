@@ -24,7 +24,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60000, help="training images per epoch")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per pipeline (best is kept)")
     args = parser.parse_args()
+    measure(args.data, args.limit, args.repeats)
 
+
+def measure(data: str, limit: int, repeats: int) -> dict[str, float]:
+    """Seconds per pass of each pipeline alone and per training epoch on each (best of `repeats`),
+    printed and returned."""
     import keras
     import tensorflow as tf
 
@@ -32,8 +37,8 @@ def main() -> None:
     from trainer.fitting import index_batches
     from trainer.models import build_cnn
 
-    split = load_mnist(args.data)
-    x, y = split.x_train[: args.limit], split.y_train[: args.limit]
+    split = load_mnist(data)
+    x, y = split.x_train[:limit], split.y_train[:limit]
 
     def notebook():
         def normalize_img(image, label):
@@ -60,21 +65,23 @@ def main() -> None:
         return model
 
     pipelines = {"notebook": notebook, "dl-train": ours}
-    alone = {name: min(iterate_seconds(make) for _ in range(args.repeats)) for name, make in pipelines.items()}
+    alone = {name: min(iterate_seconds(make) for _ in range(repeats)) for name, make in pipelines.items()}
     models = {name: compiled_model() for name in pipelines}
     epochs: dict[str, list[float]] = {name: [] for name in pipelines}
     # Interleave the timed epochs so both pipelines see the same machine; keep each one's best.
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, make in pipelines.items():
             started = time.perf_counter()
             models[name].fit(make(), epochs=1, verbose=0)
             epochs[name].append(time.perf_counter() - started)
     base, mine = min(epochs["notebook"]), min(epochs["dl-train"])
-    print(f"images per epoch: {len(x)}  (cores: {os.cpu_count()}, tensorflow {tf.__version__}, best of {args.repeats})")
+    print(f"images per epoch: {len(x)}  (cores: {os.cpu_count()}, tensorflow {tf.__version__}, best of {repeats})")
     print(f"input pipeline alone: notebook {alone['notebook']:.2f} s, dl-train {alone['dl-train']:.2f} s, "
           f"ratio {alone['dl-train'] / alone['notebook']:.3f}")
     print(f"training epoch:       notebook {base:.2f} s, dl-train {mine:.2f} s")
     print(f"ratio (ours / notebook), seconds per training epoch: {mine / base:.3f}  (target <= 1.0)")
+    return {"images": len(x), "pipeline_notebook": alone["notebook"], "pipeline_ours": alone["dl-train"],
+            "epoch_notebook": base, "epoch_ours": mine}
 
 
 if __name__ == "__main__":
