@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from textual import work
+from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -124,24 +125,13 @@ class DlTuiApp(App[None]):
         return self.screen
 
     async def on_screen(self, mode: str, action: str) -> None:
-        """Run one of a screen's actions from the command palette."""
+        """Show a screen and run one of its actions (`name` or `name(args)`): the command palette's way in."""
         screen = await self.goto(mode)
-        if screen.check_action(action, ()):
+        _, name, parameters = parse_action(action)
+        if screen.check_action(name, parameters):
             await screen.run_action(action)
         else:  # greyed out in the footer too; the palette should not fail in silence
             self.notify("not possible on this screen now", severity="warning")
-
-    async def classify_with(self, model: str) -> None:
-        """Show the Classify screen with one model's bars (or "compare")."""
-        screen = await self.goto("classify")
-        if isinstance(screen, ClassifyScreen):
-            screen.select_model(model)
-
-    async def train(self, model: str) -> None:
-        """Start training a model with the Train screen's other options."""
-        screen = await self.goto("train")
-        if isinstance(screen, TrainScreen):
-            screen.start(screen.form_options(model=model))
 
 
 def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics: str = "auto") -> None:

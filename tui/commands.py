@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -9,20 +10,25 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from tui.classify.choose import classifiers
 from tui.text import clean
 from tui.trainer_client import TRAINABLE
 
 if TYPE_CHECKING:
     from tui.app import DlTuiApp
 
-# Files that are not digit classifiers; the palette lists models without opening them.
-NOT_DIGIT_CLASSIFIERS = {"iris", "vae-encoder", "vae-decoder"}
-
 Command = tuple[str, str, Callable[[], Awaitable[None] | None]]
 
 
 class DlTuiCommands(Provider):
-    """Everything the app can do, findable by name."""
+    """Everything the app can do, findable by name; each runs an action of the app or a screen."""
+
+    classifiers: tuple[str, ...] = ()  # the image classifiers the runtime found, by their metadata
+
+    async def startup(self) -> None:
+        """Find the image classifiers off the UI thread (their metadata is read once, then cached)."""
+        runtime = self.dl_app.runtime
+        self.classifiers = tuple(info.name for info in await asyncio.to_thread(classifiers, runtime))
 
     @property
     def dl_app(self) -> DlTuiApp:
@@ -36,13 +42,11 @@ class DlTuiCommands(Provider):
             (f"Screen: {title}", f"Switch to the {title} screen ({key})", partial(app.goto, mode))
             for key, mode, title in app.SCREENS_BY_KEY
         ]
-        for name in app.runtime.available():
-            if name not in NOT_DIGIT_CLASSIFIERS:
-                found.append((f"Classify with {clean(name)}", "Show this model's probability bars",
-                              partial(app.classify_with, name)))
+        found += [(f"Classify with {clean(name)}", "Show this model's probability bars",
+                   partial(app.on_screen, "classify", f"select_model({name!r})")) for name in self.classifiers]
         found += [
             ("Classify with all models side by side", "Compare every digit model on the same image",
-             partial(app.classify_with, "compare")),
+             partial(app.on_screen, "classify", "select_model('compare')")),
             ("Latent space: save grid as PNG", "Write the decoded grid to the current folder",
              partial(app.on_screen, "latent", "save")),
             ("Reload models", "Look for models in the folder again", app.models_changed),
@@ -52,7 +56,7 @@ class DlTuiCommands(Provider):
         ]
         if app.can_train:
             found += [(f"Train: start {model}", f"Run dl-train {model} with the form's other options",
-                       partial(app.train, model)) for model in TRAINABLE]
+                       partial(app.on_screen, "train", f"train({model!r})")) for model in TRAINABLE]
         return found
 
     async def discover(self) -> Hits:

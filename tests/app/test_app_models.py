@@ -66,16 +66,26 @@ async def test_reload_finds_new_files(make_app, tiny_models):
 
 async def test_header_shows_the_provider_and_palette_runs_commands(make_app, tiny_models):
     (tiny_models / "[red]odd.onnx").write_bytes((tiny_models / "cnn.onnx").read_bytes())
+    (tiny_models / "decoder-2.onnx").write_bytes((tiny_models / "vae-decoder.onnx").read_bytes())
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "CPUExecutionProvider" in app.sub_title)
-        names = [name for name, _, _ in DlTuiCommands(app.screen).commands()]
-        assert "Classify with [red]odd" in names and "Train: start vae" in names
+        provider = DlTuiCommands(app.screen)
+        await provider.startup()
+        names = [name for name, _, _ in provider.commands()]
+        # Image classifiers by their metadata, whatever their names.
+        assert [name for name in names if name.startswith("Classify with ") and "side by side" not in name] == [
+            f"Classify with {name}" for name in ("[red]odd", "cnn", "cnn-invert", "vae-classifier")]
+        assert "Train: start vae" in names
+        await pilot.press("i")  # the iris tab: "Classify with" goes back to the images
         await pilot.press("ctrl+p")
         await pilot.press(*"with cnn-invert")
         await wait_for(pilot, lambda: app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_mode == "classify" and app.screen.model == "cnn-invert")
+        assert app.screen.query_one("TabbedContent").active == "images-tab"
+        await app.on_screen("train", "train('iris')")
+        await wait_for(pilot, lambda: app.screen.state.model == "iris")
 
 
 def test_running_app_never_imports_tensorflow(tiny_models, images):

@@ -248,8 +248,14 @@ class ClassifyScreen(AppScreen):
         if event.value is not Select.BLANK:
             self.select_model(str(event.value))
 
+    def action_select_model(self, name: str) -> None:
+        """Show the images with one model's bars (or COMPARE for all): the command palette's "Classify with"."""
+        if self.query_one(TabbedContent).active != IMAGES_TAB:
+            self.action_tab(IMAGES_TAB)
+        self.select_model(name)
+
     def select_model(self, name: str) -> None:
-        """Use one model (or COMPARE for all); also called from the command palette."""
+        """Use one model (or COMPARE for all)."""
         offered = [info.name for info in self.models] + ([COMPARE] if len(self.models) > 1 else [])
         if name not in offered:
             self.notify(f"{markup_safe(name)} is not a digit classifier here", severity="warning")

@@ -127,7 +127,7 @@ class TrainScreen(AppScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Start while running or without TensorFlow, and Cancel while idle."""
-        if action == "start":
+        if action in ("start", "train"):
             return None if self.running or not self.dl_app.can_train else True
         if action == "cancel":
             return True if self.process is not None else None
@@ -142,11 +142,11 @@ class TrainScreen(AppScreen):
 
     def action_start(self) -> None:
         """Start a run with the form's options."""
-        self.start(self.form_options())
+        self.start(self.query_one(TrainForm).options())
 
-    def form_options(self, **changes: Any) -> TrainOptions:
-        """The form's options, with some replaced (the command palette picks the model)."""
-        return replace(self.query_one(TrainForm).options(), **changes)
+    def action_train(self, model: str) -> None:
+        """Start training MODEL with the form's other options: the command palette's "Train: start"."""
+        self.start(replace(self.query_one(TrainForm).options(), model=model))
 
     def start(self, options: TrainOptions) -> None:
         """Launch the trainer into the staging folder, unless a run is under way."""
