@@ -8,7 +8,7 @@ from app_helpers import SIZE, wait_for
 from PIL import Image
 from textual.widgets import Static
 
-from tui import latent
+from tui.runtime import latent
 from tui.widgets.latent_grid import LatentGrid
 
 
@@ -87,9 +87,9 @@ async def test_a_click_moves_the_cursor(make_app):
         await pilot.press("2")
         screen = app.screen
         await wait_for(pilot, lambda: screen.grid is not None)
-        image = screen.query_one("#grid-picture")
+        image = screen.query_one(LatentGrid).picture
         width, height = image.content_size
-        await pilot.click("#grid-picture", offset=(width - 1, height - 1))
+        await pilot.click(image, offset=(width - 1, height - 1))
         assert screen.query_one(LatentGrid).cursor == (19, 19)
 
 

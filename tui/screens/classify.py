@@ -19,12 +19,13 @@ from textual.worker import get_current_worker
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
 from tui.runtime.choices import POLARITIES
+from tui.runtime.display import display_copy
 from tui.runtime.preprocessing import BLACK_ON_WHITE
 from tui.screens.base import AppScreen
-from tui.screens.iris import IrisPane
 from tui.text import clean, markup_safe, one_line
 from tui.widgets.file_browser import ImageTree, first_image
-from tui.widgets.picture import display_copy, from_array, picture
+from tui.widgets.iris_pane import IrisPane
+from tui.widgets.picture import from_array, picture
 from tui.widgets.bar_columns import BarColumns
 
 COMPARE = "compare"
@@ -100,7 +101,7 @@ class ClassifyScreen(AppScreen):
                         yield Static("", id="file-error")
                         yield BarColumns(id="bars")
             with TabPane("Iris", id=IRIS_TAB):
-                yield IrisPane(id="iris")
+                yield IrisPane(self.runtime, id="iris")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -14,10 +14,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from tui import latent
+from tui.runtime import latent
 from tui.screens.base import AppScreen
 from tui.text import markup_safe, one_line
-from tui.widgets.halfcell import HalfcellPicture
 from tui.widgets.latent_grid import LatentGrid
 from tui.widgets.picture import from_array, picture
 from tui.widgets.probabilities import ProbabilityBars
@@ -152,7 +151,7 @@ class LatentScreen(AppScreen):
             bars.show(self.grid.labels, probabilities)
         else:
             bars.show_error(self.grid.note or f"no {CLASSIFIER} model")
-        if self.grid.n > 12 and isinstance(self.query_one("#grid-picture"), HalfcellPicture):
+        if self.grid.n > 12 and self.query_one(LatentGrid).coarse:
             # Half-cells give a 28x28 digit about four cells at n=20: say how to see them.
             lines.append("[dim]tip: - shows fewer, larger digits[/dim]")
         self.query_one("#latent-info", Static).update("\n".join(lines))

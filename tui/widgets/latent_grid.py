@@ -10,8 +10,10 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 
-from tui import latent
+from tui.runtime import latent
+from tui.widgets.halfcell import HalfcellPicture
 from tui.widgets.picture import Graphics, from_array, picture
 
 
@@ -51,6 +53,16 @@ class LatentGrid(Container, can_focus=True):
         """One picture widget; the grid is drawn into it."""
         yield picture(self._graphics, id="grid-picture")
 
+    @property
+    def picture(self) -> Widget:
+        """The picture widget the grid is drawn into."""
+        return self.query_one("#grid-picture")
+
+    @property
+    def coarse(self) -> bool:
+        """Drawn in half-cell blocks, where a 28x28 digit is only a few cells wide."""
+        return isinstance(self.picture, HalfcellPicture)
+
     def show(self, tiles: np.ndarray, n: int) -> None:
         """Show a new grid picture [n*28, n*28] and keep the cursor on the grid."""
         self.tiles, self.n = tiles, n
@@ -71,7 +83,7 @@ class LatentGrid(Container, can_focus=True):
         if self.tiles is None:
             return
         row, col = self.cursor
-        self.query_one("#grid-picture").image = from_array(latent.with_cursor(self.tiles, row, col), scale=1)
+        self.picture.image = from_array(latent.with_cursor(self.tiles, row, col), scale=1)
 
     def action_move(self, rows: int, cols: int) -> None:
         """Move the cursor, stopping at the edges."""
@@ -87,7 +99,7 @@ class LatentGrid(Container, can_focus=True):
     @on(events.Click)
     def _click(self, event: events.Click) -> None:
         """Move the cursor to the clicked cell (the picture fills its own widget's content area)."""
-        image = self.query_one("#grid-picture")
+        image = self.picture
         offset = event.get_content_offset(image)
         if offset is None or not self.n:
             return

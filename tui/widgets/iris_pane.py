@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tui.paths import describe_folders
-from tui.runtime import ModelInfo
+from tui.runtime import ModelInfo, Runtime
 from tui.text import markup_safe, one_line
 from tui.widgets.iris_form import IrisForm, NumberField
 from tui.widgets.probabilities import ProbabilityBars
@@ -38,8 +38,9 @@ class IrisPane(Vertical):
         probabilities: np.ndarray | None
         error: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.runtime = runtime
         self.info: ModelInfo | None = None
 
     def compose(self) -> ComposeResult:
@@ -60,7 +61,7 @@ class IrisPane(Vertical):
     @work(thread=True, exclusive=True, group="iris-load", exit_on_error=False)
     def load(self) -> None:
         """Open the iris model off the UI thread."""
-        runtime = self.app.runtime  # type: ignore[attr-defined]
+        runtime = self.runtime
         if IRIS not in runtime.available():
             self.post_message(self.Loaded(None, f"no {IRIS}.onnx in {describe_folders(runtime.folders)}"))
             return
@@ -95,9 +96,8 @@ class IrisPane(Vertical):
     @work(thread=True, exclusive=True, group="iris", exit_on_error=False)
     def predict(self, features: tuple[float, ...]) -> None:
         """Run the iris model on one row of measurements."""
-        runtime = self.app.runtime  # type: ignore[attr-defined]
         try:
-            probabilities = runtime.predict(IRIS, np.array([features], dtype=np.float32))[0]
+            probabilities = self.runtime.predict(IRIS, np.array([features], dtype=np.float32))[0]
             self.post_message(self.Predicted(features, probabilities, ""))
         except Exception as error:  # a wrong-shaped model, say: one line instead of bars
             self.post_message(self.Predicted(features, None, one_line(error)))
