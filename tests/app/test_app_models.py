@@ -43,6 +43,11 @@ async def test_table_lists_every_model_with_its_source_and_figures(make_app, tin
         assert rows["broken"][2] == "unreadable"  # its error is in the details
         # Every column fits at 140: the last one is on screen.
         assert "trained" in screen_text(app).splitlines()[1]
+        table.move_cursor(row=[*rows].index("broken"))
+        await pilot.pause()
+        details = str(app.screen.query_one("#model-details", Static).render())
+        assert details.startswith(f"broken\ncannot load model {tiny_models / 'broken.onnx'}: ")
+        assert details.endswith("Protobuf parsing failed.")
         table.move_cursor(row=[*rows].index("cnn"))
         await pilot.pause()
         details = str(app.screen.query_one("#model-details", Static).render())
