@@ -7,12 +7,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import DataTable, Static
 
 import onnx_models
 from tui.commands import DlTuiCommands
 from tui.model_text import dataset, metrics, readable, signature, size
+from tui.runtime import ModelError
 
 
 def test_cell_formatting():
@@ -46,8 +48,10 @@ async def test_table_lists_every_model_with_its_source_and_figures(make_app, tin
         table.move_cursor(row=[*rows].index("broken"))
         await pilot.pause()
         details = str(app.screen.query_one("#model-details", Static).render())
-        assert details.startswith(f"broken\ncannot load model {tiny_models / 'broken.onnx'}: ")
-        assert details.endswith("Protobuf parsing failed.")
+        with pytest.raises(ModelError) as error:
+            app.runtime.info("broken")
+        assert details == f"broken\n{error.value}"
+        assert str(error.value).startswith(f"cannot load model {tiny_models / 'broken.onnx'}: ")
         table.move_cursor(row=[*rows].index("cnn"))
         await pilot.pause()
         details = str(app.screen.query_one("#model-details", Static).render())
