@@ -43,7 +43,9 @@ async def test_fake_trainer_events_move_bars_and_curves(make_app):
         assert screen.state.val_loss.ys == pytest.approx([0.6, 0.4, 0.3])
         assert screen.state.val_metric.ys == pytest.approx([0.55, 0.65, 0.75])
         chart = screen.query_one("#loss-chart", LineChart)
-        assert [line.name for line in chart.lines] == ["train", "validation"]
+        # The cnn's recorded run, which this one would replace, under the new curves.
+        assert [line.name for line in chart.lines] == ["previous train", "previous validation", "train", "validation"]
+        assert chart.lines[1].ys == pytest.approx([1.1, 0.55])  # the tiny cnn's val_loss history
         assert "⠀" not in str(chart.render()) and any(0x2800 < ord(c) < 0x2900 for c in str(chart.render()))
         log = log_text(screen)
         assert "epoch 3/3: loss 0.25" in log and "done cnn: test_accuracy 0.9" in log
@@ -177,3 +179,31 @@ async def test_quitting_stops_a_running_trainer(make_app, monkeypatch):
         process = screen.process
         await pilot.press("ctrl+q")
     assert process.proc.poll() == 130  # interrupted, and it said so
+
+
+async def test_charts_show_the_values_under_the_mouse_smooth_and_go_log(make_app):
+    app = make_app(can_train=False)  # the shipped cnn's history plays at once
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        chart = screen.query_one("#loss-chart", LineChart)
+        await pilot.hover(chart, offset=(chart.size.width, 2))  # the right edge: epoch 2
+        assert chart.border_title == "loss · epoch 2.00: train 0.5 validation 0.55"
+        await pilot.press("m")
+        assert chart.smoothing == 0.6 and "smoothed 0.6" in chart.border_title
+        assert [line.color for line in chart.drawn()][:2] == ["dodger_blue1 dim", "dodger_blue1"]
+        await pilot.press("l")
+        assert chart.log_scale and chart.border_title.startswith("loss · log · smoothed 0.6")
+        await pilot.hover(screen.query_one("#train-log"))
+        assert chart.hover is None and "epoch" not in chart.border_title
+
+
+async def test_an_elbo_chart_stays_linear(make_app):
+    app = make_app(can_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#train-model", Select).value = "vae"
+        await pilot.press("h", "l")
+        second = screen.query_one("#accuracy-chart", LineChart)
+        await wait_for(pilot, lambda: second.title == "elbo" and second.lines[-1].ys)
+        assert not second.log_scale and "linear (values ≤ 0)" in second.border_title

@@ -38,6 +38,9 @@ class TrainScreen(AppScreen):
         Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the models stay as they are", id="train.cancel"),
         Binding("h", "playback", "History", tooltip="Replay the model's recorded training history",
                 id="train.playback"),
+        Binding("m", "smooth", "Smooth", tooltip="Smooth the batch curves: off, 0.6, 0.9 (as TensorBoard)",
+                id="train.smooth"),
+        Binding("l", "log_scale", "Log", tooltip="Log scale on the charts' y axes", id="train.log"),
     ]
     PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
 
@@ -69,11 +72,12 @@ class TrainScreen(AppScreen):
 
     @dataclass
     class HistoryLoaded(Message):
-        """A model's recorded history, ready to replay (or why not)."""
+        """A model's recorded history, to replay or to draw under a new run (or why not)."""
 
         model: str  # as the form names it: "vae", whose history is in vae-encoder.onnx
         history: list[dict[str, Any]]
         error: str
+        replay: bool
 
     @dataclass
     class Staged(Message):
@@ -163,6 +167,9 @@ class TrainScreen(AppScreen):
         view.log_line("$ " + " ".join(argv))
         self.query_one(TrainForm).set_running(True)
         self.refresh_bindings()
+        view.show_previous([])
+        if options.model != "all":  # the run it would replace, drawn under the new one
+            self.load_history(history_model(options), replay=False)
         self.run_trainer(argv, self.staging, options.model)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
@@ -323,22 +330,28 @@ class TrainScreen(AppScreen):
 
     def playback(self, options: TrainOptions) -> None:
         """Load the model's history off the UI thread."""
-        model = "cnn" if options.model == "all" else options.model  # `all` has no history of its own
-        self.load_history("cnn-invert" if model == "cnn" and options.invert else model)
+        # `all` has no history of its own: the cnn's stands in.
+        self.load_history(history_model(replace(options, model="cnn") if options.model == "all" else options))
 
     @work(thread=True, exclusive=True, group="train-history", exit_on_error=False)
-    def load_history(self, model: str) -> None:
+    def load_history(self, model: str, replay: bool = True) -> None:
         """Read the `history` metadata of the file that records MODEL's run."""
         try:
             history = self.runtime.info(HISTORY_SOURCE.get(model, model)).history
-            self.post_message(self.HistoryLoaded(model, history, ""))
+            self.post_message(self.HistoryLoaded(model, history, "", replay))
         except Exception as error:  # no such model: say so in the log
-            self.post_message(self.HistoryLoaded(model, [], one_line(error)))
+            self.post_message(self.HistoryLoaded(model, [], one_line(error), replay))
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
-        """Replay the history one epoch per tick, through the same drawing as a live run."""
+        """Replay the history one epoch per tick, through the same drawing as a live run; or
+        draw it under the run that is starting (a model never trained has none: nothing to say)."""
         view = self.query_one(TrainView)
+        if not message.replay:
+            if self.running:
+                view.show_previous(message.history)
+            return
+        view.show_previous([])
         if message.error or not message.history:
             view.log_line(message.error or f"{message.model} has no recorded history")
             return
@@ -358,8 +371,23 @@ class TrainScreen(AppScreen):
         self.state.status = "history" if self._pending else "history (recorded)"
         view.draw(self.state)
 
+    def action_smooth(self) -> None:
+        """Cycle the smoothing of the batch curves."""
+        weight = self.query_one(TrainView).cycle_smoothing()
+        self.notify(f"smoothing {weight:g}" if weight else "smoothing off")
+
+    def action_log_scale(self) -> None:
+        """Toggle a log scale on the y axes."""
+        log = self.query_one(TrainView).toggle_log()
+        self.notify("log scale" if log else "linear scale")
+
     def _stop_playback(self) -> None:
         # A stopped timer costs nothing; a running one would keep waking an idle app.
         if self._playback is not None:
             self._playback.stop()
             self._playback = None
+
+
+def history_model(options: TrainOptions) -> str:
+    """The model whose recorded history belongs with a run of OPTIONS (`cnn --invert` is cnn-invert)."""
+    return "cnn-invert" if options.model == "cnn" and options.invert else options.model

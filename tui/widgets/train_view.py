@@ -1,22 +1,31 @@
-"""What a training run looks like: epoch and batch bars, loss and accuracy curves, a log and errors."""
+"""What a training run looks like: epoch and batch bars, loss and accuracy curves (over the
+run it would replace), a log and errors."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
+from tui.curves import SMOOTHINGS
 from tui.text import clean, markup_safe
 from tui.trainer_client import TrainingState
 from tui.widgets.chart import Line, LineChart
 
 TRAIN_COLOR, VAL_COLOR = "dodger_blue1", "dark_orange"
+PREVIOUS_TRAIN_COLOR, PREVIOUS_VAL_COLOR = "grey42", "grey62"
 
 
 class TrainView(Vertical):
     """Draws a TrainingState; the screen feeds it events and lines."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.previous: list[dict[str, Any]] = []  # the recorded run of the model being retrained
+        self.state = TrainingState()
 
     def compose(self) -> ComposeResult:
         """Bars, charts, log and the error panel (hidden until needed)."""
@@ -36,8 +45,45 @@ class TrainView(Vertical):
         yield Static("", id="train-errors")
         yield RichLog(id="train-log", markup=False, wrap=True, max_lines=500)
 
+    def charts(self) -> list[LineChart]:
+        """The loss chart and the accuracy (or ELBO) chart."""
+        return list(self.query(LineChart))
+
+    def cycle_smoothing(self) -> float:
+        """The next smoothing of the batch curves (off, 0.6, 0.9); returns it."""
+        charts = self.charts()
+        weight = SMOOTHINGS[(SMOOTHINGS.index(charts[0].smoothing) + 1) % len(SMOOTHINGS)]
+        for chart in charts:
+            chart.smoothing = weight
+        return weight
+
+    def toggle_log(self) -> bool:
+        """Log scale on or off for the y axes (where the values allow it); returns it."""
+        log = not self.charts()[0].log_y
+        for chart in self.charts():
+            chart.log_y = log
+        return log
+
+    def show_previous(self, history: list[dict[str, Any]]) -> None:
+        """Draw a recorded run (the model a new run would replace) faintly under the curves."""
+        self.previous = history
+        self.draw(self.state)
+
+    def _previous_lines(self, train_key: str, val_key: str) -> list[Line]:
+        rows = [row for row in self.previous if isinstance(row.get("epoch"), (int, float))]
+        lines = []
+        # One legend entry for both: the legend has room for four names at most.
+        for key, color, name in ((train_key, PREVIOUS_TRAIN_COLOR, "previous train"),
+                                 (val_key, PREVIOUS_VAL_COLOR, "previous validation")):
+            points = [(row["epoch"], row[key]) for row in rows if isinstance(row.get(key), (int, float))]
+            if points:
+                xs, ys = zip(*points)
+                lines.append(Line(name, xs, ys, color, legend=key == val_key))
+        return lines
+
     def draw(self, state: TrainingState) -> None:
         """Bring the bars, counts and curves up to date with the state."""
+        self.state = state
         epochs, steps = max(state.epochs, 1), max(state.steps, 1)
         # The running epoch's share too: "1/2" beside 0% would read as stuck.
         self.query_one("#epoch-bar", ProgressBar).update(total=epochs, progress=state.epochs_done)
@@ -46,14 +92,16 @@ class TrainView(Vertical):
         self.query_one("#batch-count", Label).update(f"{state.step}/{state.steps}")
         model = markup_safe(state.model) or "no model"
         self.query_one("#train-status", Static).update(f"[b]{model}[/b] · {state.status}")
-        x_max = max(state.epochs, 1)
+        x_max = max(state.epochs, len(self.previous), 1)
         self.query_one("#loss-chart", LineChart).plot(
-            [Line("train", state.loss.xs, state.loss.ys, TRAIN_COLOR),
+            [*self._previous_lines("loss", "val_loss"),
+             Line("train", state.loss.xs, state.loss.ys, TRAIN_COLOR, smoothable=True),
              Line("validation", state.val_loss.xs, state.val_loss.ys, VAL_COLOR)], x_max)
         second = self.query_one("#accuracy-chart", LineChart)
-        second.border_title = second.title = state.metric_name
+        second.title = state.metric_name
         second.plot(
-            [Line("train", state.metric.xs, state.metric.ys, TRAIN_COLOR),
+            [*self._previous_lines(state.metric_name, f"val_{state.metric_name}"),
+             Line("train", state.metric.xs, state.metric.ys, TRAIN_COLOR, smoothable=True),
              Line("validation", state.val_metric.xs, state.val_metric.ys, VAL_COLOR)], x_max)
 
     def log_line(self, line: str) -> None:
