@@ -12,15 +12,21 @@ import pytest
 from PIL import Image
 
 import onnx_models
-from tui.cli import main
+from typer.testing import CliRunner
+
+from tui.classify import app as classify_app
 from tui.runtime import prepare
 
+runner = CliRunner()
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
+
+def run(command: str, *args: object) -> tuple[int, str, str]:
+    """`dl-tui classify ARGS` through Typer's CliRunner: exit code, stdout, stderr."""
+    assert command == "classify"
+    result = runner.invoke(classify_app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
@@ -36,9 +42,9 @@ def digits(tmp_path):
 
 
 @pytest.fixture
-def classify(capsys, tiny_models):
+def classify(tiny_models):
     def go(*args: str) -> tuple[int, str, str]:
-        return run(capsys, "classify", "--models", tiny_models, "--workers", "1", *args)
+        return run("classify", "--models", tiny_models, "--workers", "1", *args)
 
     return go
 
@@ -125,27 +131,27 @@ def test_top_k(classify, digits):
     assert len(table.splitlines()) == 1 + 2 * 5
 
 
-def test_small_batches_and_worker_processes_keep_the_order(capsys, tiny_models, tmp_path):
+def test_small_batches_and_worker_processes_keep_the_order(tiny_models, tmp_path):
     x, _ = onnx_models.mnist_sample("test")
     for i in range(150):  # more than one chunk, so the pool starts
         Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
     base = ("classify", tmp_path, "--models", tiny_models, "--batch-size", "7", "-q")
-    one = run(capsys, *base, "--workers", "1")
-    two = run(capsys, *base, "--workers", "2")
+    one = run(*base, "--workers", "1")
+    two = run(*base, "--workers", "2")
     assert one[0] == two[0] == 0
     assert one[1] == two[1]
     assert len(jsonl(one[1])) == 150
 
 
-def test_worker_processes_run_the_models_with_the_same_rows(capsys, tiny_models, tmp_path):
+def test_worker_processes_run_the_models_with_the_same_rows(tiny_models, tmp_path):
     x, _ = onnx_models.mnist_sample("test")
     for i in range(140):  # past one chunk: the workers load and run the models
         Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
     (tmp_path / "050-empty.png").write_bytes(b"")
     (tmp_path / "100-text.png").write_text("not an image")
     base = ("classify", tmp_path, "--models", tiny_models, "--model", "all")
-    one = run(capsys, *base, "--workers", "1", "-q")
-    two = run(capsys, *base, "--workers", "2")
+    one = run(*base, "--workers", "1", "-q")
+    two = run(*base, "--workers", "2")
     assert one[0] == two[0] == 1
     assert one[1] == two[1]
     rows = jsonl(two[1])
@@ -156,12 +162,12 @@ def test_worker_processes_run_the_models_with_the_same_rows(capsys, tiny_models,
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_black_on_white_model_gets_its_input_inverted(capsys, tiny_models, tmp_path, workers):
+def test_a_black_on_white_model_gets_its_input_inverted(tiny_models, tmp_path, workers):
     x, _ = onnx_models.mnist_sample("test")
     for i in range(70):  # past one chunk: with 2 workers they run the models too
         Image.fromarray(x[i]).save(tmp_path / f"{i:03d}.png")
     onnx_models.build_black_on_white(tiny_models)
-    code, out, _ = run(capsys, "classify", tmp_path, "--models", tiny_models, "-m", "cnn", "-m", "cnn-bow",
+    code, out, _ = run("classify", tmp_path, "--models", tiny_models, "-m", "cnn", "-m", "cnn-bow",
                        "--workers", workers, "-q")
     rows = jsonl(out)
     cnn = [r["probabilities"] for r in rows if r["model"] == "cnn"]
@@ -201,16 +207,16 @@ def test_file_names_are_shown_literally(classify, tmp_path, monkeypatch):
     assert jsonl(out)[0]["path"].endswith(name)  # JSON keeps the exact name, escaped
 
 
-def test_labels_from_metadata_are_shown_literally(capsys, tiny_models, digits):
+def test_labels_from_metadata_are_shown_literally(tiny_models, digits):
     onnx_models.build("cnn", tiny_models, labels=[f"[red]{d}\x1b" for d in range(10)])
-    code, out, _ = run(capsys, "classify", digits, "--models", tiny_models, "-f", "table")
+    code, out, _ = run("classify", digits, "--models", tiny_models, "-f", "table")
     assert code == 0 and "[red]" in out and "\x1b" not in out
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "jsonl"])
-def test_model_names_from_files_are_shown_literally(capsys, tiny_models, digits, fmt):
+def test_model_names_from_files_are_shown_literally(tiny_models, digits, fmt):
     onnx_models.build("cnn", tiny_models, filename="evil\x1b[2J")
-    code, out, err = run(capsys, "classify", digits, "--models", tiny_models, "--model", "all",
+    code, out, err = run("classify", digits, "--models", tiny_models, "--model", "all",
                          "-f", fmt)
     assert code == 0 and "\x1b" not in out + err
 
@@ -239,24 +245,24 @@ def test_usage_errors_exit_2_with_one_line(classify, digits, args, message):
     assert "Traceback" not in err
 
 
-def test_no_models_exits_2(capsys, digits, tmp_path):
-    code, _, err = run(capsys, "classify", digits, "--models", tmp_path / "nowhere")
+def test_no_models_exits_2(digits, tmp_path):
+    code, _, err = run("classify", digits, "--models", tmp_path / "nowhere")
     assert code == 2 and "no models folder" in err
     (tmp_path / "empty").mkdir()
-    code, _, err = run(capsys, "classify", digits, "--models", tmp_path / "empty")
+    code, _, err = run("classify", digits, "--models", tmp_path / "empty")
     assert code == 2 and "no models in" in err
 
 
-def test_broken_model_exits_2(capsys, digits, tiny_models):
+def test_broken_model_exits_2(digits, tiny_models):
     (tiny_models / "cnn.onnx").write_bytes(b"garbage")
-    code, _, err = run(capsys, "classify", digits, "--models", tiny_models)
+    code, _, err = run("classify", digits, "--models", tiny_models)
     assert code == 2 and "cannot load model" in err and len(err.splitlines()) == 1
 
 
-def test_all_runs_the_models_that_load_and_names_the_others(capsys, digits, tiny_models):
+def test_all_runs_the_models_that_load_and_names_the_others(digits, tiny_models):
     (tiny_models / "broken.onnx").write_bytes(b"garbage")
     (tiny_models / "evil\x1b[2J.onnx").write_bytes(b"")
-    code, out, err = run(capsys, "classify", digits, "--models", tiny_models, "--model", "all",
+    code, out, err = run("classify", digits, "--models", tiny_models, "--model", "all",
                          "-q")
     assert code == 0
     assert {r["model"] for r in jsonl(out)} == {"cnn", "cnn-invert", "vae-classifier"}
@@ -267,11 +273,11 @@ def test_all_runs_the_models_that_load_and_names_the_others(capsys, digits, tiny
     assert lines[1].startswith("dl-tui classify: warning: skipped model evil\\x1b[2J: ")
 
 
-def test_nan_from_a_model_is_an_error_row(capsys, digits, tmp_path):
+def test_nan_from_a_model_is_an_error_row(digits, tmp_path):
     models = tmp_path / "nan-models"
     onnx_models.build("cnn", models)
     onnx_models.build_nan(models)
-    code, out, err = run(capsys, "classify", digits, "--models", models, "--model", "all")
+    code, out, err = run("classify", digits, "--models", models, "--model", "all")
     rows = jsonl(out)
     assert code == 1
     nan = [(r["label"], r["confidence"], r["probabilities"], r["error"])
@@ -279,7 +285,7 @@ def test_nan_from_a_model_is_an_error_row(capsys, digits, tmp_path):
     assert nan == [(None, None, None, "model produced NaN")] * 5
     assert all(r["error"] is None for r in rows if r["model"] == "cnn")
     assert "0 of 5 images classified, 5 failed" in err
-    _, table, _ = run(capsys, "classify", digits, "--models", models, "--model", "all",
+    _, table, _ = run("classify", digits, "--models", models, "--model", "all",
                       "-f", "table")
     assert table.count("error: model produced NaN") == 5 and table.count("%") == 5
 
@@ -290,9 +296,9 @@ def test_cuda_unavailable_exits_2(classify, digits):
     assert code == 2 and "CUDA" in err and len(err.splitlines()) == 1
 
 
-def test_models_folder_from_the_environment(capsys, digits, tiny_models, monkeypatch):
+def test_models_folder_from_the_environment(digits, tiny_models, monkeypatch):
     monkeypatch.setenv("DL_TUI_MODELS", str(tiny_models))
-    code, out, _ = run(capsys, "classify", digits, "-q")
+    code, out, _ = run("classify", digits, "-q")
     assert code == 0 and len(jsonl(out)) == 5
 
 

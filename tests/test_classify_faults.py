@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 import onnx_models
+from tui.classify import app as classify_app
 from tui.classify import pipeline
 from tui.classify.pipeline import load_all
 from tui.classify.plan import CHUNK, Prep, max_workers
 from tui.classify.pool import DIED, RETRIES
-from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 3000  # far more than the pipe holds (about 200 rows), so a run blocks on it
@@ -142,11 +143,9 @@ def test_a_chunk_whose_worker_dies_runs_again_or_is_given_up(monkeypatch, tmp_pa
     assert len(list(tmp_path.iterdir())) == min(deaths, RETRIES + 1)
 
 
-def test_too_many_workers_are_capped_with_a_warning(capsys, tiny_models, many):
-    with pytest.raises(SystemExit) as done:
-        main(["classify", str(many), "--models", str(tiny_models), "--workers", "100000", "-q"])
-    out, err = capsys.readouterr()
-    assert done.value.code == 0
-    assert len(out.splitlines()) == FILES
-    assert err == (f"dl-tui classify: warning: --workers 100000 is more than this machine "
+def test_too_many_workers_are_capped_with_a_warning(tiny_models, many):
+    result = CliRunner().invoke(classify_app, [str(many), "--models", str(tiny_models), "--workers", "100000", "-q"])
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == FILES
+    assert result.stderr == (f"dl-tui classify: warning: --workers 100000 is more than this machine "
                    f"can use: using {max_workers()}\n")

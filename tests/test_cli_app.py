@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import tui.app
 import tui.cli
-from tui.cli import NO_TERMINAL, app, main
+from tui.cli import NO_TERMINAL, app
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -58,20 +58,17 @@ def test_graphics_from_the_option_or_the_environment(started, env, args, expecte
     assert started[0][3] == expected
 
 
-def test_a_bad_graphics_choice_is_one_line(started, capsys, monkeypatch):
-    monkeypatch.setenv("DL_TUI_GRAPHICS", "ascii-art")
-    with pytest.raises(SystemExit) as done:
-        main([])
-    err = capsys.readouterr().err
-    assert done.value.code == 2 and started == []
+def test_a_bad_graphics_choice_is_one_line(started):
+    result = runner.invoke(app, [], env={"DL_TUI_GRAPHICS": "ascii-art"})
+    err = result.stderr
+    assert result.exit_code == 2 and started == []
     assert len(err.splitlines()) == 1 and "DL_TUI_GRAPHICS" in err and "'ascii-art'" in err
     assert "auto" in err and "halfcell" in err
 
 
-def test_missing_path_exits_2(started, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["/no/such/place"])
-    assert done.value.code == 2 and "no such path" in capsys.readouterr().err and started == []
+def test_missing_path_exits_2(started):
+    result = runner.invoke(app, ["/no/such/place"])
+    assert result.exit_code == 2 and "no such path" in result.stderr and started == []
 
 
 def test_no_terminal_no_app(monkeypatch):

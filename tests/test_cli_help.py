@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tui.classify import app as classify_app
-from tui.cli import app, main, models_app
+from tui.cli import app, models_app
 
 runner = CliRunner()
 COMMANDS = {"dl-tui": app, "dl-tui classify": classify_app, "dl-tui models": models_app}
@@ -48,9 +48,6 @@ def test_app_help_names_every_command_and_graphics():
     assert "<auto|kitty|sixel|halfcell>" in text and "env var: DL_TUI_GRAPHICS" in text
 
 
-def test_version(capsys):
+def test_version():
     result = runner.invoke(app, ["--version"])
     assert (result.exit_code, result.output) == (0, f"dl-tui {version('dl-tui')}\n")
-    with pytest.raises(SystemExit) as done:
-        main(["--version"])
-    assert done.value.code == 0 and capsys.readouterr().out == f"dl-tui {version('dl-tui')}\n"

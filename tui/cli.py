@@ -151,17 +151,8 @@ def model_rows(runtime: Runtime) -> list[tuple[str, ...]]:
 
 
 def _run(typer_app: typer.Typer, args: Sequence[str], prog: str) -> int:
-    """Run a Typer app; usage errors become one line and exit code 2."""
-    command = typer.main.get_command(typer_app)
-    try:
-        result = command.main(args=list(args), prog_name=prog, standalone_mode=False)
-    except typer.Abort:
-        return 130
-    except typer.TyperException as error:  # click's UsageError and friends
-        message = getattr(error, "format_message", lambda: str(error))()
-        print(f"{prog}: error: {message} (see {prog} --help)", file=sys.stderr)
-        return int(getattr(error, "exit_code", 2))
-    return result if isinstance(result, int) else 0
+    """Run a Typer app (its Command makes usage errors one line); the exit code."""
+    return typer.main.get_command(typer_app).main(args=list(args), prog_name=prog, standalone_mode=False)
 
 
 def main(argv: list[str] | None = None) -> None:
