@@ -31,7 +31,8 @@ def flops_per_item(path: Path) -> float:
         elif node.op_type == "ConvTranspose" and w:
             total += 2 * np.prod(shapes[node.input[0]]) * np.prod(w[1:])  # inputs x (cout/g * kh * kw)
         elif node.op_type in ("MatMul", "Gemm") and w:
-            total += 2 * np.prod(shapes[node.input[0]][:-1]) * np.prod(w)
+            # rows at batch 1 (a batch axis that shape inference could not follow reads 0)
+            total += 2 * np.prod([max(d, 1) for d in shapes[node.input[0]][:-1]]) * np.prod(w)
     return float(total)
 
 

@@ -53,28 +53,34 @@ def row(section: str, what: str, ours: float, baseline: float | None, unit: str,
                  "ratio": ratio, "target": target, "met": met, "note": note})
 
 
-def interleaved(calls: dict, rounds: int, number: int) -> dict[str, float]:
-    """Median seconds per call of each callable, timed `number` at a time, in turns, `rounds` times."""
+def interleaved(calls: dict, rounds: int, number: int, block: float = 0.25) -> dict[str, float]:
+    """Median seconds per call of each callable, timed up to `number` at a time (fewer for a slow
+    call: about `block` seconds), in turns, `rounds` times."""
     times: dict[str, list[float]] = {name: [] for name in calls}
-    for call in calls.values():  # warm-up: first runs allocate, trace and spin up pools
+    counts = {}
+    for name, call in calls.items():  # warm-up: first runs allocate, trace and spin up pools
         for _ in range(3):
+            start = time.perf_counter()
             call()
+        counts[name] = max(1, min(number, int(block / max(time.perf_counter() - start, 1e-6))))
     for _ in range(rounds):
         for name, call in calls.items():
             call()  # settle after the other side (TensorFlow's pool may still be spinning)
             start = time.perf_counter()
-            for _ in range(number):
+            for _ in range(counts[name]):
                 call()
-            times[name].append((time.perf_counter() - start) / number)
+            times[name].append((time.perf_counter() - start) / counts[name])
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def _session(path: Path, threads: int = 0):
+def _session(path: Path, threads: int = 0, spinning: bool = True):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -94,7 +100,8 @@ def cnn(models: Path, x: np.ndarray, quick: bool, peak: float) -> None:
     tf_parts, note = _tensorflow()
     float_s, int8_s = _session(models / "cnn.onnx"), _session(models / "cnn.int8.onnx")
     int8_one = _session(models / "cnn.int8.onnx", threads=1)
-    runtime = Runtime(models, "cpu")  # what dl-tui runs: precision auto
+    int8_calm = _session(models / "cnn.int8.onnx", spinning=False)
+    runtime = Runtime(models, "cpu", interactive=True)  # as the app and dl-tui classify run it: auto, no spinning
     flops = flops_per_item(models / "cnn.onnx")
     if tf_parts:
         tf, builders = tf_parts
@@ -107,6 +114,7 @@ def cnn(models: Path, x: np.ndarray, quick: bool, peak: float) -> None:
         calls = {
             "onnxruntime float": lambda: float_s.run(None, {"image": images}),
             "onnxruntime int8": lambda: int8_s.run(None, {"image": images}),
+            "onnxruntime int8, no spinning": lambda: int8_calm.run(None, {"image": images}),
             "dl-tui Runtime.predict (auto)": lambda: runtime.predict("cnn", images[..., 0]),
         }
         if batch == 1:  # one thread: no hand-over between threads for a tiny batch
@@ -142,7 +150,7 @@ def latent_grid(models: Path, quick: bool, peak: float) -> None:
 
     quantiles = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, 20)]
     z = np.array([[a, b] for a in quantiles for b in quantiles], np.float32)
-    runtime = Runtime(models, "cpu")
+    runtime = Runtime(models, "cpu", interactive=True)
     calls = {
         "onnxruntime float": (lambda s: lambda: s.run(None, {"z": z}))(_session(models / "vae-decoder.onnx")),
         "onnxruntime int8": (lambda s: lambda: s.run(None, {"z": z}))(_session(models / "vae-decoder.int8.onnx")),
