@@ -18,6 +18,7 @@ import typer
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
 from trainer.progress import JsonlReporter, Reporter, make_reporter
+from trainer.strategy import StrategyMode, split_cpu
 
 app = typer.Typer(
     help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
@@ -45,11 +46,13 @@ Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnis
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
+Strategy = Annotated[StrategyMode, typer.Option(
+    "--strategy", help="default: one device; mirrored: one replica per GPU, each taking --batch-size examples a step; auto: mirrored when there are two or more GPUs.")]
 INSTALL_HINT = "training needs TensorFlow, which this install does not have: pip install 'dl-tui[train]'"
 
 
 def _batch_size(model: str):
-    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step (the notebook's: {BATCH_SIZE[model]}).")]
+    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step, on each replica under --strategy mirrored (the notebook's: {BATCH_SIZE[model]}).")]
 
 
 class NoTensorFlow(Exception):
@@ -66,6 +69,7 @@ def _quiet_tensorflow() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
+        split_cpu()  # before anything starts TensorFlow's devices
     except ImportError:
         raise NoTensorFlow(INSTALL_HINT) from None
     finally:
@@ -135,11 +139,12 @@ def _fail(reporter: Reporter, message: str, code: int):
     raise typer.Exit(code)
 
 
-def _settings(model, epochs, out, seed, restart, batch_size=None):
+def _settings(model, epochs, out, seed, restart, strategy, batch_size=None):
     from trainer.training import Settings
 
+    # Under several replicas --batch-size is per replica and the learning rate stays the notebook's.
     return Settings(epochs=epochs, batch_size=batch_size or BATCH_SIZE[model], out=out, seed=seed,
-                    restart=restart, learning_rate=LEARNING_RATE[model])
+                    restart=restart, learning_rate=LEARNING_RATE[model], strategy=strategy.value)
 
 
 @app.command()
@@ -150,6 +155,7 @@ def iris(
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
+    strategy: Strategy = StrategyMode.auto,
 ) -> None:
     """Iris MLP (4-10-10-3) -> iris.onnx."""
 
@@ -157,7 +163,7 @@ def iris(
         with _writing_to(out):
             from trainer.training import train_iris
 
-            train_iris(_settings("iris", epochs, out, seed, restart, batch_size), reporter)
+            train_iris(_settings("iris", epochs, out, seed, restart, strategy, batch_size), reporter)
 
     _run(progress, job)
 
@@ -172,6 +178,7 @@ def cnn(
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
+    strategy: Strategy = StrategyMode.auto,
 ) -> None:
     """MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert."""
 
@@ -180,7 +187,7 @@ def cnn(
         with _writing_to(out):
             from trainer.training import train_cnn
 
-            train_cnn(_settings("cnn", epochs, out, seed, restart, batch_size), reporter, split, invert)
+            train_cnn(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), reporter, split, invert)
 
     _run(progress, job)
 
@@ -194,6 +201,7 @@ def vae(
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
+    strategy: Strategy = StrategyMode.auto,
 ) -> None:
     """Convolutional VAE with a 2-D latent space -> vae-encoder.onnx, vae-decoder.onnx."""
 
@@ -202,7 +210,7 @@ def vae(
         with _writing_to(out):
             from trainer.training import train_vae
 
-            train_vae(_settings("vae", epochs, out, seed, restart, batch_size), reporter, split)
+            train_vae(_settings("vae", epochs, out, seed, restart, strategy, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -216,6 +224,7 @@ def vae_classifier(
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
+    strategy: Strategy = StrategyMode.auto,
 ) -> None:
     """MLP on the trained VAE's latent encoding -> vae-classifier.onnx (needs `dl-train vae` first)."""
 
@@ -224,7 +233,7 @@ def vae_classifier(
         with _writing_to(out):
             from trainer.training import train_vae_classifier
 
-            train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, batch_size), reporter, split)
+            train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, strategy, batch_size), reporter, split)
 
     _run(progress, job)
 
@@ -237,6 +246,7 @@ def all_models(
     seed: Seed = 42,
     progress: Progress = ProgressMode.auto,
     restart: Restart = False,
+    strategy: Strategy = StrategyMode.auto,
 ) -> None:
     """Every model in order: iris, cnn, cnn --invert, vae, vae-classifier (six ONNX files; the VAE makes two)."""
 
@@ -246,11 +256,11 @@ def all_models(
         with _writing_to(out):
             from trainer import training
 
-            training.train_iris(_settings("iris", n, out, seed, restart), reporter)
-            training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=False)
-            training.train_cnn(_settings("cnn", n, out, seed, restart), reporter, split, invert=True)
-            training.train_vae(_settings("vae", n, out, seed, restart), reporter, split)
-            training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart), reporter, split)
+            training.train_iris(_settings("iris", n, out, seed, restart, strategy), reporter)
+            training.train_cnn(_settings("cnn", n, out, seed, restart, strategy), reporter, split, invert=False)
+            training.train_cnn(_settings("cnn", n, out, seed, restart, strategy), reporter, split, invert=True)
+            training.train_vae(_settings("vae", n, out, seed, restart, strategy), reporter, split)
+            training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart, strategy), reporter, split)
 
     _run(progress, job)
 

@@ -97,9 +97,12 @@ def fit(
     folder = checkpoints.checkpoint_dir(out, name)
     if restart:
         shutil.rmtree(folder, ignore_errors=True)
-    history = checkpoints.restore(model, folder, name, reporter)
-    if history:
-        reporter.info(f"resuming {name} after epoch {len(history)} (use --restart to start over)")
-    callback = ProgressCallback(reporter, name, epochs, steps, history, folder, negate_loss_of)
-    model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=len(history), verbose=0, callbacks=[callback], shuffle=False)
+    # Under the model's own strategy: the optimizer's variables a restore builds are mirrored like the
+    # model's, and assigning a checkpoint sets every replica's copy.
+    with model.distribute_strategy.scope():
+        history = checkpoints.restore(model, folder, name, reporter)
+        if history:
+            reporter.info(f"resuming {name} after epoch {len(history)} (use --restart to start over)")
+        callback = ProgressCallback(reporter, name, epochs, steps, history, folder, negate_loss_of)
+        model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=len(history), verbose=0, callbacks=[callback], shuffle=False)
     return history[:epochs]

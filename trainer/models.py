@@ -133,7 +133,9 @@ class CVAE(keras.Model):
         x = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
             elbo = self.elbo(x)
-            loss = -elbo
+            # Each replica's mean over its share of the batch; replicas' gradients are summed,
+            # so divide (as Keras does for compiled losses) to step on the global batch's mean.
+            loss = -elbo / tf.distribute.get_replica_context().num_replicas_in_sync
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.elbo_tracker.update_state(elbo)

@@ -21,6 +21,7 @@ from trainer.export import ExportSpec, export
 from trainer.fitting import EVAL_BATCH, fit, index_batches
 from trainer.outdir import atomic_target
 from trainer.progress import Reporter
+from trainer.strategy import Distribution, distribution
 
 DIGITS = [str(d) for d in range(10)]
 IMAGE_PREPROCESSING = {"kind": "image", "size": [28, 28], "range": [0, 1], "polarity": "white-on-black", "binarize": None}
@@ -42,11 +43,19 @@ class Settings:
     seed: int
     restart: bool
     learning_rate: float = 1e-3
+    strategy: str = "default"  # a trainer.strategy.StrategyMode value
 
-    def config(self, **extra) -> dict:
+    def config(self, dist: Distribution, **extra) -> dict:
         values = asdict(self)
         values.pop("out"), values.pop("restart")
-        return {**values, "optimizer": "adam", **extra}
+        return {**values, "optimizer": "adam", **dist.config(), **extra}
+
+    def distribution(self, reporter: Reporter) -> Distribution:
+        """The strategy to build and train under; says which when it is not the default."""
+        dist = distribution(self.strategy, self.batch_size)
+        if dist.name != "default":
+            reporter.info(dist.describe())
+        return dist
 
 
 def _image_signature():
@@ -104,19 +113,21 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
     started = time.monotonic()
     data = load_iris_split()
     repeats = 20
-    steps = _steps(len(data.x_train) * repeats, settings.batch_size)
-    config = settings.config(repeats=repeats, test_size=0.2, split_random_state=42)
+    dist = settings.distribution(reporter)
+    steps = _steps(len(data.x_train) * repeats, dist.global_batch)
+    config = settings.config(dist, repeats=repeats, test_size=0.2, split_random_state=42)
     _start(reporter, "iris", settings, steps, len(data.x_train) * repeats, config)
     train = (
         tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-        .repeat(repeats).shuffle(1000, seed=settings.seed).batch(settings.batch_size).prefetch(tf.data.AUTOTUNE)
+        .repeat(repeats).shuffle(1000, seed=settings.seed).batch(dist.global_batch).prefetch(tf.data.AUTOTUNE)
     )
     test = tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(EVAL_BATCH)
-    model = models.build_iris()
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = fit(model, name="iris", train=train, validation=test, steps=steps, epochs=settings.epochs,
-                  out=settings.out, restart=settings.restart, reporter=reporter)
-    metrics = {"test_accuracy": model.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+    with dist.scope():  # the model, its optimizer and training live on every replica
+        model = models.build_iris()
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = fit(model, name="iris", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                      out=settings.out, restart=settings.restart, reporter=reporter)
+        metrics = {"test_accuracy": model.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="features")])
     def probabilities(features):
@@ -142,23 +153,25 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
         x_val, y_val = np.concatenate([x_test, 1.0 - x_test]), np.concatenate([y_test, y_test])
     else:
         x_val, y_val = x_test, y_test
-    steps = _steps(len(x_train), settings.batch_size)
-    config = settings.config(invert=invert, dropout=0.4)
+    dist = settings.distribution(reporter)
+    steps = _steps(len(x_train), dist.global_batch)
+    config = settings.config(dist, invert=invert, dropout=0.4)
     _start(reporter, name, settings, steps, len(x_train), config)
-    train = index_batches((x_train, y_train), settings.batch_size, settings.seed)
+    train = index_batches((x_train, y_train), dist.global_batch, settings.seed)
     validation = index_batches((x_val, y_val), EVAL_BATCH, None, shuffle=False)
-    model = models.build_cnn()
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
-                  out=settings.out, restart=settings.restart, reporter=reporter)
 
     def accuracy(x, y):
         ds = index_batches((x, y), EVAL_BATCH, None, shuffle=False)
         return model.evaluate(ds, verbose=0, return_dict=True)["accuracy"]
 
-    original = accuracy(x_test, y_test)
+    with dist.scope():
+        model = models.build_cnn()
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
+                      out=settings.out, restart=settings.restart, reporter=reporter)
+        original = accuracy(x_test, y_test)
+        inverted = accuracy(1.0 - x_test, y_test) if invert else None
     if invert:
-        inverted = accuracy(1.0 - x_test, y_test)
         metrics = {"test_accuracy": (original + inverted) / 2, "test_accuracy_original": original, "test_accuracy_inverted": inverted}
         parity_images = np.concatenate([x_test[:128], 1.0 - x_test[:128]])
         description = "MNIST digit CNN trained on original and colour-inverted images"
@@ -186,15 +199,17 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
     """The CVAE tutorial with a 2-D latent space; test ELBO after every epoch."""
     started = time.monotonic()
     x_train, x_test = _binarised(data.x_train), _binarised(data.x_test)
-    steps = _steps(len(x_train), settings.batch_size)
-    config = settings.config(latent_dim=models.LATENT_DIM, binarize=0.5, elbo="single-sample Monte Carlo")
+    dist = settings.distribution(reporter)
+    steps = _steps(len(x_train), dist.global_batch)
+    config = settings.config(dist, latent_dim=models.LATENT_DIM, binarize=0.5, elbo="single-sample Monte Carlo")
     _start(reporter, "vae", settings, steps, len(x_train), config)
-    vae = _build_vae()
-    vae.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
-    train = index_batches((x_train,), settings.batch_size, settings.seed)
-    test = index_batches((x_test,), settings.batch_size, None, shuffle=False)
-    history = fit(vae, name="vae", train=train, validation=test, steps=steps, epochs=settings.epochs,
-                  out=settings.out, restart=settings.restart, reporter=reporter, negate_loss_of="elbo")
+    train = index_batches((x_train,), dist.global_batch, settings.seed)
+    test = index_batches((x_test,), dist.global_batch, None, shuffle=False)
+    with dist.scope():
+        vae = _build_vae()
+        vae.compile(optimizer=keras.optimizers.Adam(settings.learning_rate))
+        history = fit(vae, name="vae", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                      out=settings.out, restart=settings.restart, reporter=reporter, negate_loss_of="elbo")
     metrics = {"test_elbo": history[-1]["val_elbo"]}  # the last epoch's test-set ELBO
     _save_vae_weights(vae, settings.out)
 
@@ -252,16 +267,18 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
         return np.concatenate([np.concatenate(vae.encode(x[i : i + EVAL_BATCH]), axis=1) for i in range(0, len(x), EVAL_BATCH)])
 
     f_train, f_test = encodings(x_train), encodings(x_test)
-    steps = _steps(len(f_train), settings.batch_size)
-    config = settings.config(features="vae-encoder mean and logvar (4)")
+    dist = settings.distribution(reporter)
+    steps = _steps(len(f_train), dist.global_batch)
+    config = settings.config(dist, features="vae-encoder mean and logvar (4)")
     _start(reporter, "vae-classifier", settings, steps, len(f_train), config)
-    classifier = models.build_latent_classifier()
-    classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train = index_batches((f_train, data.y_train), settings.batch_size, settings.seed)
+    train = index_batches((f_train, data.y_train), dist.global_batch, settings.seed)
     test = index_batches((f_test, data.y_test), EVAL_BATCH, None, shuffle=False)
-    history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
-                  out=settings.out, restart=settings.restart, reporter=reporter)
-    metrics = {"test_accuracy": classifier.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+    with dist.scope():  # the VAE above only encodes, on one device
+        classifier = models.build_latent_classifier()
+        classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
+                      out=settings.out, restart=settings.restart, reporter=reporter)
+        metrics = {"test_accuracy": classifier.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
 
     @tf.function(input_signature=_image_signature())
     def probabilities(image):
