@@ -6,16 +6,16 @@ the first argument itself. Heavy imports wait until a command needs them.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from tui.options import Command, DeviceOption, ModelsOption, typer_app
-from tui.runtime.choices import Device
+from tui.runtime.choices import PRECISION_ENV, Device, Precision
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
 
@@ -32,6 +32,8 @@ def interactive() -> bool:
 
 def package_version() -> str:
     """This package's version, from its installed metadata."""
+    from importlib.metadata import PackageNotFoundError, version  # 25 ms: only for --version
+
     try:
         return version("dl-tui")
     except PackageNotFoundError:  # run from a checkout that was never installed
@@ -61,6 +63,9 @@ def launch(
                                                    show_default=False)] = None,
     models: ModelsOption = None,
     device: DeviceOption = Device.auto,
+    precision: Annotated[Precision, typer.Option(
+        envvar=PRECISION_ENV, help="auto: a model's int8 twin where one meets the bar (within 0.1 "
+        "accuracy points of the float model; faster on the CPU), else the float model.")] = Precision.auto,
     graphics: Annotated[Graphics, typer.Option(
         envvar=GRAPHICS_ENV, case_sensitive=False,
         help="How pictures are drawn: auto asks the terminal; kitty, sixel or halfcell "
@@ -80,6 +85,7 @@ def launch(
         raise typer.Exit(2)
     from tui.app import run_app
 
+    os.environ[PRECISION_ENV] = precision.value  # the app's Runtime reads it
     run_app(path, models, device.value, graphics)
 
 

@@ -25,7 +25,7 @@ from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
 from tui.options import Command, DeviceOption, ModelsOption, typer_app
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
-from tui.runtime.choices import Device, Polarity
+from tui.runtime.choices import PRECISION_ENV, Device, Polarity, Precision
 from tui.runtime.sessions import CPU, providers_for
 from tui.text import clean, one_line
 
@@ -77,6 +77,9 @@ def classify_command(
                                             "mass centring (off: squeeze the whole image).")] = True,
     models: ModelsOption = None,
     device: DeviceOption = Device.auto,
+    precision: Annotated[Precision, typer.Option(
+        envvar=PRECISION_ENV, help="auto: a model's int8 twin where one meets the bar (within 0.1 "
+        "accuracy points of the float model; faster on the CPU), else the float model.")] = Precision.auto,
     workers: Annotated[Optional[int], typer.Option(
         min=1, metavar="N", help="Processes loading images (and on the CPU running the models too).",
         show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")] = None,
@@ -99,7 +102,8 @@ def classify_command(
         # No spinning: idle threads polling for work would take the cores that decode
         # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
         # and get their cores; on the CPU the sessions here run only for short runs.
-        runtime = Runtime(models, device.value, interactive=True,
+        os.environ[PRECISION_ENV] = precision.value  # the worker processes' runtimes read it
+        runtime = Runtime(models, device.value, interactive=True, precision=precision.value,
                           threads=max(1, cores() - decoders) if gpu and decoders > 1 else None)
         infos = select_models(runtime, model, lambda message: say("warning", message))
         provider = runtime.provider

@@ -24,5 +24,14 @@ class Polarity(str, Enum):
     invert = "invert"
 
 
+class Precision(str, Enum):
+    """Which file runs a model: `auto` is its int8 twin where one meets the bar (on the CPU), else float."""
+
+    auto = "auto"
+    float = "float"
+    int8 = "int8"
+
+
+PRECISION_ENV = "DL_TUI_PRECISION"  # read by every Runtime, so worker processes and the app follow it
 DEVICES = tuple(device.value for device in Device)
 POLARITIES = tuple(polarity.value for polarity in Polarity)
