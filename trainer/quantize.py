@@ -147,13 +147,16 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
             return {"test_accuracy": (original + inverted) / 2, "test_accuracy_original": original,
                     "test_accuracy_inverted": inverted}
 
-        return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source, [], [])
+        # Softmax and the dense layers' outputs stay float: probabilities in 1/255 steps would
+        # read 0 for every unlikely class in JSON and CSV.
+        return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source, ["Softmax"],
+                       ["Gemm", "MatMul"])
     binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
     if name == "vae-classifier":
         return _Recipe(_batches({"image": binary_train}), {"image": binary_test[:256]},
                        lambda s: {"test_accuracy": _accuracy(s, binary_test, data.y_test)},
                        # the dense layers stay float: the 2-D latent is too coarse in uint8
-                       {**source, "binarize": 0.5}, ["Gemm", "MatMul"], [])
+                       {**source, "binarize": 0.5}, ["Gemm", "MatMul", "Softmax"], [])
     # vae-decoder: latent points the encoder gives real training images, sampled as in training
     encoder = _session((float_path.parent / "vae-encoder.onnx").read_bytes())
     picked = rng.choice(len(data.x_train), min(LATENT_CALIBRATION, len(data.x_train)), replace=False)
