@@ -45,7 +45,7 @@ def table(runtime: Runtime, images: list[Path]) -> str:
     for name in names:
         info = runtime.info(name)
         for step, options in STEPS.items():
-            batch = np.stack([to_model_input(img, size=info.preprocessing["size"], **options)
+            batch = np.stack([to_model_input(img, size=info.preprocessing.size, **options)
                               for img in loaded])
             probs = runtime.predict(name, batch)
             column = []
