@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from tui.runtime.core import Runtime
     from tui.runtime.errors import DeviceError, ModelError
     from tui.runtime.info import ModelInfo
+    from tui.runtime.ood import Ood
     from tui.runtime.preprocess import ImageError, load_image, prepare, to_model_input
     from tui.runtime.preprocessing import Preprocessing
 
 _HOME = {
     "Device": "choices", "Polarity": "choices", "Runtime": "core", "DeviceError": "errors",
-    "ModelError": "errors", "ModelInfo": "info", "ImageError": "preprocess", "load_image": "preprocess",
+    "ModelError": "errors", "ModelInfo": "info", "Ood": "ood", "ImageError": "preprocess", "load_image": "preprocess",
     "prepare": "preprocess", "to_model_input": "preprocess", "Preprocessing": "preprocessing",
 }
 __all__ = sorted(_HOME)

@@ -22,6 +22,7 @@ from tui.paths import find_models, model_folders
 from tui.runtime.errors import ModelError
 from tui.runtime.errors import DeviceError
 from tui.runtime.info import ModelInfo, meets_bar, read_info
+from tui.runtime.ood import Ood, from_outputs
 from tui.runtime.sessions import CPU, open_session, providers_for, session_options
 
 from tui.runtime.choices import PRECISION_ENV, Precision
@@ -109,6 +110,17 @@ class Runtime:
         model's metadata asks for (its polarity, its `binarize` threshold) is applied here,
         and only here. Feature models take [N, F].
         """
+        return self.predict_ood(name, batch)[0]
+
+    def ood(self, name: str, batch: np.ndarray) -> Ood | None:
+        """Out-of-distribution scores and flags for a batch (same input as `predict`):
+        `.scores` [N] (higher = less like the training digits), `.flags` [N] bool (score
+        above the model's calibrated threshold), `.item(i)` -> {"score", "flagged"}.
+        None for a model without an `ood` calibration in its metadata."""
+        return self.predict_ood(name, batch)[1]
+
+    def predict_ood(self, name: str, batch: np.ndarray) -> tuple[np.ndarray, Ood | None]:
+        """`predict` and `ood` from one run of the model: (probabilities [N, C], Ood or None)."""
         info = self.info(name)
         if info.task != "classification":
             raise ValueError(f"model {name} ({info.task or 'no task'}) is not a classifier: use run()")
@@ -121,7 +133,8 @@ class Runtime:
             x = x.reshape(len(x), *[d if isinstance(d, int) else -1 for d in shape[1:]])
             x = prep.model_view(x)
         outputs = self.run(name, {input_name: np.ascontiguousarray(x)})
-        return outputs.get("probabilities", next(iter(outputs.values())))
+        probs = outputs.get("probabilities", next(iter(outputs.values())))
+        return probs, from_outputs(info.ood, outputs, probs)
 
     def reload(self) -> None:
         """Rescan the folder and drop cached sessions, e.g. after a model was trained."""

@@ -42,6 +42,7 @@ class ModelInfo:
     precision: str = "float"  # "int8" for a quantised file (`<name>.int8.onnx`)
     float_metrics: dict | None = None  # a quantised file's float model's metrics, as measured beside its own
     quantization: dict | None = None  # how a quantised file was made
+    ood: dict | None = None  # how its out-of-distribution score is made and flagged (tui/runtime/ood.py)
 
     @property
     def within_bar(self) -> bool:
@@ -113,4 +114,5 @@ def read_info(name: str, path: Path, session: ort.InferenceSession) -> ModelInfo
         precision=meta.get("precision", "float"),
         float_metrics=_json(meta, "float_metrics", None, dict, name),
         quantization=_json(meta, "quantization", None, dict, name),
+        ood=_json(meta, "ood", None, dict, name),
     )
