@@ -49,8 +49,9 @@ def dl_tui(*args: object) -> list[str]:
 
 
 def content_regions(models: Path, images: Path, size: tuple[int, int], graphics: str, cell: tuple[int, int],
-                    monkeypatch) -> dict[str, tuple[int, int, int, int]]:
-    """Where each picture's content lies, in cells: the same app at the same size, headless."""
+                    monkeypatch, help_too: bool = False) -> dict[str, tuple[int, int, int, int]]:
+    """Where each picture's content lies, in cells: the same app at the same size, headless
+    (and the `?` dialog's outer region, with `help_too`)."""
     monkeypatch.setattr("tui.widgets.sixel.cell_pixels", lambda: cell)
 
     async def measure() -> dict[str, tuple[int, int, int, int]]:
@@ -61,8 +62,13 @@ def content_regions(models: Path, images: Path, size: tuple[int, int], graphics:
                 if app.query_one("#model-input").image is not None:
                     break
             await pilot.pause(0.2)
-            return {name: tuple(app.query_one(f"#{name}").content_region)
-                    for name in ("original", "model-input")}
+            regions = {name: tuple(app.query_one(f"#{name}").content_region)
+                       for name in ("original", "model-input")}
+            if help_too:
+                await pilot.press("question_mark")
+                await pilot.pause(0.3)
+                regions["help"] = tuple(app.screen.query_one("#help").region)
+            return regions
 
     return asyncio.run(measure())
 
@@ -112,6 +118,25 @@ def test_switching_screens_and_moving_the_latent_cursor_leave_nothing_behind(xte
     assert changed(latent, xterm.settle()) < 0.0005
     xterm.keys("1")
     assert changed(classify, xterm.settle()) < 0.0005
+
+
+def test_a_dialog_over_pictures_hides_them_and_closing_it_brings_them_back(xterm, tiny_models, digit_folder,
+                                                                           monkeypatch):
+    """Under a dialog Textual dims the screen below; Sixel data drawn through that filter showed as text."""
+    before = xterm.settle()
+    cell = xterm.cell()
+    regions = content_regions(tiny_models, digit_folder, (xterm.columns, xterm.rows), "sixel", cell, monkeypatch,
+                              help_too=True)
+    xterm.keys("question")
+    under = grey(xterm.settle())
+    # The model input's rows, right of the dialog: empty on this screen. Sixel bytes printed as
+    # text started right after each picture row, where the dialog no longer covers them.
+    _, top, _, height = regions["model-input"]
+    help_x, _, help_width, _ = regions["help"]
+    beside = under[top * cell[1]:(top + height) * cell[1], (help_x + help_width) * cell[0]:]
+    assert beside.size and np.mean(beside > 0.3) < 0.001
+    xterm.keys("Escape")
+    assert changed(before, xterm.settle()) < 0.0005
 
 
 def test_kitty_without_unicode_placeholders_gets_half_cells_not_glyphs(display, tiny_models, digit_folder,

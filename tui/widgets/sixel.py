@@ -124,8 +124,14 @@ class SixelPicture(HalfcellPicture):
         width, height = cell_pixels()
         return height / width
 
+    def on_mount(self) -> None:
+        """Redraw when another screen comes over this one or goes away (see `render_line`)."""
+        self.app.screen_change_signal.subscribe(self, lambda _screen: self.refresh())
+
     def render_line(self, y: int) -> Strip:
-        """Blank cells that also carry this row's slice of the picture."""
+        """Blank cells that also carry this row's slice of the picture, on the active screen only:
+        under a dialog, Textual draws this screen's lines through its dimming filter, which would
+        print the Sixel data as text."""
         size = self.content_size
         blank = Strip.blank(size.width, self.rich_style)
         if self._image is None or not size.width or not size.height or not self.screen.is_active:
