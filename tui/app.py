@@ -1,10 +1,11 @@
-"""The dl-tui app: four screens (Classify, Latent space, Train, Models) over one onnxruntime Runtime."""
+"""The dl-tui app: five screens (Classify, Latent space, Train, Models, Draw) over one onnxruntime Runtime."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import numpy as np
 from textual import work
 from textual.actions import parse as parse_action
 from textual.app import App
@@ -17,6 +18,7 @@ from tui.paths import describe_folders
 from tui.runtime import DeviceError, Runtime
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
+from tui.screens.draw import DrawScreen
 from tui.screens.help import HelpScreen, key_sections
 from tui.screens.latent import LatentScreen
 from tui.screens.models import ModelsScreen
@@ -27,15 +29,16 @@ from tui.terminal import Graphics, detect
 
 
 class DlTuiApp(App[None]):
-    """Browse and classify images, explore the VAE's latent space, train and inspect the models."""
+    """Browse and classify images, draw digits, explore the VAE's latent space, train and inspect the models."""
 
     CSS_PATH = "app.tcss"
     TITLE = "dl-tui"
-    MODES = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen}
+    MODES = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen,
+             "draw": DrawScreen}
     DEFAULT_MODE = "classify"
     SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
-                      ("3", "train", "Train"), ("4", "models", "Models"))
-    # The four screen keys share one footer entry ("1234 Screens"): 80 columns hold every key then.
+                      ("3", "train", "Train"), ("4", "models", "Models"), ("5", "draw", "Draw"))
+    # The screen keys share one footer entry ("12345 Screens"): 80 columns hold every key then.
     BINDINGS = [
         Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}",
                 group=Binding.Group("Screens", compact=True))
@@ -71,6 +74,8 @@ class DlTuiApp(App[None]):
         # Bumped after each training run or reload; screens compare it when they are shown.
         self.models_version = 0
         self.models_label = describe_folders(runtime.folders)
+        # Digits the latent map marks, by where they come from: (what to call it, model input 28x28).
+        self.latent_inputs: dict[str, tuple[str, np.ndarray]] = {}
 
     def on_mount(self) -> None:
         """Paint first; find out which execution provider runs while the user looks."""

@@ -1,10 +1,15 @@
-"""The latent-space grid: where to sample the VAE, and how to tile its digits into one picture."""
+"""The latent space: where to sample the VAE and how to tile its digits, and the map of encoded test digits."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
+
+from tui.runtime.errors import ModelError
 
 DIGIT = 28
 DEFAULT_N = 20
@@ -67,3 +72,120 @@ def with_cursor(picture: np.ndarray, row: int, col: int, width: int = 3) -> np.n
 def clamp_n(n: int) -> int:
     """n kept within the sizes the grid supports."""
     return max(MIN_N, min(MAX_N, n))
+
+
+# The latent map: the encoded MNIST test set, shipped beside the encoder ------------------
+
+ENCODER = "vae-encoder"
+MAP_FILE = "vae-latent-map.npz"
+# Ten colours a terminal shows apart on black (Tableau's ten), one per digit.
+DIGIT_RGB = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                      (140, 86, 75), (227, 119, 194), (190, 190, 190), (188, 189, 34), (23, 190, 207)],
+                     dtype=np.uint8)
+MAP_EXTENT = 3.5  # the map shows z in [-3.5, 3.5]^2: nearly every test digit, and the grid's square inside
+MAP_PIXELS = 280
+
+
+def encode(runtime, images: np.ndarray, name: str = ENCODER) -> np.ndarray:
+    """Latent means [N, 2] of white-on-black images [N, 28, 28] in [0, 1], preprocessed as the encoder's
+    metadata says (binarised for the shipped VAE)."""
+    info = runtime.info(name)
+    (input_name, shape, _), = info.inputs
+    x = np.asarray(images, dtype=np.float32).reshape(len(images), *[d if isinstance(d, int) else -1
+                                                                    for d in shape[1:]])
+    outputs = runtime.run(name, {input_name: np.ascontiguousarray(info.preprocessing.model_view(x))})
+    return np.asarray(outputs.get("mean", next(iter(outputs.values()))), dtype=np.float32)
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, to tie a map to the encoder that made it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_map(path: Path, means: np.ndarray, labels: np.ndarray, encoder_sha256: str) -> None:
+    """Save a latent map: means as float16 (about 40 KB for 10,000 digits), labels as uint8."""
+    np.savez_compressed(path, mean=np.asarray(means, np.float16), label=np.asarray(labels, np.uint8),
+                        encoder_sha256=np.array(encoder_sha256))
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """The encoded test digits: 2-D means and their labels."""
+
+    means: np.ndarray  # [N, 2] float32
+    labels: np.ndarray  # [N] uint8
+
+
+def load_map(encoder_path: Path) -> LatentMap:
+    """The map beside the encoder file, made from that very encoder; ModelError says why not."""
+    path = Path(encoder_path).with_name(MAP_FILE)
+    if not path.is_file():
+        raise ModelError(f"no {MAP_FILE} beside {Path(encoder_path).name} (python bench/latent_map.py makes one)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            means, labels = data["mean"].astype(np.float32), data["label"].astype(np.uint8)
+            made_from = str(data["encoder_sha256"])
+    except Exception as error:  # a damaged file: say so rather than crash the screen
+        raise ModelError(f"cannot read {MAP_FILE}: {error}") from None
+    if made_from != sha256(encoder_path):
+        raise ModelError(f"{MAP_FILE} was made by another {Path(encoder_path).name}: make it again")
+    if means.ndim != 2 or means.shape[1] != 2 or len(labels) != len(means):
+        raise ModelError(f"{MAP_FILE} should hold means [N, 2] and N labels")
+    return LatentMap(means, labels)
+
+
+def to_map_pixel(z: np.ndarray, size: int = MAP_PIXELS, extent: float = MAP_EXTENT) -> np.ndarray:
+    """Pixel (x, y) of latent points [N, 2] on the map: x rightwards, y downwards as the grid has it."""
+    scaled = (np.asarray(z, np.float32) + extent) / (2 * extent) * (size - 1)
+    return np.rint(np.clip(scaled, 0, size - 1)).astype(int)
+
+
+def from_map_pixel(x: float, y: float, size: int = MAP_PIXELS, extent: float = MAP_EXTENT) -> np.ndarray:
+    """The latent point at map pixel (x, y)."""
+    return (np.array([x, y], np.float32) / (size - 1) * 2 - 1) * extent
+
+
+def draw_map(latent_map: LatentMap, size: int = MAP_PIXELS, extent: float = MAP_EXTENT) -> np.ndarray:
+    """The scatter as RGB [size, size, 3]: each digit a dot in its colour, on black, with the
+    decoded grid's square (the 0.05-0.95 quantiles) outlined faintly."""
+    rgb = np.zeros((size, size, 3), np.uint8)
+    q = float(quantiles(2)[1])
+    lo, hi = to_map_pixel(np.array([[-q, -q], [q, q]]), size, extent)
+    rgb[lo[1]:hi[1] + 1, [lo[0], hi[0]]] = rgb[[lo[1], hi[1]], lo[0]:hi[0] + 1] = 70
+    centre = to_map_pixel(np.zeros((1, 2)), size, extent)[0]
+    rgb[centre[1], :] = np.maximum(rgb[centre[1], :], 35)
+    rgb[:, centre[0]] = np.maximum(rgb[:, centre[0]], 35)
+    pixels = to_map_pixel(latent_map.means, size, extent)
+    colours = DIGIT_RGB[latent_map.labels % 10]
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):  # 2x2 dots: visible after the terminal scales down
+        rgb[np.minimum(pixels[:, 1] + dy, size - 1), np.minimum(pixels[:, 0] + dx, size - 1)] = colours
+    return rgb
+
+
+def mark(rgb: np.ndarray, z: np.ndarray, colour: tuple[int, int, int], radius: int = 7,
+         extent: float = MAP_EXTENT) -> None:
+    """Draw a ring with a cross at latent point z on the map, in place."""
+    size = rgb.shape[0]
+    cx, cy = to_map_pixel(np.asarray(z)[None], size, extent)[0]
+    ys, xs = np.ogrid[:size, :size]
+    distance = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
+    rgb[(distance >= radius - 1.5) & (distance <= radius + 1.5)] = colour
+    rgb[max(0, cy - 1):cy + 2, max(0, cx - 3):cx + 4] = colour
+    rgb[max(0, cy - 3):cy + 4, max(0, cx - 1):cx + 2] = colour
+
+
+def line(rgb: np.ndarray, a: np.ndarray, b: np.ndarray, colour: tuple[int, int, int],
+         extent: float = MAP_EXTENT) -> None:
+    """Draw the segment from latent point a to b on the map, two pixels thick, in place."""
+    size = rgb.shape[0]
+    pa, pb = to_map_pixel(np.stack([a, b]), size, extent)
+    steps = int(np.abs(pb - pa).max()) + 1
+    for t in np.linspace(0.0, 1.0, steps):
+        x, y = np.rint(pa + t * (pb - pa)).astype(int)
+        rgb[y:y + 2, x:x + 2] = colour
+
+
+def segment(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    """`steps` latent points [steps, 2] evenly from a to b, both ends included (the notebook's morph)."""
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return ((1 - t) * np.asarray(a, np.float32) + t * np.asarray(b, np.float32)).astype(np.float32)

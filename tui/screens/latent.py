@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image as PILImage
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from tui.runtime import latent
 from tui.screens.base import AppScreen
+from tui.screens.saving import SavesPng
 from tui.text import markup_safe, one_line
 from tui.widgets.latent_grid import LatentGrid
 from tui.widgets.picture import from_array, picture
@@ -25,7 +24,7 @@ DECODER = "vae-decoder"
 CLASSIFIER = "cnn"
 
 
-class LatentScreen(AppScreen):
+class LatentScreen(AppScreen, SavesPng):
     """Arrow keys walk the grid; the digit under the cursor is shown large with the CNN's verdict."""
 
     BINDINGS = [
@@ -33,6 +32,7 @@ class LatentScreen(AppScreen):
         Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),
         Binding("s", "save", "Save PNG", tooltip="Save the grid as a PNG in the current folder", id="latent.save"),
     ]
+    SAVED_TITLE = "grid saved"
 
     @dataclass
     class Decoded(Message):
@@ -50,13 +50,6 @@ class LatentScreen(AppScreen):
     class Failed(Message):
         """The grid could not be decoded, and why."""
 
-        error: str
-
-    @dataclass
-    class Saved(Message):
-        """The grid was written to a PNG (or not, and why)."""
-
-        path: Path
         error: str
 
     def __init__(self) -> None:
@@ -180,21 +173,4 @@ class LatentScreen(AppScreen):
             self.notify("the grid is still decoding: it will be saved when it is ready")
             return
         n = self.grid.n
-        self.save(self.grid.tiles, self.dl_app.save_dir / f"latent-grid-{n}x{n}.png")
-
-    @work(thread=True, group="latent-save", exit_on_error=False)
-    def save(self, tiles: np.ndarray, path: Path) -> None:
-        """Write the PNG off the UI thread."""
-        try:
-            PILImage.fromarray(tiles).save(path)
-            self.post_message(self.Saved(path, ""))
-        except Exception as error:  # a read-only folder, a full disk
-            self.post_message(self.Saved(path, one_line(error)))
-
-    @on(Saved)
-    def _saved(self, event: Saved) -> None:
-        """Say where the PNG went, or why it did not."""
-        if event.error:
-            self.notify(markup_safe(event.error), title="not saved", severity="error")
-        else:
-            self.notify(markup_safe(str(event.path)), title="grid saved")
+        self.save_png(self.grid.tiles, self.dl_app.save_dir / f"latent-grid-{n}x{n}.png")

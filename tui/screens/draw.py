@@ -1,0 +1,198 @@
+"""Draw a digit: a 28x28 canvas, every digit model's bars updated as you draw, and `s` to save it as a PNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image as PILImage
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from tui.classify.choose import classifiers
+from tui.paths import describe_folders
+from tui.runtime import ModelInfo, to_model_input
+from tui.screens.base import AppScreen
+from tui.screens.saving import SavesPng
+from tui.text import markup_safe, one_line
+from tui.widgets.bar_columns import BarColumns
+from tui.widgets.canvas import DrawingCanvas
+from tui.widgets.picture import from_array, picture
+
+# `dl-tui classify`'s defaults: the bars show what it will say of the saved PNG.
+POLARITY, NORMALIZE = "auto", True
+DRAWING = "drawing"  # the key of this screen's digit in DlTuiApp.latent_inputs
+
+
+class DrawScreen(AppScreen, SavesPng):
+    """A canvas, the 28x28 the models receive, and each digit model's probabilities, live."""
+
+    BINDINGS = [
+        Binding("u,ctrl+z", "undo", "Undo", tooltip="Take back the last stroke (or the clear)", id="draw.undo"),
+        Binding("c", "clear", "Clear", tooltip="Rub the canvas out (u brings it back)", id="draw.clear"),
+        Binding("s", "save", "Save PNG", tooltip="Save the drawing as drawing-N.png in the current folder",
+                id="draw.save"),
+    ]
+    SAVED_TITLE = "drawing saved"
+
+    @dataclass
+    class ModelsFound(Message):
+        """The digit classifiers found."""
+
+        models: list[ModelInfo]
+
+    @dataclass
+    class Classified(Message):
+        """The drawing's model input and each model's probabilities (or error line)."""
+
+        pixels: np.ndarray
+        model_input: np.ndarray
+        results: dict[str, np.ndarray | str]
+        warning: str
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[ModelInfo] = []
+        self.pixels = np.zeros((28, 28), np.uint8)
+        self.classified: np.ndarray | None = None  # the pixels the bars are for
+
+    def compose(self) -> ComposeResult:
+        """The canvas on the left; the model input, the verdict and the bars on the right."""
+        yield Header()
+        with Horizontal():
+            yield DrawingCanvas(self.dl_app.graphics, id="canvas")
+            with VerticalScroll(id="draw-side"):
+                with Horizontal(id="draw-head"):
+                    yield picture(self.dl_app.graphics, id="draw-input")
+                    yield Static("", id="draw-info")
+                yield Static("", id="draw-warning")
+                yield BarColumns(id="draw-bars")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Keys to the canvas, so the arrows and space draw at once."""
+        self.query_one("#canvas").border_title = "draw a digit: drag the mouse, or arrows and space"
+        self.query_one("#draw-input").border_title = "model input"
+        self._show_info(None, {})
+        self.query_one(DrawingCanvas).focus()
+
+    def models_changed(self) -> None:
+        """Find the digit classifiers (first show, or after training)."""
+        self.load_models()
+
+    @work(thread=True, exclusive=True, group="draw-models", exit_on_error=False)
+    def load_models(self) -> None:
+        """Read the models' metadata off the UI thread."""
+        self.post_message(self.ModelsFound(classifiers(self.runtime)))
+
+    @on(ModelsFound)
+    async def _models_found(self, event: ModelsFound) -> None:
+        """One bar column per model, stacked; then classify what is drawn."""
+        self.models = event.models
+        await self.query_one(BarColumns).set_models(
+            [info.name for info in self.models], f"no digit classifier in {describe_folders(self.runtime.folders)}")
+        self.call_after_refresh(self.query_one(BarColumns).fit)
+        self._classify_now()
+
+    @on(DrawingCanvas.Changed)
+    def _changed(self, event: DrawingCanvas.Changed) -> None:
+        """Classify the drawing as it is now."""
+        self.pixels = event.pixels
+        self._classify_now()
+        self.refresh_bindings()
+
+    def _classify_now(self) -> None:
+        if self.models:
+            self.classify(self.pixels, [info.name for info in self.models])
+
+    @work(thread=True, exclusive=True, group="draw", exit_on_error=False)
+    def classify(self, pixels: np.ndarray, names: list[str]) -> None:
+        """What `dl-tui classify` does with the saved PNG: preprocess, then every model (a worker:
+        a drag sends many changes, and each new one cancels the one before)."""
+        worker = get_current_worker()
+        results: dict[str, np.ndarray | str] = {}
+        model_input = np.zeros(pixels.shape, np.float32)
+        if pixels.any():
+            model_input = to_model_input(PILImage.fromarray(pixels), POLARITY, NORMALIZE)
+            for name in names:
+                try:
+                    results[name] = self.runtime.predict(name, model_input[None])[0]
+                except Exception as error:  # a model that fails shows its error in its own column
+                    results[name] = one_line(error) or type(error).__name__
+        warning = self.ood_warning(model_input) if pixels.any() else ""
+        if not worker.is_cancelled:
+            self.post_message(self.Classified(pixels, model_input, results, warning))
+
+    def ood_warning(self, model_input: np.ndarray) -> str:
+        """The out-of-distribution warning for the drawing, or "" (runs in the worker).
+
+        Hook for the runtime's OOD score (issue 11): when `Runtime` can say "this does not look
+        like a digit", return its message here and the screen shows it above the bars.
+        """
+        return ""
+
+    @on(Classified)
+    def _classified(self, event: Classified) -> None:
+        """Show the model input, the verdict and the bars, and hand the digit to the latent map."""
+        if not np.array_equal(event.pixels, self.pixels):
+            return  # a newer stroke is being classified
+        self.classified = event.pixels
+        self.query_one("#draw-input").image = from_array(event.model_input)
+        warning = self.query_one("#draw-warning", Static)
+        warning.update(f"⚠ {markup_safe(event.warning)}" if event.warning else "")
+        warning.display = bool(event.warning)
+        bars = self.query_one(BarColumns)
+        if event.results:
+            bars.show({info.name: info.labels for info in self.models}, event.results)
+            self.dl_app.latent_inputs[DRAWING] = ("your drawing", event.model_input)
+        else:
+            for column in bars.columns().values():
+                column.clear()
+            self.dl_app.latent_inputs.pop(DRAWING, None)
+        self._show_info(event.model_input, event.results)
+
+    def _show_info(self, model_input: np.ndarray | None, results: dict[str, np.ndarray | str]) -> None:
+        lines = []
+        for info in self.models:
+            result = results.get(info.name)
+            if isinstance(result, np.ndarray):
+                top = int(np.argmax(result))
+                label = info.labels[top] if top < len(info.labels) else str(top)
+                lines.append(f"{markup_safe(info.name)}: [b]{markup_safe(label)}[/b] {result[top] * 100:.0f}%")
+        if not lines:
+            lines = ["draw a digit", "[dim]c clear · u undo · s save[/dim]"]
+        self.query_one("#draw-info", Static).update("\n".join(lines))
+
+    def on_resize(self) -> None:
+        """Fit the stacked bar columns again once laid out."""
+        self.call_after_refresh(self.query_one(BarColumns).fit)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Undo greyed with nothing to undo; clear and save greyed on an empty canvas."""
+        canvas = self.query_one(DrawingCanvas)
+        if action == "undo":
+            return canvas.drawing.can_undo or None
+        if action in ("clear", "save"):
+            return not canvas.drawing.empty or None
+        return True
+
+    def action_undo(self) -> None:
+        """Take back the last stroke."""
+        self.query_one(DrawingCanvas).undo()
+
+    def action_clear(self) -> None:
+        """Rub the canvas out."""
+        self.query_one(DrawingCanvas).clear()
+
+    def action_save(self) -> None:
+        """Save the drawing as the first free drawing-N.png in the save folder."""
+        folder = self.dl_app.save_dir
+        number = 1
+        while (folder / f"drawing-{number}.png").exists():
+            number += 1
+        self.save_png(self.pixels.copy(), folder / f"drawing-{number}.png")
