@@ -211,6 +211,7 @@ class ClassifyScreen(AppScreen):
             predictions.remove_class("-failed")
             self.call_after_refresh(self.query_one(BarColumns).fit)
         self._input = event.model_input
+        self.dl_app.latent_inputs["classify"] = (event.path.name, event.model_input)  # marked on the latent map
         self._show_input()
         self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results)
 

@@ -8,6 +8,8 @@ import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import ScreenResume
+from textual.timer import Timer
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
@@ -17,11 +19,14 @@ from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
 from tui.text import markup_safe, one_line
 from tui.widgets.latent_grid import LatentGrid
+from tui.widgets.latent_map import LatentMapView, Marker
 from tui.widgets.picture import from_array, picture
 from tui.widgets.probabilities import ProbabilityBars
 
 DECODER = "vae-decoder"
 CLASSIFIER = "cnn"
+MARK_RGB = [(255, 255, 255), (255, 0, 255)]  # the other screens' digits on the map
+END_RGB = {"A": (0, 255, 120), "B": (255, 60, 60)}
 
 
 class LatentScreen(AppScreen, SavesPng):
@@ -31,8 +36,15 @@ class LatentScreen(AppScreen, SavesPng):
         Binding("plus,equals_sign", "resize(1)", "n+1", tooltip="One more row and column", id="latent.more"),
         Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),
         Binding("s", "save", "Save PNG", tooltip="Save the grid as a PNG in the current folder", id="latent.save"),
+        Binding("m", "toggle_map", "Map", tooltip="Show or hide the map of encoded test digits", id="latent.map"),
+        Binding("a", "mark('A')", "Mark A", tooltip="Mark the cursor's point as A", id="latent.mark_a"),
+        Binding("b", "mark('B')", "Mark B", tooltip="Mark the cursor's point as B", id="latent.mark_b"),
+        Binding("i", "morph", "Morph A→B", tooltip="Decode the points from A to B, one after another",
+                id="latent.morph"),
     ]
     SAVED_TITLE = "grid saved"
+    MORPH_STEPS = 12
+    MORPH_INTERVAL = 0.25
 
     @dataclass
     class Decoded(Message):
@@ -47,6 +59,27 @@ class LatentScreen(AppScreen, SavesPng):
         note: str
 
     @dataclass
+    class MapLoaded(Message):
+        """The latent map's scatter picture, or why there is none."""
+
+        picture: np.ndarray | None
+        error: str
+
+    @dataclass
+    class Encoded(Message):
+        """Where the Classify screen's image and the drawing land: (name, z) each."""
+
+        points: list[tuple[str, np.ndarray]]
+
+    @dataclass
+    class Morphed(Message):
+        """The decoded digits along A-B, and the classifier's probabilities for each (if it has one)."""
+
+        points: np.ndarray
+        digits: np.ndarray
+        probabilities: np.ndarray | None
+
+    @dataclass
     class Failed(Message):
         """The grid could not be decoded, and why."""
 
@@ -59,12 +92,18 @@ class LatentScreen(AppScreen, SavesPng):
         self.error = ""
         # A save asked for before the grid arrived (from the palette, on another screen).
         self._save_pending = False
+        self.ends: dict[str, np.ndarray] = {}  # "A" and "B": the interpolation's ends
+        self.encoded: list[tuple[str, np.ndarray]] = []  # the Classify image and the drawing
+        self.morph: LatentScreen.Morphed | None = None
+        self.morph_step = -1  # the frame shown, or -1 when not morphing
+        self._morph_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """The grid on the left, the chosen digit and its bars on the right."""
         yield Header()
         with Horizontal():
             yield LatentGrid(self.dl_app.graphics, id="latent-grid")
+            yield LatentMapView(self.dl_app.graphics, id="latent-map")
             with VerticalScroll(id="latent-side"):
                 # Stacked, or side by side on short terminals (app.tcss), so the bars stay in view.
                 with Horizontal(id="latent-head"):
@@ -77,10 +116,163 @@ class LatentScreen(AppScreen, SavesPng):
         """Keyboard focus on the grid, so the arrows move the cursor at once."""
         self.query_one("#latent-digit").border_title = "decoded digit"
         self.query_one(LatentGrid).focus()
+        latent_map = self.query_one(LatentMapView)
+        latent_map.border_title = "latent map: MNIST test digits"
+        latent_map.display = False
+
+    @on(ScreenResume)
+    def _resumed(self) -> None:
+        """Place the Classify screen's image and the drawing on the map."""
+        self.encode_marks(dict(self.dl_app.latent_inputs))
 
     def models_changed(self) -> None:
-        """Decode the grid again with the (new) decoder."""
+        """Decode the grid again with the (new) decoder, and load the map made by the (new) encoder."""
         self.decode(self.n)
+        self.load_map()
+
+    @work(thread=True, exclusive=True, group="latent-map", exit_on_error=False)
+    def load_map(self) -> None:
+        """Read the encoded test digits beside the encoder and draw the scatter once."""
+        try:
+            picture = latent.draw_map(latent.load_map(self.runtime.info(latent.ENCODER).path))
+        except Exception as error:  # no encoder, no map, a map made by another encoder
+            self.post_message(self.MapLoaded(None, one_line(error)))
+            return
+        self.post_message(self.MapLoaded(picture, ""))
+
+    @on(MapLoaded)
+    def _map_loaded(self, event: MapLoaded) -> None:
+        """Show the scatter, or why there is none."""
+        latent_map = self.query_one(LatentMapView)
+        if event.picture is None:
+            latent_map.show_error(event.error)
+        else:
+            latent_map.show_map(event.picture)
+            self._show_markers()
+
+    @work(thread=True, exclusive=True, group="latent-encode", exit_on_error=False)
+    def encode_marks(self, inputs: dict[str, tuple[str, np.ndarray]]) -> None:
+        """Encode the other screens' digits (one batch) to mark them on the map."""
+        if not inputs:
+            self.post_message(self.Encoded([]))
+            return
+        names = [name for name, _ in inputs.values()]
+        try:
+            means = latent.encode(self.runtime, np.stack([image for _, image in inputs.values()]))
+        except Exception:  # no encoder: the map says why already
+            return
+        self.post_message(self.Encoded(list(zip(names, means))))
+
+    @on(Encoded)
+    def _encoded(self, event: Encoded) -> None:
+        """Mark where they land."""
+        self.encoded = event.points
+        self._show_markers()
+
+    def _show_markers(self) -> None:
+        """The map's markers: the other screens' digits, A and B, and the cursor (or the morph) on top."""
+        markers = [Marker(tuple(map(float, z)), MARK_RGB[index % len(MARK_RGB)], f"{markup_safe(name)} "
+                          f"z = ({z[0]:+.2f}, {z[1]:+.2f})") for index, (name, z) in enumerate(self.encoded)]
+        markers += [Marker(tuple(map(float, z)), END_RGB[end], f"{end} z = ({z[0]:+.2f}, {z[1]:+.2f})")
+                    for end, z in sorted(self.ends.items())]
+        here = self._here()
+        if here is not None:
+            markers.append(Marker(tuple(map(float, here)), latent.CURSOR_RGB, "decoded digit"))
+        segment = (self.ends["A"], self.ends["B"]) if len(self.ends) == 2 else None
+        self.query_one(LatentMapView).show_markers(markers, segment)
+
+    def _here(self) -> np.ndarray | None:
+        """The latent point of the digit shown large: the morph's frame, else the grid's cursor."""
+        if self.morph is not None and self.morph_step >= 0:
+            return self.morph.points[self.morph_step]
+        if self.grid is None:
+            return None
+        row, col = self.query_one(LatentGrid).cursor
+        if row >= self.grid.n or col >= self.grid.n:
+            return None
+        return self.grid.points[row * self.grid.n + col]
+
+    def action_toggle_map(self) -> None:
+        """Show or hide the map beside the grid."""
+        latent_map = self.query_one(LatentMapView)
+        latent_map.display = not latent_map.display
+
+    def action_mark(self, end: str) -> None:
+        """Mark the cursor's latent point as one end of the interpolation."""
+        here = self._here()
+        if here is None:
+            return
+        self.ends[end] = np.array(here, np.float32)
+        self.query_one(LatentMapView).display = True
+        self._show_markers()
+        if len(self.ends) < 2:
+            self.notify(f"{end} marked: mark {'B' if end == 'A' else 'A'} too, then i morphs between them")
+
+    @on(LatentMapView.Clicked)
+    def _map_clicked(self, event: LatentMapView.Clicked) -> None:
+        """A click on the map marks A, then B, then A again: two points to morph between."""
+        end = "B" if "A" in self.ends and "B" not in self.ends else "A"
+        if end == "A":
+            self.ends.pop("B", None)
+        self.ends[end] = event.z.astype(np.float32)
+        self._show_markers()
+
+    def action_morph(self) -> None:
+        """Decode the segment from A to B and show its digits one after another."""
+        if len(self.ends) < 2:
+            self.notify("mark A and B first (a and b on the grid, or two clicks on the map)", severity="warning")
+            return
+        self.decode_morph(self.ends["A"], self.ends["B"])
+
+    @work(thread=True, exclusive=True, group="latent-morph", exit_on_error=False)
+    def decode_morph(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Decode MORPH_STEPS points from A to B in one batch, and classify them in one more."""
+        runtime = self.runtime
+        points = latent.segment(a, b, self.MORPH_STEPS)
+        try:
+            input_name = runtime.info(DECODER).inputs[0][0]
+            logits = next(iter(runtime.run(DECODER, {input_name: points}).values()))
+            digits = latent.sigmoid(logits).reshape(len(points), latent.DIGIT, latent.DIGIT)
+        except Exception as error:
+            self.post_message(self.Failed(one_line(error) or type(error).__name__))
+            return
+        try:
+            probabilities = runtime.predict(CLASSIFIER, digits)
+        except Exception:  # the morph is still worth seeing without the CNN
+            probabilities = None
+        self.post_message(self.Morphed(points, digits, probabilities))
+
+    @on(Morphed)
+    def _morphed(self, event: Morphed) -> None:
+        """Play the frames."""
+        self.morph, self.morph_step = event, -1
+        if self._morph_timer is not None:
+            self._morph_timer.stop()
+        self._morph_timer = self.set_interval(self.MORPH_INTERVAL, self._next_frame)
+        self._next_frame()
+
+    def _next_frame(self) -> None:
+        """Show the next decoded digit along A-B; stop at B."""
+        if self.morph is None:
+            return
+        self.morph_step += 1
+        if self.morph_step >= len(self.morph.points):
+            self.morph_step = len(self.morph.points) - 1
+            if self._morph_timer is not None:
+                self._morph_timer.stop()
+            return
+        step, z = self.morph_step, self.morph.points[self.morph_step]
+        self.query_one("#latent-digit").image = from_array(self.morph.digits[step])
+        lines = [f"z = ({z[0]:+.3f}, {z[1]:+.3f})", f"A → B: step {step + 1} of {len(self.morph.points)}"]
+        bars = self.query_one("#latent-bars", ProbabilityBars)
+        if self.morph.probabilities is not None and self.grid is not None:
+            probabilities = self.morph.probabilities[step]
+            top = int(np.argmax(probabilities))
+            label = self.grid.labels[top] if top < len(self.grid.labels) else str(top)
+            lines.append(f"{CLASSIFIER} says [b]{markup_safe(label)}[/b] ({probabilities[top] * 100:.1f}%)")
+            bars.show(self.grid.labels, probabilities)
+        self.query_one("#latent-info", Static).update("\n".join(lines))
+        self._show_markers()
 
     @work(thread=True, exclusive=True, group="latent", exit_on_error=False)
     def decode(self, n: int) -> None:
@@ -131,6 +323,9 @@ class LatentScreen(AppScreen, SavesPng):
         """Show the digit under the cursor, its latent point and the CNN's probabilities."""
         if self.grid is None or event.row >= self.grid.n or event.col >= self.grid.n:
             return
+        self.morph_step = -1  # back to the grid's digit
+        if self._morph_timer is not None:
+            self._morph_timer.stop()
         index = event.row * self.grid.n + event.col
         x, y = self.grid.points[index]
         self.query_one("#latent-digit").image = from_array(self.grid.digits[event.row, event.col])
@@ -148,10 +343,11 @@ class LatentScreen(AppScreen, SavesPng):
             # Half-cells give a 28x28 digit about four cells at n=20: say how to see them.
             lines.append("[dim]tip: - shows fewer, larger digits[/dim]")
         self.query_one("#latent-info", Static).update("\n".join(lines))
+        self._show_markers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Nothing to resize or save without a decoder."""
-        if action in ("resize", "save") and self.error:
+        if action in ("resize", "save", "mark", "morph") and self.error:
             return None
         return True
 
