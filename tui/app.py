@@ -38,10 +38,10 @@ class DlTuiApp(App[None]):
     DEFAULT_MODE = "classify"
     SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
                       ("3", "train", "Train"), ("4", "models", "Models"), ("5", "draw", "Draw"))
-    # The screen keys share one footer entry ("12345 Screens"): 80 columns hold every key then.
+    # The screen keys share one footer entry ("12345 Screen"): 80 columns hold every key then.
     BINDINGS = [
         Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}",
-                group=Binding.Group("Screens", compact=True))
+                group=Binding.Group("Screen", compact=True))
         for key, mode, title in SCREENS_BY_KEY
     ] + [
         Binding("question_mark", "help", "Help", tooltip="List every key of this screen", id="app.help"),

@@ -1,4 +1,4 @@
-"""The command palette's own commands: screens, models, the latent grid and training."""
+"""The command palette's own commands: screens, models, the latent grid and map, drawing and training."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ class DlTuiCommands(Provider):
              partial(app.on_screen, "classify", "select_model('compare')")),
             ("Latent space: save grid as PNG", "Write the decoded grid to the current folder",
              partial(app.on_screen, "latent", "save")),
+            ("Latent space: show or hide the map", "The encoded MNIST test digits, coloured by digit (m)",
+             partial(app.on_screen, "latent", "toggle_map")),
+            ("Latent space: morph from A to B", "Decode the points between the marked A and B (i)",
+             partial(app.on_screen, "latent", "morph")),
+            ("Draw: save the drawing as PNG", "Write drawing-N.png to the current folder (s)",
+             partial(app.on_screen, "draw", "save")),
+            ("Draw: clear the canvas", "Rub the drawing out; u brings it back (c)",
+             partial(app.on_screen, "draw", "clear")),
             ("Reload models", "Look for models in the folder again", app.models_changed),
             ("Help: every key", "List the keys of this screen and its widgets (?)", app.action_help),
             ("Train: play back history", "Replay the recorded training curves",

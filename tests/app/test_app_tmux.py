@@ -61,7 +61,7 @@ def test_dl_tui_in_tmux(tiny_models, images, tmp_path):
     try:
         started = time.monotonic()
         screen = tmux.wait_for("digit-0.png")
-        assert "broken.png" in screen and "1234 Screens" in screen
+        assert "broken.png" in screen and "12345 Screen" in screen
         assert time.monotonic() - started < 15
         tmux.wait_for("CPUExecutionProvider")
         tmux.keys("Down")  # from broken.png, the first image and the tree's cursor, onto digit-0.png
@@ -91,7 +91,7 @@ def test_dl_tui_at_80x24(tiny_models, images):
     try:
         screen = tmux.wait_for("CPUExecutionProvider")
         footer = tmux.wait_for("? Help").splitlines()[-1]
-        assert "c Compare" in footer and "1234 Screens" in footer and "^p palette" in footer
+        assert "c Compare" in footer and "12345 Screen" in footer and "^p palette" in footer
         tmux.keys("Down")  # digit-0.png: every model's top classes, all in view
         screen = tmux.wait_for("vae-classifier")
         assert "polarity auto" in screen and "model input 28×28" in screen

@@ -37,9 +37,11 @@ class LatentScreen(AppScreen, SavesPng):
         Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),
         Binding("s", "save", "Save PNG", tooltip="Save the grid as a PNG in the current folder", id="latent.save"),
         Binding("m", "toggle_map", "Map", tooltip="Show or hide the map of encoded test digits", id="latent.map"),
-        Binding("a", "mark('A')", "Mark A", tooltip="Mark the cursor's point as A", id="latent.mark_a"),
-        Binding("b", "mark('B')", "Mark B", tooltip="Mark the cursor's point as B", id="latent.mark_b"),
-        Binding("i", "morph", "Morph A→B", tooltip="Decode the points from A to B, one after another",
+        Binding("a", "mark('A')", "Mark A", tooltip="Mark the cursor's point as A (to morph from)", id="latent.mark_a",
+                show=False),
+        Binding("b", "mark('B')", "Mark B", tooltip="Mark the cursor's point as B (to morph to)", id="latent.mark_b",
+                show=False),
+        Binding("i", "morph", "Morph", tooltip="Decode the points from A to B (marked with a and b), one after another",
                 id="latent.morph"),
     ]
     SAVED_TITLE = "grid saved"
@@ -172,8 +174,8 @@ class LatentScreen(AppScreen, SavesPng):
     def _show_markers(self) -> None:
         """The map's markers: the other screens' digits, A and B, and the cursor (or the morph) on top."""
         markers = [Marker(tuple(map(float, z)), MARK_RGB[index % len(MARK_RGB)], f"{markup_safe(name)} "
-                          f"z = ({z[0]:+.2f}, {z[1]:+.2f})") for index, (name, z) in enumerate(self.encoded)]
-        markers += [Marker(tuple(map(float, z)), END_RGB[end], f"{end} z = ({z[0]:+.2f}, {z[1]:+.2f})")
+                          f"({z[0]:+.2f}, {z[1]:+.2f})") for index, (name, z) in enumerate(self.encoded)]
+        markers += [Marker(tuple(map(float, z)), END_RGB[end], f"{end} ({z[0]:+.2f}, {z[1]:+.2f})")
                     for end, z in sorted(self.ends.items())]
         here = self._here()
         if here is not None:
@@ -203,7 +205,6 @@ class LatentScreen(AppScreen, SavesPng):
         if here is None:
             return
         self.ends[end] = np.array(here, np.float32)
-        self.query_one(LatentMapView).display = True
         self._show_markers()
         if len(self.ends) < 2:
             self.notify(f"{end} marked: mark {'B' if end == 'A' else 'A'} too, then i morphs between them")
