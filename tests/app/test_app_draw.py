@@ -122,3 +122,22 @@ async def test_keyboard_draws_and_undo_clear(make_app):
         assert "drawing" not in app.latent_inputs
         await pilot.press("u")  # the clear is undone too
         np.testing.assert_array_equal(canvas.drawing.pixels(), pixels)
+
+
+async def test_ood_warning_shows_above_the_bars_when_a_model_flags_the_drawing(make_app, tiny_models):
+    import onnx_models
+
+    # max-softmax with threshold 0 flags every image the model is less than sure of: the warning shows.
+    onnx_models.build("cnn", tiny_models, ood={"method": "max-softmax", "threshold": 0.0})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, canvas = await open_canvas(pilot)
+        warning = screen.query_one("#draw-warning")
+        assert not warning.display
+        await drag(pilot, canvas.picture, [(0.5, 0.2), (0.5, 0.5), (0.5, 0.8)])
+        await wait_for(pilot, lambda: warning.display)
+        text = str(warning.render())
+        assert "does not look like a digit" in text and "cnn " in text and "> 0.00" in text
+        assert "cnn-invert" not in text  # no calibration in its metadata: never flagged
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not warning.display)

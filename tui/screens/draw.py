@@ -116,25 +116,22 @@ class DrawScreen(AppScreen, SavesPng):
         a drag sends many changes, and each new one cancels the one before)."""
         worker = get_current_worker()
         results: dict[str, np.ndarray | str] = {}
+        flagged: list[str] = []
         model_input = np.zeros(pixels.shape, np.float32)
         if pixels.any():
             model_input = to_model_input(PILImage.fromarray(pixels), POLARITY, NORMALIZE)
             for name in names:
                 try:
-                    results[name] = self.runtime.predict(name, model_input[None])[0]
+                    probabilities, ood = self.runtime.predict_ood(name, model_input[None])
                 except Exception as error:  # a model that fails shows its error in its own column
                     results[name] = one_line(error) or type(error).__name__
-        warning = self.ood_warning(model_input) if pixels.any() else ""
+                    continue
+                results[name] = probabilities[0]
+                if ood is not None and ood.flags[0]:
+                    flagged.append(f"{name} {ood.scores[0]:.2f} > {ood.threshold:.2f}")
+        warning = f"this does not look like a digit (OOD score: {', '.join(flagged)})" if flagged else ""
         if not worker.is_cancelled:
             self.post_message(self.Classified(pixels, model_input, results, warning))
-
-    def ood_warning(self, model_input: np.ndarray) -> str:
-        """The out-of-distribution warning for the drawing, or "" (runs in the worker).
-
-        Hook for the runtime's OOD score (issue 11): when `Runtime` can say "this does not look
-        like a digit", return its message here and the screen shows it above the bars.
-        """
-        return ""
 
     @on(Classified)
     def _classified(self, event: Classified) -> None:
