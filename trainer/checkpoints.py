@@ -35,9 +35,10 @@ def save(model, folder: Path, history: list[dict]) -> None:
         old.unlink(missing_ok=True)
 
 
-def restore(model, folder: Path, name: str, reporter: Reporter) -> list[dict]:
-    """Load the newest readable checkpoint into MODEL and return its history; [] when there is none."""
-    found = _newest_first(folder)
+def restore(model, folder: Path, name: str, reporter: Reporter, upto: int | None = None) -> list[dict]:
+    """Load the newest readable checkpoint (after epoch UPTO at most) into MODEL and return its
+    history; [] when there is none."""
+    found = [path for path in _newest_first(folder) if upto is None or _epoch(path) <= upto]
     for i, path in enumerate(found):
         try:
             return _load(model, path)

@@ -18,7 +18,7 @@ import typer
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
 from trainer.progress import JsonlReporter, Reporter, make_reporter
-from trainer.strategy import StrategyMode, split_cpu
+from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
 
 app = typer.Typer(
     help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
@@ -47,7 +47,8 @@ Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random 
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
 Strategy = Annotated[StrategyMode, typer.Option(
-    "--strategy", help="default: one device; mirrored: one replica per GPU, each taking --batch-size examples a step; auto: mirrored when there are two or more GPUs.")]
+    "--strategy", help="default: one device; mirrored: one replica per GPU, each taking --batch-size examples a step; "
+    "auto: mirrored when there are two or more GPUs; multi-worker: every worker in TF_CONFIG runs this command, each with its own --out, and worker 0 writes the model.")]
 INSTALL_HINT = "training needs TensorFlow, which this install does not have: pip install 'dl-tui[train]'"
 
 
@@ -69,7 +70,6 @@ def _quiet_tensorflow() -> None:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
-        split_cpu()  # before anything starts TensorFlow's devices
     except ImportError:
         raise NoTensorFlow(INSTALL_HINT) from None
     finally:
@@ -85,10 +85,12 @@ def _mnist(data: Optional[Path]):
 
 
 @contextmanager
-def _writing_to(out: Path) -> Iterator[None]:
+def _writing_to(out: Path, strategy: StrategyMode) -> Iterator[None]:
     """Hold --out for the run, then import TensorFlow: a busy or unwritable folder fails fast too."""
     with claim(out):
+        check(strategy.value)
         _quiet_tensorflow()
+        prepare(strategy.value)
         yield
 
 
@@ -110,7 +112,7 @@ def _run(progress: ProgressMode, job) -> None:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         job(reporter)
-    except (DataError, NoTensorFlow) as exc:
+    except (DataError, NoTensorFlow, StrategyError) as exc:
         _fail(reporter, str(exc), 2)
     except OutputError as exc:
         _fail(reporter, str(exc), 1)
@@ -124,6 +126,8 @@ def _run(progress: ProgressMode, job) -> None:
 
         if isinstance(exc, (ExportError, MissingModelError)):
             _fail(reporter, str(exc), 2 if isinstance(exc, MissingModelError) else 1)
+        if worker_lost(exc):
+            _fail(reporter, "another worker stopped or cannot be reached; start every worker again with the same command to resume from the last epoch they all finished", 1)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -160,7 +164,7 @@ def iris(
     """Iris MLP (4-10-10-3) -> iris.onnx."""
 
     def job(reporter):
-        with _writing_to(out):
+        with _writing_to(out, strategy):
             from trainer.training import train_iris
 
             train_iris(_settings("iris", epochs, out, seed, restart, strategy, batch_size), reporter)
@@ -184,7 +188,7 @@ def cnn(
 
     def job(reporter):
         split = _mnist(data)
-        with _writing_to(out):
+        with _writing_to(out, strategy):
             from trainer.training import train_cnn
 
             train_cnn(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), reporter, split, invert)
@@ -207,7 +211,7 @@ def vae(
 
     def job(reporter):
         split = _mnist(data)
-        with _writing_to(out):
+        with _writing_to(out, strategy):
             from trainer.training import train_vae
 
             train_vae(_settings("vae", epochs, out, seed, restart, strategy, batch_size), reporter, split)
@@ -230,7 +234,7 @@ def vae_classifier(
 
     def job(reporter):
         split = _mnist(data)
-        with _writing_to(out):
+        with _writing_to(out, strategy):
             from trainer.training import train_vae_classifier
 
             train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, strategy, batch_size), reporter, split)
@@ -253,7 +257,7 @@ def all_models(
     def job(reporter):
         split = _mnist(data)
         n = epochs or 10
-        with _writing_to(out):
+        with _writing_to(out, strategy):
             from trainer import training
 
             training.train_iris(_settings("iris", n, out, seed, restart, strategy), reporter)

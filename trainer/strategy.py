@@ -1,10 +1,12 @@
-"""Where training runs: one device, or several through `tf.distribute.MirroredStrategy`.
+"""Where training runs: one device, several on this machine (`tf.distribute.MirroredStrategy`), or
+several machines (`tf.distribute.MultiWorkerMirroredStrategy`, each worker started with TF_CONFIG).
 
 No TensorFlow at import time (the CLI imports `StrategyMode`); the functions import it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +21,11 @@ class StrategyMode(str, Enum):
     auto = "auto"  # mirrored over every GPU when there are two or more, else default
     default = "default"  # one device: TensorFlow's default placement
     mirrored = "mirrored"  # one replica per GPU (or per logical CPU when there is no GPU)
+    multi_worker = "multi-worker"  # every worker of TF_CONFIG's cluster runs the same command
+
+
+class StrategyError(Exception):
+    """The strategy asked for cannot run here; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,10 @@ class Distribution:
     """The strategy a model is built and trained under, and its batch arithmetic."""
 
     strategy: object  # a tf.distribute.Strategy
-    name: str  # "default" or "mirrored"
+    name: str  # "default", "mirrored" or "multi-worker"
     devices: tuple[str, ...]
     batch_size: int  # per replica, as --batch-size asks
+    chief: bool = True  # the worker that writes the ONNX files (the only one but with multi-worker)
 
     @property
     def replicas(self) -> int:
@@ -47,7 +55,8 @@ class Distribution:
         return {"strategy": self.name, "replicas": self.replicas, "global_batch_size": self.global_batch}
 
     def describe(self) -> str:
-        return f"{self.name} strategy on {', '.join(self.devices)}: {self.replicas} x {self.batch_size} = {self.global_batch} examples a step"
+        where = f"{', '.join(self.devices)}" if self.name != "multi-worker" else f"{len(_cluster()[0])} workers, this one {_cluster()[1]}"
+        return f"{self.name} strategy on {where}: {self.replicas} x {self.batch_size} = {self.global_batch} examples a step"
 
 
 def split_cpu() -> None:
@@ -72,8 +81,48 @@ def distribution(mode: str, batch_size: int) -> Distribution:
     if mode == StrategyMode.default:
         device = gpus[0] if gpus else tf.config.list_logical_devices("CPU")[0].name
         return Distribution(tf.distribute.get_strategy(), "default", (device,), batch_size)
+    if mode == StrategyMode.multi_worker:
+        index = _cluster()[1]
+        return Distribution(_multi_worker(), "multi-worker", (f"worker {index}",), batch_size, chief=index == 0)
     devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
     return Distribution(_mirrored(tuple(devices)), "mirrored", tuple(devices), batch_size)
+
+
+def check(mode: str) -> None:
+    """A StrategyError now, before TensorFlow is imported, where MODE cannot run."""
+    if mode == StrategyMode.multi_worker:
+        _cluster()
+
+
+def prepare(mode: str) -> None:
+    """Start what must start before TensorFlow runs anything: the logical CPU devices, and for
+    multi-worker the strategy itself (it joins the cluster when it is made)."""
+    split_cpu()
+    if mode == StrategyMode.multi_worker:
+        _multi_worker()
+
+
+def _cluster() -> tuple[list[str], int]:
+    """TF_CONFIG's workers and this one's index; a StrategyError where it does not say them."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise StrategyError("--strategy multi-worker needs TF_CONFIG (the cluster's workers and this one's index) on every worker")
+    try:
+        config = json.loads(raw)
+        workers, task = config["cluster"]["worker"], config["task"]
+        if task["type"] != "worker" or not 0 <= int(task["index"]) < len(workers):
+            raise ValueError(f"task {task} is not one of the {len(workers)} workers")
+        return list(workers), int(task["index"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StrategyError(f"TF_CONFIG cannot be used ({exc}); it needs cluster.worker and task.type 'worker' with its index") from None
+
+
+@cache
+def _multi_worker():
+    _cluster()  # a missing or bad TF_CONFIG is a usage error, not a strategy for one worker
+    import tensorflow as tf
+
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 @cache
@@ -83,3 +132,11 @@ def _mirrored(devices: tuple[str, ...]):
     import tensorflow as tf
 
     return tf.distribute.MirroredStrategy(list(devices))
+
+
+def worker_lost(exc: BaseException) -> bool:
+    """EXC is a collective aborted because another worker stopped (or cannot be reached)."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(exc, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError))

@@ -18,7 +18,7 @@ from trainer import models
 from trainer.data import IRIS_FEATURES, Split, load_iris_split, one_line
 from trainer.checkpoints import finish
 from trainer.export import ExportSpec, export
-from trainer.fitting import EVAL_BATCH, fit, index_batches
+from trainer.fitting import EVAL_BATCH, evaluate, fit, index_batches
 from trainer.outdir import atomic_target
 from trainer.progress import Reporter
 from trainer.strategy import Distribution, distribution
@@ -76,9 +76,11 @@ def _metadata(name, task, description, labels, preprocessing, metrics, history, 
     }
 
 
-def _complete(name: str, specs: list[ExportSpec], metrics: dict, started: float, settings: Settings, reporter: Reporter) -> dict:
-    """Export each file, drop the run's checkpoints, report done; returns the test metrics."""
-    for spec in specs:
+def _complete(name: str, specs: list[ExportSpec], metrics: dict, started: float, settings: Settings, reporter: Reporter,
+              chief: bool = True) -> dict:
+    """Export each file (on the chief: the one worker, or worker 0 of several), drop the run's
+    checkpoints, report done; returns the test metrics."""
+    for spec in specs if chief else []:
         path, parity = export(spec, settings.out)
         reporter.emit("export", model=spec.name, path=str(path), parity=parity)
     finish(settings.out, name)
@@ -127,7 +129,7 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = fit(model, name="iris", train=train, validation=test, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
-        metrics = {"test_accuracy": model.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+        metrics = {"test_accuracy": evaluate(model, test)["accuracy"]}
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="features")])
     def probabilities(features):
@@ -139,7 +141,7 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
         {"kind": "features", "features": IRIS_FEATURES, "units": "cm"},
         metrics, history, config, data.describe("iris"),
     )
-    return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings, reporter)
+    return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings, reporter, dist.chief)
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool) -> dict:
@@ -162,7 +164,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
 
     def accuracy(x, y):
         ds = index_batches((x, y), EVAL_BATCH, None, shuffle=False)
-        return model.evaluate(ds, verbose=0, return_dict=True)["accuracy"]
+        return evaluate(model, ds)["accuracy"]
 
     with dist.scope():
         model = models.build_cnn()
@@ -186,7 +188,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
 
     meta = _metadata(name, "classification", description, DIGITS, IMAGE_PREPROCESSING, metrics, history, config, data.describe("mnist"))
     spec = ExportSpec(name, probabilities, {"image": parity_images}, meta, quantize_data=data)
-    return _complete(name, [spec], metrics, started, settings, reporter)
+    return _complete(name, [spec], metrics, started, settings, reporter, dist.chief)
 
 
 def _build_vae() -> models.CVAE:
@@ -234,7 +236,7 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
         ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta),
         ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta, quantize_data=data),
     ]
-    return _complete("vae", specs, metrics, started, settings, reporter)
+    return _complete("vae", specs, metrics, started, settings, reporter, dist.chief)
 
 
 def _save_vae_weights(vae: models.CVAE, out: Path) -> None:
@@ -278,7 +280,7 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
         classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
-        metrics = {"test_accuracy": classifier.evaluate(test, verbose=0, return_dict=True)["accuracy"]}
+        metrics = {"test_accuracy": evaluate(classifier, test)["accuracy"]}
 
     @tf.function(input_signature=_image_signature())
     def probabilities(image):
@@ -288,4 +290,4 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
     meta = _metadata("vae-classifier", "classification", "Digit classifier on the VAE's 2-D latent encoding (encoder + MLP)",
                      DIGITS, BINARISED_PREPROCESSING, metrics, history, config, data.describe("mnist"))
     spec = ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta, quantize_data=data)
-    return _complete("vae-classifier", [spec], metrics, started, settings, reporter)
+    return _complete("vae-classifier", [spec], metrics, started, settings, reporter, dist.chief)
