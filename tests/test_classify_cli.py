@@ -94,7 +94,8 @@ def test_csv_has_one_column_per_label(classify, digits):
     code, out, _ = classify(digits, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 1
-    assert list(rows[0]) == ["path", "model", "label", "confidence", "error", *map(str, range(10))]
+    assert list(rows[0]) == ["path", "model", "label", "confidence", "error", "ood_score", "ood_flagged",
+                             *map(str, range(10))]
     good = [r for r in rows if not r["error"]]
     assert len(good) == 5
     assert sum(float(good[0][str(d)]) for d in range(10)) == pytest.approx(1.0, abs=1e-4)
@@ -343,7 +344,7 @@ def test_top_k_in_csv_gives_label_and_probability_columns(classify, digits):
     code, out, _ = classify(digits, "--format", "csv", "--top", "3")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 1
-    assert list(rows[0]) == ["path", "model", "label", "confidence", "error",
+    assert list(rows[0]) == ["path", "model", "label", "confidence", "error", "ood_score", "ood_flagged",
                              "label_1", "probability_1", "label_2", "probability_2",
                              "label_3", "probability_3"]
     good = next(r for r in rows if not r["error"])

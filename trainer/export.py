@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from trainer.outdir import write_atomic
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
+OOD_MODELS = ("cnn", "cnn-invert")  # given an out-of-distribution head by trainer/ood.py
 
 
 class ExportError(Exception):
@@ -51,9 +53,23 @@ def export(spec: ExportSpec, out_dir: Path) -> tuple[Path, float]:
     proto.producer_name = "dl-train"
     path = out_dir / f"{spec.name}.onnx"
     write_atomic(path, proto.SerializeToString())
+    if spec.quantize_data is not None and spec.name in OOD_MODELS:
+        _ood(path, spec.quantize_data)
     if spec.quantize_data is not None:
         _quantize(path, spec.quantize_data)
     return path, parity
+
+
+def _ood(path: Path, data) -> None:
+    """The OOD head and its threshold (trainer/ood.py, docs/ood.md), before the twin is made
+    so the twin has it too. Like the twin, a head that cannot be made never fails the run:
+    the model is then written without one, and dl-tui shows no warning for it."""
+    from trainer.ood import attach
+
+    try:
+        attach(path, data)
+    except Exception as error:  # OodError, or scikit-learn's or onnxruntime's own
+        print(f"warning: {path.name}: no OOD head: {error}", file=sys.stderr)
 
 
 def _quantize(path: Path, data) -> None:

@@ -148,8 +148,9 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
                     "test_accuracy_inverted": inverted}
 
         # Softmax and the dense layers' outputs stay float: probabilities in 1/255 steps would
-        # read 0 for every unlikely class in JSON and CSV.
-        return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source, ["Softmax"],
+        # read 0 for every unlikely class in JSON and CSV. The OOD head (trainer/ood.py) is float too.
+        return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source,
+                       ["Softmax", "ood_concat", "ood_matmul", "ood_add"],
                        ["Gemm", "MatMul"])
     binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
     if name == "vae-classifier":

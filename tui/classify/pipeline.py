@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from time import perf_counter
@@ -22,6 +22,7 @@ from tui.classify.plan import CHUNK, Prep
 from tui.classify.pool import DIED, ordered
 from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
+from tui.runtime.ood import Ood
 from tui.runtime.preprocess import ImageError, prepare
 from tui.text import one_line
 
@@ -38,7 +39,7 @@ class Loaded:
 
 # A classified chunk as it comes back from a worker: per file its error and seconds,
 # then the probabilities and the inference time, as in Done.
-Outcome = tuple[list["str | None"], list[float], dict[str, np.ndarray], float]
+Outcome = tuple[list["str | None"], list[float], dict[str, np.ndarray], float, dict[str, Ood]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Done:
     files: list[Loaded]
     probs: dict[str, np.ndarray]
     infer_seconds: float  # summed over the models
+    ood: dict[str, Ood] = field(default_factory=dict)  # models with an OOD calibration only
 
 
 def quiet_pillow() -> None:
@@ -76,22 +78,25 @@ def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo]) -> Don
     """Run every model once on the good files; the images are dropped from the result."""
     good = [item.image for item in files if item.error is None]
     probs: dict[str, np.ndarray] = {}
+    oods: dict[str, Ood] = {}
     seconds = 0.0
     if good:
         images = np.stack(good)
         for info in models:
             start = perf_counter()
-            probs[info.name] = predict(runtime, info, images)
+            probs[info.name], ood = predict(runtime, info, images)
+            if ood is not None:
+                oods[info.name] = ood
             seconds += perf_counter() - start
     # Only the probabilities travel back from a worker, not 3 KB of pixels per file.
     files = [Loaded(item.path, None, item.error, item.seconds) for item in files]
-    return Done(files, probs, seconds)
+    return Done(files, probs, seconds, oods)
 
 
-def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> np.ndarray:
-    """The model's probabilities; ModelError when it breaks its contract."""
+def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> tuple[np.ndarray, Ood | None]:
+    """The model's probabilities and OOD scores; ModelError when it breaks its contract."""
     try:
-        return runtime.predict(info.name, images)
+        return runtime.predict_ood(info.name, images)
     except ModelError:
         raise
     except Exception as error:  # onnxruntime's own types: a model that breaks its contract
@@ -132,12 +137,12 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
             sent.append(files)
             yield [(str(path), error) for path, error in files]
 
-    for errors, seconds, probs, infer_seconds in ordered(
+    for errors, seconds, probs, infer_seconds, oods in ordered(
             _classify_chunk, send(), (prep,), workers,
             (_start_classifier, (list(runtime.folders), names)), _lost_outcome):
         files = sent.popleft()
         yield Done([Loaded(path, None, error, time) for (path, _), error, time
-                    in zip(files, errors, seconds)], probs, infer_seconds)
+                    in zip(files, errors, seconds)], probs, infer_seconds, oods)
 
 
 # What a chunk leaves when its worker died every time it ran it: an error row per file.
@@ -146,7 +151,7 @@ def _lost_files(chunk: list[Source]) -> list[Loaded]:
 
 
 def _lost_outcome(chunk: list[tuple[str, str | None]]) -> Outcome:
-    return [DIED] * len(chunk), [0.0] * len(chunk), {}, 0.0
+    return [DIED] * len(chunk), [0.0] * len(chunk), {}, 0.0, {}
 
 
 def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
@@ -181,4 +186,4 @@ def _classify_chunk(chunk: list[tuple[str, str | None]], prep: Prep) -> Outcome:
     runtime, models = _worker
     done = infer(load_chunk(chunk, prep), runtime, models)  # type: ignore[arg-type]
     return ([f.error for f in done.files], [f.seconds for f in done.files], done.probs,
-            done.infer_seconds)
+            done.infer_seconds, done.ood)

@@ -24,6 +24,8 @@ class Stats:
 
     files: int = 0
     failed: int = 0
+    flagged: int = 0  # files some model's OOD check says do not look like its training data
+    ood_checked: bool = False  # some model had an OOD calibration
     load_seconds: float = 0.0  # summed over files, on whichever process decoded them
     infer_seconds: float = 0.0  # summed over batches and models
     started: float = field(default_factory=perf_counter)
@@ -35,7 +37,8 @@ class Stats:
         load = 1000 * self.load_seconds / max(self.files, 1)
         infer = 1000 * self.infer_seconds / max(classified, 1)
         failed = f", {self.failed} failed" if self.failed else ""
-        return (f"{classified} of {self.files} images classified{failed} in {wall:.2f} s; "
+        flagged = f", {self.flagged} flagged (?) as not like a digit" if self.ood_checked else ""
+        return (f"{classified} of {self.files} images classified{failed}{flagged} in {wall:.2f} s; "
                 f"per image {load:.2f} ms load+preprocess, {infer:.2f} ms inference "
                 f"({clean(', '.join(models))} on {clean(provider)})")
 

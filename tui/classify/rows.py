@@ -19,6 +19,8 @@ class Row:
     confidence: float | None
     probabilities: dict[str, float] | None  # every label, in the model's order
     error: str | None
+    # {"score": float, "flagged": bool} where the model has an OOD calibration (tui/runtime/ood.py)
+    ood: dict | None = None
 
     def top(self, k: int | None) -> list[tuple[str, float]]:
         """The `k` most likely labels with their probabilities; all of them for None."""
@@ -26,15 +28,17 @@ class Row:
         return pairs if k is None else pairs[:k]
 
 
-def classified(path: Path, model: str, labels: list[str], probs: np.ndarray) -> Row:
-    """The row for one file's probability vector; an error row if it is not all numbers."""
+def classified(path: Path, model: str, labels: list[str], probs: np.ndarray,
+               ood: dict | None = None) -> Row:
+    """The row for one file's probability vector (and its OOD score and flag, if the model
+    has them); an error row if it is not all numbers."""
     values = probs.tolist()
     if not all(map(math.isfinite, values)):
         return failed(path, model, "model produced NaN" if any(map(math.isnan, values))
                       else "model produced infinity")
     names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
     best = values.index(max(values))
-    return Row(path, model, names[best], values[best], dict(zip(names, values)), None)
+    return Row(path, model, names[best], values[best], dict(zip(names, values)), None, ood)
 
 
 def failed(path: Path, model: str, error: str) -> Row:

@@ -47,9 +47,12 @@ def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:
         if item.error is not None:
             rows = [failed(item.path, info.name, item.error) for info in plan.models]
         else:
-            rows = [classified(item.path, info.name, info.labels, done.probs[info.name][index])
+            rows = [classified(item.path, info.name, info.labels, done.probs[info.name][index],
+                               done.ood[info.name].item(index) if info.name in done.ood else None)
                     for info in plan.models]
             index += 1
+            stats.ood_checked |= any(row.ood is not None for row in rows)
+            stats.flagged += any(row.ood is not None and row.ood["flagged"] for row in rows)
         # A file fails when any model could not classify it (a NaN, say).
         stats.failed += any(row.error is not None for row in rows)
         out.append(rows)

@@ -2,6 +2,10 @@
 
 Each writer takes one batch at a time: a list of files, each the list of its rows
 (one per model). Anything a terminal shows passes through `tui.text.clean`.
+
+A model with an OOD calibration adds `"ood": {"score": ..., "flagged": ...}` to its JSON
+lines, `ood_score` and `ood_flagged` cells in CSV (empty for other models), and `?` after
+the bar in the table where the image does not look like a digit.
 """
 
 from __future__ import annotations
@@ -65,6 +69,13 @@ class JsonlWriter:
         out.flush()
 
     def _line(self, row: Row) -> str:
+        line = self._plain(row)
+        if row.ood is None:
+            return line
+        ood = f', "ood": {{"score": {_number(row.ood["score"])}, "flagged": {json.dumps(bool(row.ood["flagged"]))}}}'
+        return line[:-2] + ood + "}\n"
+
+    def _plain(self, row: Row) -> str:
         # Assembled by hand: json.dumps of the whole record costs more than the model.
         # ensure_ascii (json.dumps' default): C1 controls and odd bytes leave as \u escapes.
         if row.probabilities is None:
@@ -120,14 +131,15 @@ class CsvWriter:
     def write(self, batch: Batch) -> None:
         writer = csv.writer(_out(), lineterminator="\n")
         if not self.started:
-            writer.writerow(["path", "model", "label", "confidence", "error", *self._header()])
+            writer.writerow(["path", "model", "label", "confidence", "error", "ood_score", "ood_flagged",
+                             *self._header()])
             self.started = True
         for rows in batch:
             for row in rows:
                 writer.writerow([
                     clean(row.path), clean(row.model), clean(row.label or ""),
                     "" if row.confidence is None else f"{row.confidence:.6g}",
-                    clean(row.error or ""), *self._probabilities(row),
+                    clean(row.error or ""), *_ood_cells(row), *self._probabilities(row),
                 ])
         _out().flush()
 
@@ -143,6 +155,12 @@ class CsvWriter:
         pairs = row.top(self.top)  # fewer than K for a model with fewer labels, none for an error
         cells = [cell for label, p in pairs for cell in (clean(label), f"{p:.6g}")]
         return cells + [""] * (2 * self.top - len(cells))
+
+
+def _ood_cells(row: Row) -> list[str]:
+    if row.ood is None:
+        return ["", ""]
+    return [_number(row.ood["score"]).replace("null", ""), "true" if row.ood["flagged"] else "false"]
 
 
 def _failed_file(rows: list[Row]) -> str | None:
@@ -170,8 +188,8 @@ class TableWriter:
         self.label_width = min(12, max([len(clean(label)) for label in labels] + [1]))
         width = self.console.width
         per_model = max(14, (width - 24) // len(models) - 1)
-        self.bar_width = max(4, min(20, per_model - self.label_width - 8))
-        self.cell_width = self.label_width + 8 + self.bar_width
+        self.bar_width = max(4, min(20, per_model - self.label_width - 10))
+        self.cell_width = self.label_width + 10 + self.bar_width  # " ?" after the bar: OOD-flagged
         # Paths are cut from the left beyond 50 cells; the results stay beside them.
         self.file_width = max(12, min(50, width - (self.cell_width + 1) * len(models) - 1))
         self.started = False
@@ -208,15 +226,17 @@ class TableWriter:
                 if row.error is not None and rank == 0:  # this model alone failed
                     line.append(self._fit(f"error: {clean(row.error)}", self.cell_width), "red")
                 else:
-                    line.append_text(self._cell(*pairs[rank]) if rank < len(pairs)
+                    flagged = rank == 0 and row.ood is not None and row.ood["flagged"]
+                    line.append_text(self._cell(*pairs[rank], flagged) if rank < len(pairs)
                                      else Text(" " * self.cell_width))
             lines.append(line)
         return lines
 
-    def _cell(self, label: str, p: float) -> Text:
+    def _cell(self, label: str, p: float, flagged: bool = False) -> Text:
         label = self._fit(clean(label), self.label_width)
         style = "green" if p >= 0.9 else "yellow" if p >= 0.5 else "red"
-        return Text.assemble((label, "bold"), f" {p:6.1%} ", (bar(p, self.bar_width), style))
+        return Text.assemble((label, "bold"), f" {p:6.1%} ", (bar(p, self.bar_width), style),
+                             (" ?", "bold red") if flagged else "  ")
 
     def _fit_path(self, path: Path) -> str:
         """The path if it fits, else `…/name`, else the start of the name: the folders

@@ -5,9 +5,9 @@ probabilities, one score per image (higher = less like MNIST) and a flag where t
 above the threshold calibrated on held-out MNIST at a 5% false-flag rate. The method says
 where the score comes from:
 
-- `mahalanobis`: the model's own `ood_score` output, computed in the ONNX graph from its
-  penultimate features (the distance to the nearest class mean under the training data's
-  shared covariance), so any onnxruntime runs it;
+- with an `output` (the shipped CNNs: method `feature-head`): the model's own output of that
+  name, `ood_score`, computed in the ONNX graph by a head on the CNN's features
+  (trainer/ood.py), so any onnxruntime runs it;
 - `max-softmax`: 1 - the largest probability (the Hendrycks & Gimpel baseline; any classifier).
 """
 
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 SCORE_OUTPUT = "ood_score"
-METHODS = ("mahalanobis", "max-softmax")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Ood:
 
 def calibration(meta: dict | None) -> tuple[str, float] | None:
     """(method, threshold) from a model's `ood` metadata; None if it has none we can use."""
-    if not isinstance(meta, dict) or meta.get("method") not in METHODS:
+    if not isinstance(meta, dict) or not (meta.get("method") == "max-softmax" or isinstance(meta.get("output"), str)):
         return None
     try:
         threshold = float(meta["threshold"])
@@ -56,10 +55,11 @@ def from_outputs(meta: dict | None, outputs: dict[str, np.ndarray], probs: np.nd
     if found is None:
         return None
     method, threshold = found
-    if method == "mahalanobis":
-        if SCORE_OUTPUT not in outputs:
+    if method != "max-softmax":
+        output = meta["output"]
+        if output not in outputs or np.size(outputs[output]) != len(probs):
             return None
-        scores = np.asarray(outputs[SCORE_OUTPUT], dtype=np.float64).reshape(len(probs))
+        scores = np.asarray(outputs[output], dtype=np.float64).reshape(len(probs))
     else:
         scores = 1.0 - np.asarray(probs, dtype=np.float64).max(axis=1)
     # A NaN score (a broken model) is flagged: nothing says the image looks like a digit.
