@@ -24,6 +24,10 @@ SHOTS = [
     ("latent.png", ["2", "Down", "Right", "Right", "Down"]),
     ("train.png", ["3", "h"]),
     ("models.png", ["4"]),
+    # A 7 drawn with the keys (space puts the pen down and lifts it), then where it lands on the map.
+    ("draw.png", ["5", *["Left"] * 6, *["Up"] * 7, "space", *["Right"] * 11, *["Down", "Left"] * 7,
+                  *["Down"] * 4, "space"]),
+    ("latent-map.png", ["2", "m", "a", *["Right"] * 6, *["Down"] * 5, "b"]),
 ]
 
 
