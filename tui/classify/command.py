@@ -18,7 +18,9 @@ import typer
 
 from tui.classify.choose import select_models
 from tui.classify.pipeline import quiet_pillow
-from tui.classify.plan import HEAD, Prep, cores, default_workers, make_plan, max_workers
+from tui.classify.plan import HEAD, Plan, Prep, cores, default_workers, make_plan, max_workers
+from tui.classify.ray_engine import INSTALL, OUTPUT_FORMATS, Job, RayError, connect, ray_missing
+from tui.classify.ray_engine import run as run_on_ray
 from tui.classify.report import ProgressBar
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
@@ -37,6 +39,12 @@ class Format(str, Enum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+    parquet = "parquet"  # only files written by the Ray workers (--output)
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 app = typer_app()
@@ -85,10 +93,22 @@ def classify_command(
         show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no "
                                         "summary line on stderr.")] = False,
+    engine: Annotated[Engine, typer.Option(
+        help="local: worker processes on this machine; ray: a Ray cluster, one model actor per "
+        "CPU or GPU (pip install 'dl-tui[cluster]'); --workers then counts actors.")] = Engine.local,
+    ray_address: Annotated[Optional[str], typer.Option(
+        metavar="ADDRESS", help="The Ray cluster for --engine ray.",
+        show_default="$RAY_ADDRESS, else a cluster running here, else a local Ray for the run")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        metavar="DIR", help="With --engine ray: the workers write the rows into a new or empty "
+        "folder DIR, as JSON lines, CSV or Parquet (--format; default jsonl), in parts of "
+        "10,000 files, instead of sending them here.", show_default=False)] = None,
 ) -> None:
     """Classify files and folders, streamed in batches; see HELP."""
     quiet_pillow()
-    if workers is not None and workers > max_workers():
+    on_ray = engine is Engine.ray
+    check_engine(on_ray, fmt, output)
+    if not on_ray and workers is not None and workers > max_workers():
         workers, asked = max_workers(), workers
         say("warning", f"--workers {asked} is more than this machine can use: using {workers}")
     for path in paths:
@@ -97,13 +117,16 @@ def classify_command(
     sources = iter_files(paths, recursive)
     head = list(islice(sources, HEAD))  # what make_plan needs to tell a short run
     try:
-        gpu = providers_for(device.value)[0] != CPU
+        # With Ray, --device is the workers' (this machine may have no GPU).
+        gpu = not on_ray and providers_for(device.value)[0] != CPU
         decoders = workers or default_workers(False)
         # No spinning: idle threads polling for work would take the cores that decode
         # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
         # and get their cores; on the CPU the sessions here run only for short runs.
         os.environ[PRECISION_ENV] = precision.value  # the worker processes' runtimes read it
-        runtime = Runtime(models, device.value, interactive=True, precision=precision.value,
+        # With Ray the models run on the workers: here only their metadata is read.
+        runtime = Runtime(models, "cpu" if on_ray else device.value, interactive=True,
+                          precision=precision.value,
                           threads=max(1, cores() - decoders) if gpu and decoders > 1 else None)
         infos = select_models(runtime, model, lambda message: say("warning", message))
         provider = runtime.provider
@@ -113,6 +136,12 @@ def classify_command(
         say("warning", nothing_found(paths, recursive))
         raise typer.Exit(OK)
     prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
+    if on_ray:
+        job = Job(Plan(infos, prep, batch_size), runtime.folders, tuple(paths), recursive,
+                  device.value, precision.value, workers, ray_address, output,
+                  (fmt or Format.jsonl).value, top)
+        writer = None if output is not None else make_writer(fmt, infos, top)
+        raise typer.Exit(classify_on_ray(job, writer, quiet))
     # On the CPU, what really runs: CUDA may have fallen back.
     plan = make_plan(infos, prep, batch_size, workers, on_cpu=provider == CPU, head=head)
     writer = make_writer(fmt, infos, top)
@@ -128,6 +157,49 @@ def classify_command(
     if not quiet:
         print(stats.summary([i.name for i in infos], provider), file=sys.stderr)
     raise typer.Exit(SOME_FAILED if stats.failed else OK)
+
+
+def check_engine(on_ray: bool, fmt: Format | None, output: Path | None) -> None:
+    """Usage errors of --engine, --output and --format, before anything starts."""
+    if on_ray and ray_missing():
+        fail(INSTALL)
+    if output is not None and not on_ray:
+        fail("--output needs --engine ray (the local engine writes to stdout)")
+    if fmt is Format.parquet and output is None:
+        fail("--format parquet needs --output DIR")
+    if output is not None and fmt is not None and fmt.value not in OUTPUT_FORMATS:
+        fail(f"--output writes {', '.join(OUTPUT_FORMATS)}, not {fmt.value}")
+    if output is not None:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            if any(output.iterdir()):
+                fail(f"--output {clean(output)} is not empty")
+        except OSError as error:
+            fail(f"cannot use --output {clean(output)}: {error.strerror or error}")
+
+
+def classify_on_ray(job: Job, writer: Writer | None, quiet: bool) -> int:
+    """The run on a Ray cluster, with the local engine's exit codes; Ray's start-up time is
+    on the summary line apart from the run's."""
+    bar = ProgressBar(not quiet, lambda: 0)  # the engine knows the count once it has listed
+    try:
+        with stop_on_signals(), connect(job.address) as cluster:
+            if job.workers is not None and job.workers > cluster.cpus:
+                say("warning", f"--workers {job.workers} is more than the Ray cluster's "
+                    f"{cluster.cpus} CPUs: using {cluster.cpus}")
+            result = run_on_ray(job, cluster, writer, bar)
+    except RayError as error:
+        bar.close()
+        fail(str(error))
+    except (ModelError, OutputError, Stopped) as error:
+        bar.close()  # before any message
+        return cut_short(error)
+    finally:
+        bar.close()  # on Ctrl-C too
+    if not quiet:
+        names = [info.name for info in job.plan.models]
+        print(result.stats.summary(names, result.where(cluster)), file=sys.stderr)
+    return SOME_FAILED if result.stats.failed else OK
 
 
 def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> Writer:

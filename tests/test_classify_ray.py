@@ -1,0 +1,335 @@
+"""`dl-tui classify --engine ray` on a real Ray cluster: a head and a second node started
+with `ray start` on this machine, one CPU each, on loopback ports of their own.
+
+The cluster is ours alone: its own temporary folder and ports, and at the end only the
+two `ray start --block` processes we started are stopped (each stops its own raylet,
+GCS and workers), then anything left in their process groups is killed. A plain
+`ray stop` would stop every Ray on the machine, other people's too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import onnx_models
+from tui.classify import app as classify_app
+from tui.classify.ray_engine import ray_missing
+
+needs_ray = pytest.mark.skipif(ray_missing(), reason="Ray is not installed: pip install -e '.[cluster]'")
+runner = CliRunner()
+RAY = Path(sys.executable).with_name("ray")
+NODE_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # Loopback only and gone at the end: no token (a ~/.ray/auth_token left by any local
+    # Ray would turn it on for the nodes, and this process would not send it).
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once, not after 30 s of draining
+}
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    """`dl-tui classify ARGS` through Typer's CliRunner: exit code, stdout, stderr."""
+    result = runner.invoke(classify_app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def jsonl(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Cluster:
+    """A head and one more node on this machine, one CPU each."""
+
+    def __init__(self, temp: Path) -> None:
+        self.temp = temp
+        self.port = _port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.nodes: list[subprocess.Popen] = []
+
+    def start_node(self, head: bool) -> None:
+        ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+                 "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port"]
+        args = [str(RAY), "start", "--block", "--num-cpus", "1", "--num-gpus", "0",
+                "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.temp),
+                "--disable-usage-stats", "--object-store-memory", str(150 * 2**20),
+                *[arg for flag in ports for arg in (flag, str(_port()))]]
+        if head:
+            args += ["--head", "--port", str(self.port), "--include-dashboard", "false",
+                     "--dashboard-port", str(_port()), "--ray-client-server-port", str(_port())]
+        else:
+            args += ["--address", self.address]
+        log = open(self.temp / f"node-{len(self.nodes)}.log", "wb")  # noqa: SIM115
+        # A process group each: what the node leaves behind can be found and killed.
+        self.nodes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True,
+                                           env={**os.environ, **NODE_ENV}))
+
+    def wait_for_head(self, timeout: float = 120) -> None:
+        """Until the head's GCS takes connections."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.nodes[0].poll() is None, self.logs()
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            assert time.monotonic() < deadline, self.logs()
+            time.sleep(0.2)
+
+    def wait_for_nodes(self, count: int, timeout: float = 120) -> None:
+        import ray
+
+        ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
+        try:
+            deadline = time.monotonic() + timeout
+            while sum(node["Alive"] for node in ray.nodes()) < count:
+                assert all(node.poll() is None for node in self.nodes), self.logs()
+                assert time.monotonic() < deadline, self.logs()
+                time.sleep(0.2)
+        finally:
+            ray.shutdown()
+
+    def processes(self) -> list[tuple[int, bytes]]:
+        """Every live process the nodes started, with its command line: those in the
+        sessions of our `ray start` processes (workers have process groups of their own)."""
+        sessions = {node.pid for node in self.nodes}
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if int(stat[3]) in sessions and stat[0] != "Z" and int(entry.name) not in sessions:
+                found.append((int(entry.name), command))
+        return found
+
+    def workers(self) -> list[int]:
+        """The model actors' processes (Ray names them `ray::MapWorker...`)."""
+        return [pid for pid, command in self.processes() if command.startswith(b"ray::MapWorker")]
+
+    def stop(self) -> None:
+        # The second node first: once the head is gone it would wait for it to drain.
+        for node in reversed(self.nodes):
+            if node.poll() is None:
+                node.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
+            try:
+                node.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
+        for pid, _ in self.processes():  # whatever a node left behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace")[-2000:]
+                         for path in sorted(self.temp.glob("node-*.log")))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    if ray_missing():
+        pytest.skip("Ray is not installed: pip install -e '.[cluster]'")
+    import ray.data
+
+    # Ray's own socket paths must stay short (107 bytes): a short folder of our own.
+    temp = Path(tmp_path_factory.getbasetemp().parent, f"ray-{os.getpid()}")
+    temp.mkdir(exist_ok=True)
+    nodes = Cluster(temp)
+    try:
+        nodes.start_node(head=True)
+        nodes.wait_for_head()
+        nodes.start_node(head=False)
+        nodes.wait_for_nodes(2)
+        # Dispatch once both actors are up, so that both nodes surely get batches: on a
+        # loaded machine one actor can otherwise start seconds before the other.
+        context = ray.data.DataContext.get_current()
+        before, context.wait_for_min_actors_s = context.wait_for_min_actors_s, 120
+        yield nodes
+        context.wait_for_min_actors_s = before
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 real MNIST digits as PNGs, a broken PNG and an EPS given by name."""
+    folder = tmp_path_factory.mktemp("ray-files")
+    x, _ = onnx_models.mnist_sample("test")
+    blobs = []
+    for digit in x:
+        buffer = io.BytesIO()
+        Image.fromarray(digit).save(buffer, "PNG")
+        blobs.append(buffer.getvalue())
+    for i in range(600):
+        (folder / f"{i:04d}.png").write_bytes(blobs[i % len(blobs)])
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    (folder / "eps").mkdir()
+    (folder / "eps" / "figure.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n")
+    return folder
+
+
+def by_file(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    keyed = {(row["path"], row["model"]): row for row in rows}
+    assert len(keyed) == len(rows), "a file and model appear twice"
+    return keyed
+
+
+def assert_same_rows(ray_rows: list[dict], local_rows: list[dict]) -> None:
+    """Same files and models, each once; same labels and errors; probabilities within 1e-6."""
+    ours, theirs = by_file(ray_rows), by_file(local_rows)
+    assert ours.keys() == theirs.keys()
+    for key, row in ours.items():
+        other = theirs[key]
+        assert (row["label"], row["error"]) == (other["label"], other["error"]), key
+        if row["probabilities"] is None:
+            assert other["probabilities"] is None
+            continue
+        assert row["probabilities"].keys() == other["probabilities"].keys()
+        for label, p in row["probabilities"].items():
+            assert abs(p - other["probabilities"][label]) <= 1e-6, (key, label)
+
+
+@needs_ray
+def test_rows_equal_the_local_engines_and_both_nodes_work(cluster, files):
+    paths = [files, files / "eps" / "figure.eps"]
+    code, local, _ = run(*paths, "-m", "all", "--workers", "2", "-f", "jsonl")
+    assert code == 1  # the broken PNG and the EPS
+    code, out, err = run(*paths, "-m", "all", "--engine", "ray", "--ray-address", cluster.address,
+                         "--batch-size", "32", "-f", "jsonl")
+    assert code == 1, err
+    rows = jsonl(out)
+    assert_same_rows(rows, jsonl(local))
+    assert len(rows) == 3 * 602
+    errors = {Path(row["path"]).name: row["error"] for row in rows if row["error"]}
+    assert errors["broken.png"].startswith("cannot decode")
+    assert errors["figure.eps"].startswith("unsupported format EPS")
+    # One line on stderr, ours: counts, and both nodes of the cluster did work.
+    assert err.count("\n") == 1, err
+    assert "600 of 602 images classified, 2 failed" in err
+    assert "Ray: 2 nodes (2 did work), connected in" in err
+
+
+@needs_ray
+def test_a_killed_worker_loses_no_file(cluster, files, monkeypatch):
+    """A model actor SIGKILLed mid-run: Ray starts another and runs its batches again;
+    every file gets exactly one row, and the node ids show both nodes did work."""
+    from tui.classify import ray_engine
+    from tui.classify.plan import Plan, Prep
+    from tui.classify.report import ProgressBar
+    from tui.runtime import Runtime
+
+    runtime = Runtime()
+    infos = [runtime.info("cnn")]
+    written: list[list] = []
+    killed: list[int] = []
+
+    class KillingWriter:
+        def write(self, batch: list) -> None:
+            written.extend(batch)
+            if not killed:  # mid-run: after the first batch came back
+                victim = cluster.workers()[0]
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+
+    job = ray_engine.Job(Plan(infos, Prep(), batch_size=16), runtime.folders, (files,),
+                         device="cpu", address=cluster.address)
+    with ray_engine.connect(cluster.address) as where:
+        result = ray_engine.run(job, where, KillingWriter(), ProgressBar(False, lambda: 0))
+    assert killed
+    counts = Counter(str(rows[0].path) for rows in written)
+    assert len(counts) == 601 and set(counts.values()) == {1}
+    assert not any(rows[0].error and "died" in rows[0].error for rows in written)
+    assert result.stats.files == 601 and result.stats.failed == 1
+    assert len(result.nodes) == 2  # node ids from the actors' rows
+    assert killed[0] in result.pids and len(result.pids) >= 3  # a new actor took over
+
+
+@needs_ray
+def test_output_writes_each_file_once_from_the_workers(cluster, files, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = run(files, "--engine", "ray", "--ray-address", cluster.address,
+                            "--output", out, "--batch-size", "64")
+    assert code == 1 and stdout == "", err
+    assert "600 of 601 images classified, 1 failed" in err
+    parts = sorted(out.iterdir())
+    assert [part.name for part in parts] == ["part-000000000000.jsonl"]  # 601 files: one part
+    code, local, _ = run(files, "-f", "jsonl", "--workers", "1")
+    assert_same_rows(jsonl(parts[0].read_text()), jsonl(local))
+
+
+def test_a_part_is_written_whole_under_a_name_its_files_decide(tmp_path):
+    """What a worker does with --output, without a cluster: a task run twice writes the
+    same file again (named by its first file's place), never a second one; Parquet holds
+    the JSON lines' fields."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from tui.classify.ray_worker import PROBS, write_shard
+
+    probs = np.array([[0.25, 0.75], [np.nan, np.nan]], np.float32)
+    batch = {"index": np.array([7, 8]), "path": np.array([b"a.png", b"b\xff.png"], object),
+             "error": np.array(["", "empty file"], object), "seconds": np.zeros(2),
+             "infer": np.zeros(2), "node": np.array(["n", "n"], object), "pid": np.zeros(2),
+             "provider": np.array(["CPU", "CPU"], object), "fatal": np.array(["", ""], object),
+             PROBS + "m": probs}
+    for _ in range(2):
+        counts = write_shard(batch, [("m", ["no", "yes"])], str(tmp_path), "parquet", None)
+    assert [p.name for p in tmp_path.iterdir()] == ["part-000000000007.parquet"]
+    assert counts["failed"].tolist() == [False, True]
+    rows = pq.read_table(tmp_path).to_pylist()
+    assert rows[0] == {"path": "a.png", "model": "m", "label": "yes", "confidence": 0.75,
+                       "probabilities": [("no", 0.25), ("yes", 0.75)], "error": None}
+    assert rows[1]["error"] == "empty file" and rows[1]["probabilities"] is None
+    assert rows[1]["path"] == "b\ufffd.png"  # Parquet text is UTF-8: a byte that is not becomes U+FFFD
+
+
+def test_ray_engine_without_ray_is_one_line_and_exit_2(monkeypatch, tmp_path):
+    monkeypatch.setattr("tui.classify.command.ray_missing", lambda: True)
+    code, out, err = run(tmp_path, "--engine", "ray")
+    assert code == 2 and out == ""
+    assert err == ("dl-tui classify: error: --engine ray needs Ray, which this install does not "
+                   "have: pip install 'dl-tui[cluster]'\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--output", "OUT"], "--output needs --engine ray"),
+    (["--format", "parquet"], "--format parquet needs --output DIR"),
+    (["--engine", "ray", "--output", "OUT", "--format", "table"], "--output writes jsonl, csv, parquet, not table"),
+])
+def test_output_usage_errors(monkeypatch, tmp_path, args, message):
+    monkeypatch.setattr("tui.classify.command.ray_missing", lambda: False)
+    args = [str(tmp_path / "out") if arg == "OUT" else arg for arg in args]
+    code, out, err = run(tmp_path, *args)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert message in err
+
+
+def test_the_plain_install_never_imports_ray():
+    code = ("import sys, tui.cli, tui.classify.command, tui.classify.ray_engine\n"
+            "print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr

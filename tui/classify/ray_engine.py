@@ -1,0 +1,324 @@
+"""`dl-tui classify --engine ray`: the same listing, decoding and models, on a Ray cluster.
+
+We list the files (tui.classify.sources) and hand Ray their names; Ray Data runs our own
+decoding and onnxruntime sessions (tui.classify.ray_worker) in stateful actors, one per CPU,
+or one per GPU fed by decoding tasks, and streams the results back, in the order they
+finish. Every file is written exactly once: a worker that dies is replaced and its batch run
+again (Ray's retries); a batch that kills its worker every time gets the local engine's
+error rows. Ray is imported only here, and only for a run that asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+
+from tui.classify.plan import Plan
+from tui.classify.pool import DIED, RETRIES
+from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, decode, rows_of, text_or_none,
+                                     write_rows, write_shard)
+from tui.classify.report import ProgressBar, Stats
+from tui.classify.rows import failed
+from tui.classify.sources import iter_files
+from tui.classify.writers import OutputError, Writer, write
+from tui.paths import find_models
+from tui.runtime import ModelError
+from tui.text import one_line
+
+INSTALL = "--engine ray needs Ray, which this install does not have: pip install 'dl-tui[cluster]'"
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+SHARD = 10_000  # files per output file with --output: few files, each written whole
+
+
+class RayError(Exception):
+    """The cluster cannot be reached or cannot run the job: one line, exit code 2."""
+
+
+def ray_missing() -> bool:
+    """Whether Ray is not installed (asked without importing it: that takes seconds)."""
+    return importlib.util.find_spec("ray") is None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the Ray engine needs beyond the local engine's Plan."""
+
+    plan: Plan
+    folders: tuple[Path, ...]  # the driver's models folders: the files are shipped from there
+    paths: tuple[Path, ...]  # what to classify, listed by tui.classify.sources
+    recursive: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int | None = None  # actors on the CPU; decoding tasks at once beside GPUs
+    address: str | None = None
+    output: Path | None = None
+    fmt: str = "jsonl"  # of the files under `output`
+    top: int | None = None
+
+
+@dataclass
+class Cluster:
+    """What the run found: nodes, CPUs and GPUs, and what connecting cost."""
+
+    nodes: int
+    cpus: int
+    gpus: int
+    started_here: bool  # a local Ray started for this run, stopped after it
+    start_seconds: float
+
+
+@dataclass
+class Result:
+    """A run's counts, and what ran where, for the summary line and the tests."""
+
+    stats: Stats
+    providers: set[str]
+    nodes: set[str]
+    pids: set[int]
+
+    def where(self, cluster: Cluster) -> str:
+        """`CPUExecutionProvider, Ray: 2 nodes (2 did work), started in 4.1 s`."""
+        started = "a local Ray started" if cluster.started_here else "connected"
+        return (f"{', '.join(sorted(self.providers)) or 'no provider'}, Ray: {cluster.nodes} "
+                f"node{'s' * (cluster.nodes != 1)} ({len(self.nodes)} did work), {started} in "
+                f"{cluster.start_seconds:.1f} s")
+
+
+@contextmanager
+def connect(address: str | None) -> Iterator[Cluster]:
+    """Ray for one run: ADDRESS, or $RAY_ADDRESS, or a cluster running here (`auto`), or
+    else a local Ray started now and stopped after. RayError when none can be had."""
+    with _quiet():
+        import ray
+
+        start = perf_counter()
+        quiet: dict[str, Any] = {"logging_level": logging.CRITICAL, "log_to_driver": False,
+                                 "include_dashboard": False}
+        # Workers that did not start from our Python get this very version of tui.
+        shipped = {"py_modules": [str(Path(__file__).resolve().parents[1])],
+                   "excludes": ["_shipped", "__pycache__", "*.pyc"]}
+        started = False
+        try:
+            if address or os.environ.get("RAY_ADDRESS"):
+                ray.init(address=address, runtime_env=shipped, **quiet)
+            else:
+                try:
+                    ray.init(address="auto", runtime_env=shipped, **quiet)
+                except ConnectionError:
+                    ray.init(**quiet)
+                    started = True
+        except Exception as error:  # whatever the reason, there is no cluster to run on
+            where = address or os.environ.get("RAY_ADDRESS")
+            raise RayError(f"cannot connect to Ray at {where}: {one_line(error)}") from None
+        try:
+            resources = ray.cluster_resources()
+            alive = [node for node in ray.nodes() if node.get("Alive")]
+            yield Cluster(len(alive), int(resources.get("CPU", 0)), int(resources.get("GPU", 0)),
+                          started, perf_counter() - start)
+        finally:
+            ray.shutdown()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Within: Ray's own output stays off stderr, which is for our lines only. Its C++
+    core writes errors straight to file descriptor 2 (an actor with restarts, say), its
+    Python parts log and warn: fd 2 goes to /dev/null, and `sys.stderr`, where it was fd 2,
+    to a copy of it, so our lines and the progress bar still reach the terminal."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray.data  # its import sets up its logging: quieted after
+
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # ours is on stderr already
+    context.print_on_execution_start = False
+    context.enable_auto_log_stats = False
+    before = sys.stderr
+    try:
+        ours = before.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a test's capture: no descriptor
+        ours = False
+    before.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    if ours:
+        sys.stderr = open(saved, "w", buffering=1, encoding=before.encoding,  # noqa: SIM115
+                          errors=before.errors, closefd=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if ours:
+            sys.stderr.close()
+            sys.stderr = before
+
+
+def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> Result:
+    """Classify every file on the cluster: rows to `writer`, or with `job.output` files
+    written by the workers. ModelError (a model failed), OutputError, RayError."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    # A batch whose worker died RETRIES + 1 times is skipped, not the run: its files get
+    # the local engine's error rows at the end.
+    context.max_errored_blocks = -1
+
+    tables, total = _listing(iter_files(list(job.paths), job.recursive), job.plan.batch_size)
+    bar.count = lambda: total
+    models = [(info.name, list(info.labels)) for info in job.plan.models]
+    dataset = _pipeline(ray.data.from_arrow(tables), job, cluster, models)
+    del tables  # in the object store now
+    result = Result(Stats(), set(), set(), set())
+    seen = np.zeros(total, bool)
+    for batch in _results(dataset):
+        fatal = next(filter(None, map(text_or_none, batch["fatal"])), None)
+        if fatal is not None and fatal.startswith(CANNOT_WRITE):
+            raise OutputError(OSError(0, fatal.removeprefix(CANNOT_WRITE)))
+        if fatal is not None:
+            raise ModelError(fatal)
+        fresh = ~seen[batch["index"]]  # a batch run again after its first run got through
+        seen[batch["index"]] = True
+        batch = {key: column[fresh] for key, column in batch.items()}
+        _count(result, batch, models if job.output is None else None, writer)
+        bar.advance(int(fresh.sum()))
+    missing = np.flatnonzero(~seen)
+    if len(missing):
+        _give_up(result, job, models, missing, writer)
+        bar.advance(len(missing))
+    return result
+
+
+def _results(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
+    """The dataset's batches as they finish; RayError if Ray itself fails (a worker that
+    cannot import our code, say): our own failures come back in the rows."""
+    batches = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as error:
+            raise RayError(f"the Ray run failed: {one_line(error)}") from None
+        yield batch
+
+
+def model_files(folders: tuple[Path, ...], names: list[str]) -> dict[str, bytes]:
+    """The files the named models run from, by file name: each model and its int8 twin."""
+    from tui.runtime.core import INT8  # imports onnxruntime: not at the CLI's start
+
+    found = find_models(folders)
+    files = {}
+    for name in names:
+        for each in (name, name + INT8):
+            path = found.get(each)
+            if path is not None and (each == name or path.parent == found[name].parent):
+                files[path.name] = path.read_bytes()
+    return files
+
+
+def _listing(sources: Iterable[Source], size: int) -> tuple[list, int]:
+    """Our listing as Arrow tables of `size` files (one batch each): the place of each
+    file, its name as bytes (any name, even one that is not UTF-8) and its error."""
+    import pyarrow as pa
+
+    tables, total, it = [], 0, iter(sources)
+    while chunk := list(islice(it, size)):
+        tables.append(pa.table({
+            "index": pa.array(np.arange(total, total + len(chunk))),
+            "path": pa.array([os.fsencode(path) for path, _ in chunk], pa.binary()),
+            "error": pa.array([error for _, error in chunk], pa.string()),
+        }))
+        total += len(chunk)
+    return tables, total
+
+
+def _pipeline(dataset: Any, job: Job, cluster: Cluster, models: list) -> Any:
+    """Decoding, the models and with --output the writing, as Ray Data operators."""
+    import ray.data
+
+    gpu = job.device == "cuda" or (job.device == "auto" and cluster.gpus > 0)
+    if gpu and cluster.gpus == 0:
+        raise RayError("--device cuda: the Ray cluster has no GPUs")
+    cwd = os.getcwd()
+    batches = {"batch_size": job.plan.batch_size, "batch_format": "numpy"}
+    if gpu:  # tasks decode on the CPUs, so the GPUs only run the models
+        dataset = dataset.map_batches(decode, fn_kwargs={"prep": job.plan.prep, "cwd": cwd},
+                                      num_cpus=1, concurrency=job.workers, **batches)
+        actors, resources = cluster.gpus, {"num_gpus": 1}
+    else:
+        actors, resources = min(job.workers or cluster.cpus, cluster.cpus), {}
+    dataset = dataset.map_batches(
+        Classifier, fn_constructor_kwargs={
+            "files": model_files(job.folders, [name for name, _ in models]),
+            "names": [name for name, _ in models], "prep": job.plan.prep,
+            "device": "cuda" if gpu else "cpu", "precision": job.precision,
+            # One thread each on the CPU, as the local engine's workers: the actors fill the cores.
+            "threads": None if gpu else 1, "cwd": cwd},
+        compute=ray.data.ActorPoolStrategy(size=max(1, actors)), num_cpus=1,
+        # Restarted without end (Ray Data's default), but a batch whose worker died
+        # RETRIES + 1 times is given up, as by the local pool.
+        ray_remote_args_fn=partial(dict, max_task_retries=RETRIES), **resources, **batches)
+    if job.output is not None:
+        dataset = dataset.map_batches(
+            write_shard, fn_kwargs={"models": models, "folder": str(job.output.resolve()),
+                                    "fmt": job.fmt, "top": job.top},
+            batch_size=SHARD, batch_format="numpy", num_cpus=0, concurrency=max(1, actors))
+    return dataset
+
+
+def _count(result: Result, batch: dict[str, np.ndarray], models: list | None,
+           writer: Writer | None) -> None:
+    """Count a batch that came back, and with `models` write its rows."""
+    stats = result.stats
+    if models is not None:
+        rows = rows_of(batch, models)
+        write(writer, rows)  # type: ignore[arg-type]
+        stats.failed += sum(any(row.error is not None for row in file) for file in rows)
+    else:
+        stats.failed += int(batch["failed"].sum())
+    stats.files += len(batch["index"])
+    stats.load_seconds += float(batch["seconds"].sum())
+    stats.infer_seconds += float(batch["infer"].sum())
+    result.providers.update(batch["provider"])
+    result.nodes.update(batch["node"])
+    result.pids.update(int(pid) for pid in batch["pid"])
+
+
+def _give_up(result: Result, job: Job, models: list, missing: np.ndarray,
+             writer: Writer | None) -> None:
+    """Error rows for the files whose batch killed its worker every time: found again by
+    walking the same listing (this happens rarely; the driver keeps no list of names)."""
+    wanted = set(missing.tolist())
+    listing = iter_files(list(job.paths), job.recursive)
+    paths = [path for index, (path, _) in enumerate(listing) if index in wanted]
+    rows = [[failed(path, name, DIED) for name, _ in models] for path in paths]
+    if job.output is None:
+        write(writer, rows)  # type: ignore[arg-type]
+    else:
+        try:
+            write_rows(job.output / f"part-lost.{job.fmt}", rows, job.fmt, models, job.top)
+        except OSError as error:
+            raise OutputError(error) from None
+    result.stats.files += len(rows)
+    result.stats.failed += len(rows)
+
