@@ -53,6 +53,8 @@ class DlTuiCommands(Provider):
              partial(app.on_screen, "latent", "toggle_map")),
             ("Latent space: morph from A to B", "Decode the points between the marked A and B (i)",
              partial(app.on_screen, "latent", "morph")),
+            ("Latent space: morph from the Classify image to the drawing", "Both marked on the map (I)",
+             partial(app.on_screen, "latent", "morph_images")),
             ("Draw: save the drawing as PNG", "Write drawing-N.png to the current folder (s)",
              partial(app.on_screen, "draw", "save")),
             ("Draw: clear the canvas", "Rub the drawing out; u brings it back (c)",

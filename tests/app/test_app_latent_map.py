@@ -103,3 +103,40 @@ async def test_without_a_map_the_map_says_why(make_app):
         legend = screen.query_one("#map-legend")
         await wait_for(pilot, lambda: "no latent map" in str(legend.render()))
         assert "bench/latent_map.py" in str(legend.render())
+
+
+async def test_two_clicks_on_the_map_pick_a_and_b_and_shift_i_morphs_the_image_into_the_drawing(
+        make_app, tiny_models, monkeypatch):
+    from tui.screens.latent import LatentScreen
+    from tui.widgets.canvas import DrawingCanvas
+
+    monkeypatch.setattr(LatentScreen, "MORPH_INTERVAL", 0.01)
+    make_map(tiny_models)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.models)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "classify" in app.latent_inputs)
+        await pilot.press("5")
+        draw = app.screen
+        await wait_for(pilot, lambda: draw.models)
+        draw.query_one(DrawingCanvas).drawing.stroke((14, 5), (14, 22))
+        draw.query_one(DrawingCanvas).changed()
+        await wait_for(pilot, lambda: "drawing" in app.latent_inputs)
+
+        await pilot.press("2", "m")
+        screen = app.screen
+        latent_map = screen.query_one(LatentMapView)
+        await wait_for(pilot, lambda: latent_map.base is not None and len(screen.encoded) == 2)
+        picture = latent_map.picture
+        width, height = picture.content_size
+        await pilot.click(picture, offset=(0, 0))
+        await pilot.click(picture, offset=(width - 1, height - 1))
+        extent = latent.MAP_EXTENT
+        assert np.all(screen.ends["A"] < -extent * 0.9) and np.all(screen.ends["B"] > extent * 0.9)
+
+        await pilot.press("I")
+        await wait_for(pilot, lambda: screen.morph is not None and screen.morph_step == LatentScreen.MORPH_STEPS - 1)
+        image_z, drawing_z = (z for _, z in screen.encoded)
+        np.testing.assert_allclose(screen.morph.points[0], image_z, atol=1e-6)
+        np.testing.assert_allclose(screen.morph.points[-1], drawing_z, atol=1e-6)

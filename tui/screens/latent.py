@@ -43,6 +43,8 @@ class LatentScreen(AppScreen, SavesPng):
                 show=False),
         Binding("i", "morph", "Morph", tooltip="Decode the points from A to B (marked with a and b), one after another",
                 id="latent.morph"),
+        Binding("I", "morph_images", "Morph images", tooltip="Morph from the Classify screen's image to your drawing",
+                id="latent.morph_images", show=False),
     ]
     SAVED_TITLE = "grid saved"
     MORPH_STEPS = 12
@@ -217,6 +219,15 @@ class LatentScreen(AppScreen, SavesPng):
             self.ends.pop("B", None)
         self.ends[end] = event.z.astype(np.float32)
         self._show_markers()
+
+    def action_morph_images(self) -> None:
+        """Morph from the Classify screen's image to the drawing (the two images the map marks)."""
+        if len(self.encoded) < 2:
+            self.notify("needs an image on the Classify screen (1) and a drawing (5)", severity="warning")
+            return
+        self.ends = {"A": np.array(self.encoded[0][1], np.float32), "B": np.array(self.encoded[1][1], np.float32)}
+        self.query_one(LatentMapView).display = True
+        self.action_morph()
 
     def action_morph(self) -> None:
         """Decode the segment from A to B and show its digits one after another."""
