@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ class ClassifyScreen(AppScreen):
         shown: PILImage.Image
         model_input: np.ndarray
         results: dict[str, np.ndarray | str]
+        flagged: dict[str, bool] = field(default_factory=dict)  # models whose OOD check flags it
 
     @dataclass
     class Failed(Message):
@@ -190,14 +191,18 @@ class ClassifyScreen(AppScreen):
             return
         shown = display_copy(path, grey)
         results: dict[str, np.ndarray | str] = {}
+        flagged: dict[str, bool] = {}
         for name in names:
             try:
-                results[name] = self.runtime.predict(name, model_input[None])[0]
+                probs, ood = self.runtime.predict_ood(name, model_input[None])
+                results[name] = probs[0]
+                if ood is not None:
+                    flagged[name] = bool(ood.flags[0])
             except Exception as error:  # a model that fails shows its error in its own column
                 results[name] = one_line(error) or type(error).__name__
         # A newer image was chosen while this one ran: its result would flash the wrong picture.
         if not worker.is_cancelled:
-            self.post_message(self.Classified(path, shown, model_input, results))
+            self.post_message(self.Classified(path, shown, model_input, results, flagged))
 
     @on(Classified)
     def _classified(self, event: Classified) -> None:
@@ -213,7 +218,8 @@ class ClassifyScreen(AppScreen):
         self._input = event.model_input
         self.dl_app.latent_inputs["classify"] = (event.path.name, event.model_input)  # marked on the latent map
         self._show_input()
-        self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results)
+        self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results,
+                                        event.flagged)
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:

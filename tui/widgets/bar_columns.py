@@ -10,6 +10,8 @@ from textual.containers import Horizontal
 from tui.text import markup_safe
 from tui.widgets.probabilities import ProbabilityBars
 
+OOD_WARNING = "this does not look like a digit"
+
 
 class BarColumns(Horizontal):
     """A ProbabilityBars per model, titled with its name; app.tcss stacks them on narrow terminals."""
@@ -40,14 +42,17 @@ class BarColumns(Horizontal):
             column.display = name is None or column_name == name
         self.call_after_refresh(self.fit)
 
-    def show(self, labels: Mapping[str, Sequence[str]], results: Mapping[str, np.ndarray | str]) -> None:
-        """Each model's probabilities, or the error line that replaced them."""
+    def show(self, labels: Mapping[str, Sequence[str]], results: Mapping[str, np.ndarray | str],
+             flagged: Mapping[str, bool] | None = None) -> None:
+        """Each model's probabilities, or the error line that replaced them; a warning above the
+        bars of each model whose OOD check flags the image (`flagged`, by model name)."""
         for name, column in self.columns().items():
             result = results.get(name)
             if isinstance(result, str):
                 column.show_error(result)
             elif result is not None:
                 column.show(labels[name], result)
+                column.warning = OOD_WARNING if (flagged or {}).get(name) else ""
 
     def fit(self) -> None:
         """Stacked columns that would not all fit in the scroll area show their most likely classes only."""

@@ -15,13 +15,15 @@ from tui.text import clean
 class ProbabilityBars(Widget):
     """A model's class probabilities as bars (all, or the `rows` most likely), or the error that replaced them."""
 
-    COMPONENT_CLASSES = {"probability-bars--top", "probability-bars--bar", "probability-bars--error"}
+    COMPONENT_CLASSES = {"probability-bars--top", "probability-bars--bar", "probability-bars--error",
+                         "probability-bars--warning"}
 
     DEFAULT_CSS = """
     ProbabilityBars { height: auto; min-height: 3; }
     ProbabilityBars > .probability-bars--top { color: $accent; text-style: bold; }
     ProbabilityBars > .probability-bars--bar { color: $primary; }
     ProbabilityBars > .probability-bars--error { color: $error; }
+    ProbabilityBars > .probability-bars--warning { color: $warning; text-style: bold; }
     """
 
     labels: reactive[tuple[str, ...]] = reactive(tuple, layout=True)
@@ -29,6 +31,8 @@ class ProbabilityBars(Widget):
     error: reactive[str] = reactive("", layout=True)
     # 0 shows every class; fewer rows show the most probable classes, most likely first.
     rows: reactive[int] = reactive(0, layout=True)
+    # A line above the bars, e.g. the model's out-of-distribution warning; "" for none.
+    warning: reactive[str] = reactive("", layout=True)
 
     def show(self, labels: Sequence[str], probabilities: Sequence[float] | np.ndarray) -> None:
         """Show one probability per label."""
@@ -38,12 +42,12 @@ class ProbabilityBars(Widget):
 
     def show_error(self, message: str) -> None:
         """Show a one-line error in place of the bars."""
-        self.labels, self.probabilities = (), ()
+        self.labels, self.probabilities, self.warning = (), (), ""
         self.error = clean(message)
 
     def clear(self) -> None:
         """Show nothing (no image selected yet)."""
-        self.labels, self.probabilities, self.error = (), (), ""
+        self.labels, self.probabilities, self.error, self.warning = (), (), "", ""
 
     @property
     def top(self) -> int | None:
@@ -69,7 +73,11 @@ class ProbabilityBars(Widget):
         """One row per class shown, or the error's wrapped lines, or one for an empty view."""
         if self.error:
             return max(1, len(self._error_text().wrap(self.app.console, max(1, width))))
-        return max(1, len(self.shown()))
+        warning = len(self._warning_text().wrap(self.app.console, max(1, width))) if self.warning else 0
+        return max(1, len(self.shown()) + (warning if self.probabilities else 0))
+
+    def _warning_text(self) -> Text:
+        return Text(f"⚠ {self.warning}", style=self.get_component_rich_style("probability-bars--warning"))
 
     def _error_text(self) -> Text:
         return Text(f"⚠ {self.error}", style=self.get_component_rich_style("probability-bars--error"))
@@ -86,6 +94,10 @@ class ProbabilityBars(Widget):
         bar_style = self.get_component_rich_style("probability-bars--bar")
         top_style = self.get_component_rich_style("probability-bars--top")
         text = Text(no_wrap=True, overflow="crop")
+        if self.warning:  # wrapped to the width, as get_content_height counts it
+            for line in self._warning_text().wrap(self.app.console, max(1, self.size.width)):
+                text.append_text(line)
+                text.append("\n")
         for row, index in enumerate(self.shown()):
             label, p = self.labels[index], self.probabilities[index]
             style = top_style if index == top else None
