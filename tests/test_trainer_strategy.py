@@ -58,7 +58,7 @@ def test_mirrored_run_interrupted_resumes_on_two_replicas(tmp_path):
 
 
 # In one child, as the logical devices are fixed once TensorFlow has started (and one start is 5 s):
-# 1. the arithmetic: from the same weights, an epoch of the same batches in the same order (no
+# 1. the arithmetic: from the same weights, an epoch (75 steps) of the same batches in the same order (no
 #    shuffle) on one device at 32 and on two replicas at 16 gives the same weights;
 # 2. a checkpoint written by a mirrored model and read into a fresh one: every replica's copy of every
 #    variable (weights and the optimizer's moments and step) holds the saved value, or the replicas
@@ -89,7 +89,7 @@ iris = load_iris_split()
 weights = []
 for where in (strategy.distribution("default", 32), dist):
     m = model(build_iris, where)
-    m.fit(tf.data.Dataset.from_tensor_slices((iris.x_train, iris.y_train)).repeat(4).batch(where.global_batch), verbose=0)
+    m.fit(tf.data.Dataset.from_tensor_slices((iris.x_train, iris.y_train)).repeat(20).batch(where.global_batch), verbose=0)
     weights.append(m.get_weights())
 assert not np.allclose(weights[0][0], model(build_iris, dist).get_weights()[0])  # it trained
 for one, two in zip(*weights):

@@ -1,4 +1,5 @@
-"""Keras fit with resumable checkpoints and progress events; fast tf.data pipelines.
+"""Keras fit with resumable checkpoints and progress events (under MultiWorkerMirroredStrategy, our
+own loop over the model's train_step, as Keras's fit cannot run there); fast tf.data pipelines.
 
 Imports TensorFlow: import it only inside command bodies.
 """
