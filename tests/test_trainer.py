@@ -123,7 +123,19 @@ def test_checkpoints_are_removed_after_export(trained):
     assert not (out / ".checkpoints").exists()
     # int8 twins (trainer.quantize) are written only where they meet the bar: not part of the check
     names = [p.name for p in out.iterdir() if not p.name.endswith(".int8.onnx")]
-    assert sorted(names) == sorted([f"{n}.onnx" for n in CONTRACT] + ["vae.weights.h5"])
+    assert sorted(names) == sorted([f"{n}.onnx" for n in CONTRACT] + ["vae.weights.h5", "vae-latent-map.npz"])
+
+
+def test_vae_writes_the_latent_map_of_its_encoder(trained):
+    """The app's latent map: the test set's means as the exported encoder computes them (onnxruntime)."""
+    from tui.runtime import Runtime, latent
+
+    out, _ = trained
+    loaded = latent.load_map(out / "vae-encoder.onnx")  # checks it was made by this very encoder
+    x, y = np.load(SAMPLE)["x_test"], np.load(SAMPLE)["y_test"]
+    np.testing.assert_array_equal(loaded.labels, y)
+    means = latent.encode(Runtime(out, device="cpu", precision="float"), x.astype(np.float32) / 255.0)
+    np.testing.assert_allclose(loaded.means, means, atol=2e-2, rtol=1e-2)  # float16 in the file
 
 
 def test_vae_classifier_without_a_trained_vae_says_so(tmp_path):

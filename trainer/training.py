@@ -5,8 +5,10 @@ Imports TensorFlow: import it only inside command bodies.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ DIGITS = [str(d) for d in range(10)]
 IMAGE_PREPROCESSING = {"kind": "image", "size": [28, 28], "range": [0, 1], "polarity": "white-on-black", "binarize": None}
 BINARISED_PREPROCESSING = {**IMAGE_PREPROCESSING, "binarize": 0.5}
 VAE_WEIGHTS = "vae.weights.h5"
+LATENT_MAP = "vae-latent-map.npz"
 
 
 class MissingModelError(Exception):
@@ -77,12 +80,14 @@ def _metadata(name, task, description, labels, preprocessing, metrics, history, 
 
 
 def _complete(name: str, specs: list[ExportSpec], metrics: dict, started: float, settings: Settings, reporter: Reporter,
-              chief: bool = True) -> dict:
-    """Export each file (on the chief: the one worker, or worker 0 of several), drop the run's
-    checkpoints, report done; returns the test metrics."""
+              chief: bool = True, after_export: Callable[[], None] | None = None) -> dict:
+    """Export each file (on the chief: the one worker, or worker 0 of several), then `after_export`,
+    drop the run's checkpoints, report done; returns the test metrics."""
     for spec in specs if chief else []:
         path, parity = export(spec, settings.out)
         reporter.emit("export", model=spec.name, path=str(path), parity=parity)
+    if chief and after_export is not None:
+        after_export()
     finish(settings.out, name)
     reporter.emit("done", model=name, metrics=metrics, seconds=round(time.monotonic() - started, 1))
     return metrics
@@ -236,7 +241,18 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
         ExportSpec("vae-encoder", encode, {"image": sample}, encoder_meta),
         ExportSpec("vae-decoder", decode, {"z": z}, decoder_meta, quantize_data=data),
     ]
-    return _complete("vae", specs, metrics, started, settings, reporter, dist.chief)
+    return _complete("vae", specs, metrics, started, settings, reporter, dist.chief,
+                     after_export=lambda: _save_latent_map(vae, x_test, data.y_test, settings.out))
+
+
+def _save_latent_map(vae: models.CVAE, x_test: np.ndarray, y_test: np.ndarray, out: Path) -> None:
+    """The test set's 2-D latent means beside the exported encoder, for the app's latent map
+    (the format tui.runtime.latent.load_map reads: float16 means, uint8 labels, the encoder's SHA-256)."""
+    means = np.concatenate([vae.encode(x_test[i : i + EVAL_BATCH])[0].numpy() for i in range(0, len(x_test), EVAL_BATCH)])
+    encoder_sha256 = hashlib.sha256((out / "vae-encoder.onnx").read_bytes()).hexdigest()
+    with atomic_target(out / LATENT_MAP) as tmp, open(tmp, "wb") as file:  # a file: numpy adds no suffix
+        np.savez_compressed(file, mean=means.astype(np.float16), label=np.asarray(y_test, np.uint8),
+                            encoder_sha256=np.array(encoder_sha256))
 
 
 def _save_vae_weights(vae: models.CVAE, out: Path) -> None:

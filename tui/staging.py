@@ -19,7 +19,7 @@ STAGING = ".staging"
 PREVIOUS = "previous"
 VAE_WEIGHTS = "vae.weights.h5"
 # Files one dl-train command writes together: replaced and restored together, never mixed.
-TOGETHER = (("vae-encoder.onnx", "vae-decoder.onnx", VAE_WEIGHTS),)
+TOGETHER = (("vae-encoder.onnx", "vae-decoder.onnx", VAE_WEIGHTS, "vae-latent-map.npz"),)
 
 
 @dataclass(frozen=True)
