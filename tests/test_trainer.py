@@ -21,8 +21,8 @@ META_KEYS = {"model", "task", "description", "labels", "preprocessing", "metrics
 # file -> (input name, input shape, {output name: shape}); "batch" is the dynamic axis
 CONTRACT = {
     "iris": ("features", ["batch", 4], {"probabilities": ["batch", 3]}),
-    "cnn": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
-    "cnn-invert": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
+    "cnn": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10], "ood_score": ["batch"]}),
+    "cnn-invert": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10], "ood_score": ["batch"]}),
     "vae-encoder": ("image", ["batch", 28, 28, 1], {"mean": ["batch", 2], "logvar": ["batch", 2]}),
     "vae-decoder": ("z", ["batch", 2], {"logits": ["batch", 28, 28, 1]}),
     "vae-classifier": ("image", ["batch", 28, 28, 1], {"probabilities": ["batch", 10]}),
@@ -72,6 +72,9 @@ def test_export_contract(trained, name):
     history = json.loads(meta["history"])
     assert [h["epoch"] for h in history] == [1]
     assert json.loads(meta["dataset"])["train"] in (120, 400)  # iris train split, or the MNIST sample
+    if name in ("cnn", "cnn-invert"):  # the OOD head and its threshold (docs/ood.md)
+        ood = json.loads(meta["ood"])
+        assert ood["output"] == "ood_score" and np.isfinite(ood["threshold"]) and ood["false_flag_rate"] == 0.05
 
 
 def test_classifiers_give_probabilities_for_a_batch_of_any_size(trained):
@@ -79,7 +82,7 @@ def test_classifiers_give_probabilities_for_a_batch_of_any_size(trained):
     digits = np.load(SAMPLE)["x_test"][:7].astype(np.float32)[..., None] / 255.0
     for name in ("cnn", "cnn-invert", "vae-classifier"):
         session = ort.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-        (probs,) = session.run(None, {"image": digits})
+        probs = session.run(["probabilities"], {"image": digits})[0]  # the CNNs also have ood_score
         assert probs.shape == (7, 10)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
         meta = session.get_modelmeta().custom_metadata_map
