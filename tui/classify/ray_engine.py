@@ -13,7 +13,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +43,7 @@ from tui.text import one_line
 INSTALL = "--engine ray needs Ray, which this install does not have: pip install 'dl-tui[cluster]'"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 SHARD = 10_000  # files per output file with --output: few files, each written whole
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class RayError(Exception):
@@ -134,10 +137,11 @@ def connect(address: str | None) -> Iterator[Cluster]:
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Within: Ray's own output stays off stderr, which is for our lines only. Its C++
-    core writes errors straight to file descriptor 2 (an actor with restarts, say), its
-    Python parts log and warn: fd 2 goes to /dev/null, and `sys.stderr`, where it was fd 2,
-    to a copy of it, so our lines and the progress bar still reach the terminal."""
+    """Within: Ray's own output stays off stdout and stderr, which are for our rows and
+    lines. Its C++ core writes errors straight to file descriptor 2 (an actor with restarts,
+    say): fd 2 goes to /dev/null, and `sys.stderr`, where it was fd 2, to a copy of it. Its
+    Python parts log, warn, and print what the cluster reports (a task to be retried) from a
+    thread of their own to sys.stdout: only this thread's writes get through."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray.data  # its import sets up its logging: quieted after
 
@@ -147,30 +151,46 @@ def _quiet() -> Iterator[None]:
     context.enable_progress_bars = False  # ours is on stderr already
     context.print_on_execution_start = False
     context.enable_auto_log_stats = False
-    before = sys.stderr
+    stdout, stderr = sys.stdout, sys.stderr
     try:
-        ours = before.fileno() == 2
+        ours = stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):  # a test's capture: no descriptor
         ours = False
-    before.flush()
+    stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
-    if ours:
-        sys.stderr = open(saved, "w", buffering=1, encoding=before.encoding,  # noqa: SIM115
-                          errors=before.errors, closefd=False)
+    copy = open(saved, "w", buffering=1, encoding=stderr.encoding,  # noqa: SIM115
+                errors=stderr.errors, closefd=False) if ours else stderr
+    sys.stdout, sys.stderr = _ThisThreadOnly(stdout), _ThisThreadOnly(copy)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+        copy.flush()
         os.dup2(saved, 2)
         os.close(saved)
         if ours:
-            sys.stderr.close()
-            sys.stderr = before
+            copy.close()
+
+
+class _ThisThreadOnly:
+    """A stream that passes on what the thread that made it writes, and drops the rest."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._thread = threading.current_thread()
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is self._thread:
+            return self._stream.write(text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding...
+        return getattr(self._stream, name)
 
 
 def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> Result:
@@ -218,7 +238,9 @@ def _results(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
         except StopIteration:
             return
         except Exception as error:
-            raise RayError(f"the Ray run failed: {one_line(error)}") from None
+            # The first line of Ray's message, without its colours.
+            reason = _COLOURS.sub("", str(error)).strip().split("\n", 1)[0]
+            raise RayError(f"the Ray run failed: {one_line(reason)}") from None
         yield batch
 
 
