@@ -2,8 +2,9 @@
 
     python bench/latent_map.py [--mnist /path/to/mnist.npz] [--models exported]
 
-The Latent space screen draws this file as its map (the classic VAE scatter). It records the
-encoder's SHA-256, so a retrained encoder never shows a map made by another.
+The Latent space screen draws this file as its map (the classic VAE scatter); `dl-train vae` writes
+one for the encoder it trains. It records the encoder's SHA-256, so a retrained encoder never
+shows a map made by another.
 """
 
 from __future__ import annotations

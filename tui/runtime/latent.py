@@ -120,7 +120,8 @@ def load_map(encoder_path: Path) -> LatentMap:
     """The map beside the encoder file, made from that very encoder; ModelError says why not."""
     path = Path(encoder_path).with_name(MAP_FILE)
     if not path.is_file():
-        raise ModelError(f"no {MAP_FILE} beside {Path(encoder_path).name} (python bench/latent_map.py makes one)")
+        raise ModelError(f"no {MAP_FILE} beside {Path(encoder_path).name} (dl-train vae writes one; "
+                         "python bench/latent_map.py makes one for any encoder)")
     try:
         with np.load(path, allow_pickle=False) as data:
             means, labels = data["mean"].astype(np.float32), data["label"].astype(np.uint8)
