@@ -21,6 +21,8 @@ CORE, EDGE = 1.0, 2.1
 UNDO_DEPTH = 50
 CURSOR_RGB = (255, 170, 0)
 PEN_RGB = (255, 60, 60)
+# Unpainted pixels are shown dark grey, not black: on a black terminal the canvas must show where it is.
+PAPER = 28
 
 
 class Drawing:
@@ -128,8 +130,8 @@ class DrawingCanvas(Container, can_focus=True):
         self._draw()
 
     def _draw(self) -> None:
-        grey = self.drawing.pixels()
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+        grey = PAPER + self.drawing.pixels().astype(np.float32) * ((255 - PAPER) / 255)
+        rgb = np.repeat(np.rint(grey).astype(np.uint8)[:, :, None], 3, axis=2)
         if self.show_cursor:
             x, y = self.cursor
             rgb[y, x] = PEN_RGB if self.pen_down else CURSOR_RGB
