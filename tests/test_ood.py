@@ -105,12 +105,13 @@ def folder(tmp_path: Path) -> Path:
     return images
 
 
-def classify(models: Path, folder: Path, *args: str):
-    return CliRunner().invoke(classify_app, [str(folder), "--models", str(models), "--workers", "1", *args])
+def classify(models: Path, folder: Path, *args: str, workers: int = 1):
+    return CliRunner().invoke(classify_app, [str(folder), "--models", str(models), "--workers", str(workers), *args])
 
 
-def test_classify_writes_the_ood_field_in_jsonl_and_csv(folder):
-    result = classify(EXPORTED, folder, "-m", "cnn", "-m", "vae-classifier", "--format", "jsonl")
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the scores travel back from worker processes
+def test_classify_writes_the_ood_field_in_jsonl_and_csv(folder, workers):
+    result = classify(EXPORTED, folder, "-m", "cnn", "-m", "vae-classifier", "--format", "jsonl", workers=workers)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     cnn = {Path(line["path"]).name: line["ood"] for line in lines if line["model"] == "cnn"}
