@@ -1,10 +1,7 @@
 """`dl-tui classify --engine ray` on a real Ray cluster: a head and a second node started
-with `ray start` on this machine, one CPU each, on loopback ports of their own.
-
-The cluster is ours alone: its own temporary folder and ports, and at the end only the
-two `ray start --block` processes we started are stopped (each stops its own raylet,
-GCS and workers), then anything left in their process groups is killed. A plain
-`ray stop` would stop every Ray on the machine, other people's too.
+with `ray start` on this machine, one CPU each, on loopback ports of their own
+(bench/ray_cluster.py). The cluster is ours alone, and stopping it stops only its own
+processes: a plain `ray stop` would stop every Ray on the machine, other people's too.
 """
 
 from __future__ import annotations
@@ -13,10 +10,8 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,20 +20,15 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import onnx_models
-from tui.classify import app as classify_app
-from tui.classify.ray_engine import ray_missing
-from tui.classify.ray_worker import Classifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from ray_cluster import local_cluster  # noqa: E402
+from tui.classify import app as classify_app  # noqa: E402
+from tui.classify.ray_engine import ray_missing  # noqa: E402
+from tui.classify.ray_worker import Classifier  # noqa: E402
 
 needs_ray = pytest.mark.skipif(ray_missing(), reason="Ray is not installed: pip install -e '.[cluster]'")
 runner = CliRunner()
-RAY = Path(sys.executable).with_name("ray")
-NODE_ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",
-    # Loopback only and gone at the end: no token (a ~/.ray/auth_token left by any local
-    # Ray would turn it on for the nodes, and this process would not send it).
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once, not after 30 s of draining
-}
 
 
 def run(*args: object) -> tuple[int, str, str]:
@@ -53,126 +43,24 @@ def jsonl(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Cluster:
-    """A head and one more node on this machine, one CPU each."""
-
-    def __init__(self, temp: Path) -> None:
-        self.temp = temp
-        self.port = _port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.nodes: list[subprocess.Popen] = []
-
-    def start_node(self, head: bool) -> None:
-        ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
-                 "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port"]
-        args = [str(RAY), "start", "--block", "--num-cpus", "1", "--num-gpus", "0",
-                "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.temp),
-                "--disable-usage-stats", "--object-store-memory", str(150 * 2**20),
-                *[arg for flag in ports for arg in (flag, str(_port()))]]
-        if head:
-            args += ["--head", "--port", str(self.port), "--include-dashboard", "false",
-                     "--dashboard-port", str(_port()), "--ray-client-server-port", str(_port())]
-        else:
-            args += ["--address", self.address]
-        log = open(self.temp / f"node-{len(self.nodes)}.log", "wb")  # noqa: SIM115
-        # A process group each: what the node leaves behind can be found and killed.
-        self.nodes.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True,
-                                           env={**os.environ, **NODE_ENV}))
-
-    def wait_for_head(self, timeout: float = 120) -> None:
-        """Until the head's GCS takes connections."""
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.nodes[0].poll() is None, self.logs()
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            assert time.monotonic() < deadline, self.logs()
-            time.sleep(0.2)
-
-    def wait_for_nodes(self, count: int, timeout: float = 120) -> None:
-        import ray
-
-        ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
-        try:
-            deadline = time.monotonic() + timeout
-            while sum(node["Alive"] for node in ray.nodes()) < count:
-                assert all(node.poll() is None for node in self.nodes), self.logs()
-                assert time.monotonic() < deadline, self.logs()
-                time.sleep(0.2)
-        finally:
-            ray.shutdown()
-
-    def processes(self) -> list[tuple[int, bytes]]:
-        """Every live process the nodes started, with its command line: those in the
-        sessions of our `ray start` processes (workers have process groups of their own)."""
-        sessions = {node.pid for node in self.nodes}
-        found = []
-        for entry in Path("/proc").iterdir():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, ValueError, IndexError):
-                continue
-            if int(stat[3]) in sessions and stat[0] != "Z" and int(entry.name) not in sessions:
-                found.append((int(entry.name), command))
-        return found
-
-    def workers(self) -> list[int]:
-        """The model actors' processes (Ray names them `ray::MapWorker...`)."""
-        return [pid for pid, command in self.processes() if command.startswith(b"ray::MapWorker")]
-
-    def stop(self) -> None:
-        # The second node first: once the head is gone it would wait for it to drain.
-        for node in reversed(self.nodes):
-            if node.poll() is None:
-                node.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
-            try:
-                node.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait()
-        for pid, _ in self.processes():  # whatever a node left behind
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def logs(self) -> str:
-        return "\n".join(path.read_text(errors="replace")[-2000:]
-                         for path in sorted(self.temp.glob("node-*.log")))
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A head and a second node on this machine, one CPU each."""
     if ray_missing():
         pytest.skip("Ray is not installed: pip install -e '.[cluster]'")
     import ray.data
 
     # Ray's own socket paths must stay short (107 bytes): a short folder of our own.
     temp = Path(tmp_path_factory.getbasetemp().parent, f"ray-{os.getpid()}")
-    temp.mkdir(exist_ok=True)
-    nodes = Cluster(temp)
-    try:
-        nodes.start_node(head=True)
-        nodes.wait_for_head()
-        nodes.start_node(head=False)
-        nodes.wait_for_nodes(2)
+    with local_cluster(temp, nodes=2, cpus=1) as nodes:
         # Dispatch once both actors are up, so that both nodes surely get batches: on a
         # loaded machine one actor can otherwise start seconds before the other.
         context = ray.data.DataContext.get_current()
         before, context.wait_for_min_actors_s = context.wait_for_min_actors_s, 120
-        yield nodes
-        context.wait_for_min_actors_s = before
-    finally:
-        nodes.stop()
+        try:
+            yield nodes
+        finally:
+            context.wait_for_min_actors_s = before
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +93,8 @@ def assert_same_rows(ray_rows: list[dict], local_rows: list[dict]) -> None:
     assert ours.keys() == theirs.keys()
     for key, row in ours.items():
         other = theirs[key]
-        assert (row["label"], row["error"]) == (other["label"], other["error"]), key
+        assert (row["label"], row["error"], row.get("ood")) == (
+            other["label"], other["error"], other.get("ood")), key
         if row["probabilities"] is None:
             assert other["probabilities"] is None
             continue
@@ -217,7 +106,7 @@ def assert_same_rows(ray_rows: list[dict], local_rows: list[dict]) -> None:
 @needs_ray
 def test_rows_equal_the_local_engines_and_both_nodes_work(cluster, files):
     paths = [files, files / "eps" / "figure.eps"]
-    code, local, _ = run(*paths, "-m", "all", "--workers", "2", "-f", "jsonl")
+    code, local, local_err = run(*paths, "-m", "all", "--workers", "2", "-f", "jsonl")
     assert code == 1  # the broken PNG and the EPS
     code, out, err = run(*paths, "-m", "all", "--engine", "ray", "--ray-address", cluster.address,
                          "--batch-size", "32", "-f", "jsonl")
@@ -231,6 +120,8 @@ def test_rows_equal_the_local_engines_and_both_nodes_work(cluster, files):
     # One line on stderr, ours: counts, and both nodes of the cluster did work.
     assert err.count("\n") == 1, err
     assert "600 of 602 images classified, 2 failed" in err
+    assert err.split(" in ")[0] == local_err.split(" in ")[0]  # the counts, OOD flags too
+    assert any(row.get("ood") for row in rows)
     assert "Ray: 2 nodes (2 did work), connected in" in err
 
 
@@ -284,28 +175,37 @@ def test_output_writes_each_file_once_from_the_workers(cluster, files, tmp_path)
     assert_same_rows(jsonl(parts[0].read_text()), jsonl(local))
 
 
-def test_a_part_is_written_whole_under_a_name_its_files_decide(tmp_path):
+def test_a_part_is_written_whole_under_a_name_its_files_decide(tiny_models, tmp_path):
     """What a worker does with --output, without a cluster: a task run twice writes the
     same file again (named by its first file's place), never a second one; Parquet holds
     the JSON lines' fields."""
     import numpy as np
     import pyarrow.parquet as pq
 
-    from tui.classify.ray_worker import PROBS, write_shard
+    from tui.classify.plan import Plan, Prep
+    from tui.classify.ray_worker import FLAGS, PROBS, SCORES, write_shard
+    from tui.runtime import Runtime
 
-    probs = np.array([[0.25, 0.75], [np.nan, np.nan]], np.float32)
+    info = Runtime(tiny_models).info("cnn")
+    probs = np.full((2, 10), np.nan, np.float32)
+    probs[0] = np.arange(10) / 45
     batch = {"index": np.array([7, 8]), "path": np.array([b"a.png", b"b\xff.png"], object),
              "error": np.array(["", "empty file"], object), "seconds": np.zeros(2),
              "infer": np.zeros(2), "node": np.array(["n", "n"], object), "pid": np.zeros(2),
              "provider": np.array(["CPU", "CPU"], object), "fatal": np.array(["", ""], object),
-             PROBS + "m": probs}
+             PROBS + "cnn": probs, SCORES + "cnn": np.array([0.5, np.nan]),
+             FLAGS + "cnn": np.array([1, -1], np.int8)}
+    out = tmp_path / "out"
+    out.mkdir()
     for _ in range(2):
-        counts = write_shard(batch, [("m", ["no", "yes"])], str(tmp_path), "parquet", None)
-    assert [p.name for p in tmp_path.iterdir()] == ["part-000000000007.parquet"]
+        counts = write_shard(batch, Plan([info], Prep()), str(out), "parquet", None)
+    assert [p.name for p in out.iterdir()] == ["part-000000000007.parquet"]
     assert counts["failed"].tolist() == [False, True]
-    rows = pq.read_table(tmp_path).to_pylist()
-    assert rows[0] == {"path": "a.png", "model": "m", "label": "yes", "confidence": 0.75,
-                       "probabilities": [("no", 0.25), ("yes", 0.75)], "error": None}
+    assert counts["flagged"].tolist() == [True, False]
+    rows = pq.read_table(out).to_pylist()
+    assert rows[0]["path"] == "a.png" and rows[0]["label"] == "9" and rows[0]["error"] is None
+    assert dict(rows[0]["probabilities"])["9"] == pytest.approx(0.2)
+    assert rows[0]["ood"] == {"score": 0.5, "flagged": True}
     assert rows[1]["error"] == "empty file" and rows[1]["probabilities"] is None
     assert rows[1]["path"] == "b\ufffd.png"  # Parquet text is UTF-8: a byte that is not becomes U+FFFD
 

@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from tui.classify.pipeline import Done, Loaded
 from tui.classify.plan import Plan
 from tui.classify.pool import DIED, RETRIES
-from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, decode, rows_of, text_or_none,
-                                     write_rows, write_shard)
+from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, Rows, decode, done_of,
+                                     text_or_none, write_done, write_rows, write_shard)
 from tui.classify.report import ProgressBar, Stats
-from tui.classify.rows import failed
 from tui.classify.sources import iter_files
-from tui.classify.writers import OutputError, Writer, write
+from tui.classify.writers import OutputError, Writer
 from tui.paths import find_models
 from tui.runtime import ModelError
 from tui.text import one_line
@@ -205,8 +205,7 @@ def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> 
 
     tables, total = _listing(iter_files(list(job.paths), job.recursive), job.plan.batch_size)
     bar.count = lambda: total
-    models = [(info.name, list(info.labels)) for info in job.plan.models]
-    dataset = _pipeline(ray.data.from_arrow(tables), job, cluster, models)
+    dataset = _pipeline(ray.data.from_arrow(tables), job, cluster)
     del tables  # in the object store now
     result = Result(Stats(), set(), set(), set())
     seen = np.zeros(total, bool)
@@ -219,11 +218,11 @@ def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> 
         fresh = ~seen[batch["index"]]  # a batch run again after its first run got through
         seen[batch["index"]] = True
         batch = {key: column[fresh] for key, column in batch.items()}
-        _count(result, batch, models if job.output is None else None, writer)
+        _count(result, batch, job, writer)
         bar.advance(int(fresh.sum()))
     missing = np.flatnonzero(~seen)
     if len(missing):
-        _give_up(result, job, models, missing, writer)
+        _give_up(result, job, missing, writer)
         bar.advance(len(missing))
     return result
 
@@ -274,7 +273,7 @@ def _listing(sources: Iterable[Source], size: int) -> tuple[list, int]:
     return tables, total
 
 
-def _pipeline(dataset: Any, job: Job, cluster: Cluster, models: list) -> Any:
+def _pipeline(dataset: Any, job: Job, cluster: Cluster) -> Any:
     """Decoding, the models and with --output the writing, as Ray Data operators."""
     import ray.data
 
@@ -282,6 +281,7 @@ def _pipeline(dataset: Any, job: Job, cluster: Cluster, models: list) -> Any:
     if gpu and cluster.gpus == 0:
         raise RayError("--device cuda: the Ray cluster has no GPUs")
     cwd = os.getcwd()
+    names = [info.name for info in job.plan.models]
     batches = {"batch_size": job.plan.batch_size, "batch_format": "numpy"}
     if gpu:  # tasks decode on the CPUs, so the GPUs only run the models
         dataset = dataset.map_batches(decode, fn_kwargs={"prep": job.plan.prep, "cwd": cwd},
@@ -291,8 +291,7 @@ def _pipeline(dataset: Any, job: Job, cluster: Cluster, models: list) -> Any:
         actors, resources = min(job.workers or cluster.cpus, cluster.cpus), {}
     dataset = dataset.map_batches(
         Classifier, fn_constructor_kwargs={
-            "files": model_files(job.folders, [name for name, _ in models]),
-            "names": [name for name, _ in models], "prep": job.plan.prep,
+            "files": model_files(job.folders, names), "names": names, "prep": job.plan.prep,
             "device": "cuda" if gpu else "cpu", "precision": job.precision,
             # One thread each on the CPU, as the local engine's workers: the actors fill the cores.
             "threads": None if gpu else 1, "cwd": cwd},
@@ -302,45 +301,42 @@ def _pipeline(dataset: Any, job: Job, cluster: Cluster, models: list) -> Any:
         ray_remote_args_fn=partial(dict, max_task_retries=RETRIES), **resources, **batches)
     if job.output is not None:
         dataset = dataset.map_batches(
-            write_shard, fn_kwargs={"models": models, "folder": str(job.output.resolve()),
+            write_shard, fn_kwargs={"plan": job.plan, "folder": str(job.output.resolve()),
                                     "fmt": job.fmt, "top": job.top},
             batch_size=SHARD, batch_format="numpy", num_cpus=0, concurrency=max(1, actors))
     return dataset
 
 
-def _count(result: Result, batch: dict[str, np.ndarray], models: list | None,
-           writer: Writer | None) -> None:
-    """Count a batch that came back, and with `models` write its rows."""
+def _count(result: Result, batch: dict[str, np.ndarray], job: Job, writer: Writer | None) -> None:
+    """Count a batch that came back and, unless the workers wrote them, write its rows."""
     stats = result.stats
-    if models is not None:
-        rows = rows_of(batch, models)
-        write(writer, rows)  # type: ignore[arg-type]
-        stats.failed += sum(any(row.error is not None for row in file) for file in rows)
+    if job.output is None:
+        write_done(done_of(batch, job.plan), job.plan, writer, stats)  # counts too
     else:
+        stats.files += len(batch["index"])
         stats.failed += int(batch["failed"].sum())
-    stats.files += len(batch["index"])
-    stats.load_seconds += float(batch["seconds"].sum())
-    stats.infer_seconds += float(batch["infer"].sum())
+        stats.flagged += int(batch["flagged"].sum())
+        stats.ood_checked |= bool(batch["checked"].any())
+        stats.load_seconds += float(batch["seconds"].sum())
+        stats.infer_seconds += float(batch["infer"].sum())
     result.providers.update(batch["provider"])
     result.nodes.update(batch["node"])
     result.pids.update(int(pid) for pid in batch["pid"])
 
 
-def _give_up(result: Result, job: Job, models: list, missing: np.ndarray,
-             writer: Writer | None) -> None:
+def _give_up(result: Result, job: Job, missing: np.ndarray, writer: Writer | None) -> None:
     """Error rows for the files whose batch killed its worker every time: found again by
     walking the same listing (this happens rarely; the driver keeps no list of names)."""
     wanted = set(missing.tolist())
     listing = iter_files(list(job.paths), job.recursive)
-    paths = [path for index, (path, _) in enumerate(listing) if index in wanted]
-    rows = [[failed(path, name, DIED) for name, _ in models] for path in paths]
+    lost = Done([Loaded(path, None, DIED, 0.0) for index, (path, _) in enumerate(listing)
+                 if index in wanted], {}, 0.0)
     if job.output is None:
-        write(writer, rows)  # type: ignore[arg-type]
-    else:
-        try:
-            write_rows(job.output / f"part-lost.{job.fmt}", rows, job.fmt, models, job.top)
-        except OSError as error:
-            raise OutputError(error) from None
-    result.stats.files += len(rows)
-    result.stats.failed += len(rows)
-
+        write_done(lost, job.plan, writer, result.stats)
+        return
+    rows = Rows()
+    write_done(lost, job.plan, rows, result.stats)
+    try:
+        write_rows(job.output / f"part-lost.{job.fmt}", rows.files, job.fmt, job.plan, job.top)
+    except OSError as error:
+        raise OutputError(error) from None

@@ -1,11 +1,12 @@
 """What runs on the Ray workers: our decoding and our models, on batches of file names.
 
 Nothing here imports Ray at module level: the driver hands these to `map_batches`, and a
-worker imports this module from the code the driver shipped. A batch is a dict of numpy
-columns; see COLUMNS. A file that cannot be read is an error in its row, never an
-exception; anything that must stop the run (a model that will not load or run, an output
-that cannot be written) travels back in the `fatal` column, so the driver reports it as
-the local engine does, and Ray does not retry what would fail again.
+worker imports this module from the code the driver shipped. A file that cannot be read
+is an error in its row, never an exception; anything that must stop the run (a model that
+will not load or run, an output that cannot be written) travels back in the `fatal`
+column, so the driver reports it as the local engine does and Ray does not retry what
+would only fail again. Rows are made by the local engine's own code (`done_of`, then
+tui.classify.runner), on the driver or, with --output, on the workers.
 """
 
 from __future__ import annotations
@@ -18,17 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from tui.classify.pipeline import Loaded, infer, load_chunk, quiet_pillow
-from tui.classify.plan import Prep
-from tui.classify.rows import Row, classified, failed
+from tui.classify.pipeline import Done, Loaded, infer, load_chunk, quiet_pillow
+from tui.classify.plan import Plan, Prep
+from tui.classify.report import Stats
+from tui.classify.rows import Row
+from tui.classify.runner import _write as write_done  # the local engine's rows and counts
+from tui.runtime.ood import Ood, calibration
 from tui.text import one_line
 
-# In: `index` (the file's place in our listing), `path` (bytes, as given: os.fsencode), `error`
-# (str or None: a folder that could not be read). Out, one row a file: those, `seconds`
-# (load+preprocess), `infer` (its share of the batch's model time), `node`, `pid`,
-# `provider`, `fatal` (None, or why the run must stop), and per model `p:NAME` [n, C]
-# (NaN for a file that failed). Between decoding tasks and GPU actors, `image` [n, H, W].
-PROBS = "p:"
+# A batch is a dict of numpy columns, one row a file. In: `index` (the file's place in our
+# listing), `path` (bytes, as given: os.fsencode), `error` (why it cannot be read, "" if it
+# can; see _objects). Out of the models, also: `seconds` (load+preprocess), `infer` (its
+# share of the batch's model time), `node`, `pid`, `provider`, `fatal` ("" or why the run
+# must stop), and per model NAME: `p:NAME` [n, C] probabilities, `o:NAME` OOD score and
+# `f:NAME` OOD flag (1, 0, or -1 where there is none), NaN and -1 for a file that failed.
+# Between decoding tasks and GPU actors, `image` [n, H, W].
+PROBS, SCORES, FLAGS = "p:", "o:", "f:"
 CANNOT_WRITE = "cannot write output: "  # a fatal reason that is the output's, not a model's
 
 
@@ -47,7 +53,8 @@ def decode(batch: dict[str, np.ndarray], prep: Prep, cwd: str) -> dict[str, np.n
     for i, item in enumerate(loaded):
         if item.image is not None:
             images[i] = item.image.reshape(prep.size)
-    return {"index": batch["index"], "path": batch["path"], "error": _errors(loaded),
+    return {"index": batch["index"], "path": batch["path"],
+            "error": _objects([item.error for item in loaded]),
             "seconds": np.array([item.seconds for item in loaded]), "image": images}
 
 
@@ -61,9 +68,9 @@ class Classifier:
     def __init__(self, files: dict[str, bytes], names: list[str], prep: Prep, device: str,
                  precision: str, threads: int | None, cwd: str) -> None:
         quiet_pillow()
-        self.prep, self.cwd, self.names = prep, cwd, names
-        self.fatal: str | None = None
-        self.labels: dict[str, int] = {}
+        self.prep, self.cwd = prep, cwd
+        self.fatal = ""
+        self.widths: dict[str, int] = {}  # labels per model: the same columns in every batch
         self.folder = tempfile.TemporaryDirectory(prefix="dl-tui-models-")
         try:
             from tui.runtime import Runtime
@@ -73,6 +80,9 @@ class Classifier:
             self.runtime = Runtime([Path(self.folder.name)], device, interactive=True,
                                    threads=threads, precision=precision)
             self.models = [self.runtime.info(name) for name in names]
+            blank = np.zeros((1, *prep.size), np.float32)
+            self.widths = {info.name: self.runtime.predict(info.name, blank).shape[1]
+                           for info in self.models}
             self.provider = self.runtime.provider
         except Exception as error:  # reported by the driver as the local engine would
             self.fatal = one_line(error)
@@ -82,11 +92,11 @@ class Classifier:
         self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = len(batch["index"])
-        if self.fatal is not None:
-            return self._out(batch, [None] * n, np.zeros(n), {}, 0.0, self.fatal)
+        if self.fatal:
+            return self._out(batch, None, self.fatal)
         if "image" in batch:  # decoded by a task already
-            loaded = [Loaded(Path(), None if text_or_none(error) else image, text_or_none(error), seconds)
+            loaded = [Loaded(Path(), None if text_or_none(error) else image,
+                             text_or_none(error), float(seconds))
                       for image, error, seconds in zip(batch["image"], batch["error"],
                                                        batch["seconds"])]
         else:
@@ -94,66 +104,90 @@ class Classifier:
         try:
             done = infer(loaded, self.runtime, self.models)
         except Exception as error:  # a ModelError: a model that breaks its contract
-            return self._out(batch, [None] * n, np.zeros(n), {}, 0.0, one_line(error))
-        good = np.array([item.error is None for item in loaded], bool)
-        probs = {}
-        for info in self.models:
-            got = done.probs.get(info.name)
-            full = np.full((n, got.shape[1] if got is not None else len(info.labels)), np.nan,
-                           np.float32)
-            if got is not None:
-                full[good] = got
-            probs[PROBS + info.name] = full
-        return self._out(batch, _errors(loaded), np.array([item.seconds for item in loaded]),
-                         probs, done.infer_seconds, None)
+            return self._out(batch, None, one_line(error))
+        return self._out(batch, done, "")
 
-    def _out(self, batch: dict[str, np.ndarray], errors: list[str | None], seconds: np.ndarray,
-             probs: dict[str, np.ndarray], infer_seconds: float,
-             fatal: str | None) -> dict[str, np.ndarray]:
+    def _out(self, batch: dict[str, np.ndarray], done: Done | None,
+             fatal: str) -> dict[str, np.ndarray]:
         n = len(batch["index"])
-        return {"index": batch["index"], "path": batch["path"], "error": _objects(errors),
-                "seconds": seconds, "infer": np.full(n, infer_seconds / max(n, 1)),
-                "node": _objects([self.node] * n), "pid": np.full(n, os.getpid()),
-                "provider": _objects([self.provider] * n), "fatal": _objects([fatal] * n),
-                **probs}
+        out = {"index": batch["index"], "path": batch["path"],
+               "error": _objects([text_or_none(error) for error in batch["error"]]),
+               "seconds": np.zeros(n), "infer": np.zeros(n),
+               "node": _objects([self.node] * n), "pid": np.full(n, os.getpid()),
+               "provider": _objects([self.provider] * n), "fatal": _objects([fatal] * n)}
+        for name, width in self.widths.items():
+            out[PROBS + name] = np.full((n, width), np.nan, np.float32)
+            out[SCORES + name] = np.full(n, np.nan)
+            out[FLAGS + name] = np.full(n, -1, np.int8)
+        if done is None:
+            return out
+        good = np.array([item.error is None for item in done.files], bool)
+        out["error"] = _objects([item.error for item in done.files])
+        out["seconds"] = np.array([item.seconds for item in done.files])
+        out["infer"][:] = done.infer_seconds / max(n, 1)
+        for name, probs in done.probs.items():
+            out[PROBS + name][good] = probs
+        for name, ood in done.ood.items():
+            out[SCORES + name][good] = ood.scores
+            out[FLAGS + name][good] = ood.flags
+        return out
 
 
-def rows_of(batch: dict[str, np.ndarray], models: list[tuple[str, list[str]]]) -> list[list[Row]]:
-    """Each file's rows, one per model, from a classified batch: what the local engine
-    writes for the same file (a failed file: an error row per model)."""
-    out = []
-    for i, (path, error) in enumerate(zip(batch["path"], map(text_or_none, batch["error"]))):
-        shown = Path(os.fsdecode(path))
-        if error is not None:
-            out.append([failed(shown, name, error) for name, _ in models])
-        else:
-            out.append([classified(shown, name, labels, batch[PROBS + name][i])
-                        for name, labels in models])
-    return out
+def done_of(batch: dict[str, np.ndarray], plan: Plan) -> Done:
+    """A classified batch as the local engine's Done: its files (named as given), each
+    model's probabilities and OOD scores for the good ones, the model time."""
+    errors = [text_or_none(error) for error in batch["error"]]
+    good = np.array([error is None for error in errors], bool)
+    files = [Loaded(Path(os.fsdecode(path)), None, error, float(seconds))
+             for path, error, seconds in zip(batch["path"], errors, batch["seconds"])]
+    probs = {info.name: batch[PROBS + info.name][good] for info in plan.models}
+    oods = {}
+    for info in plan.models:
+        flags = batch[FLAGS + info.name][good]
+        if len(flags) and (flags >= 0).all():  # the model gave OOD scores for this batch
+            method, threshold = calibration(info.ood) or ("", float("nan"))
+            oods[info.name] = Ood(batch[SCORES + info.name][good], flags == 1, threshold, method)
+    return Done(files, probs, float(batch["infer"].sum()), oods)
 
 
-def write_shard(batch: dict[str, np.ndarray], models: list[tuple[str, list[str]]], folder: str,
-                fmt: str, top: int | None) -> dict[str, np.ndarray]:
+class Rows:
+    """A writer that keeps what it is given, for the files written by a worker."""
+
+    def __init__(self) -> None:
+        self.files: list[list[Row]] = []
+
+    def write(self, batch: list[list[Row]]) -> None:
+        self.files.extend(batch)
+
+
+def write_shard(batch: dict[str, np.ndarray], plan: Plan, folder: str, fmt: str,
+                top: int | None) -> dict[str, np.ndarray]:
     """Write a batch's rows as one file in `folder`, named by its first file's place in
     the listing: a task Ray runs again writes the same name, so no row is written twice.
-    Returns the batch without its probabilities, with `failed` per file, for the driver."""
+    Returns per file what the driver counts: `failed`, `flagged`, `checked` (OOD)."""
+    n = len(batch["index"])
     fatal = next(filter(None, map(text_or_none, batch["fatal"])), None)
-    rows = rows_of(batch, models) if fatal is None else []
+    rows = Rows()
     if fatal is None:
+        write_done(done_of(batch, plan), plan, rows, Stats())
         try:
-            write_rows(Path(folder, f"part-{int(batch['index'].min()):012d}.{fmt}"), rows, fmt,
-                       models, top)
+            write_rows(Path(folder, f"part-{int(batch['index'].min()):012d}.{fmt}"), rows.files,
+                       fmt, plan, top)
         except OSError as error:
             fatal = CANNOT_WRITE + (error.strerror or str(error))
     keep = ("index", "path", "error", "seconds", "infer", "node", "pid", "provider")
-    failures = [any(row.error is not None for row in file) for file in rows]
+    marks = {"failed": [], "flagged": [], "checked": []}
+    for file in rows.files or [[]] * n:
+        oods = [row.ood for row in file if row.ood is not None]
+        marks["failed"].append(any(row.error is not None for row in file))
+        marks["flagged"].append(any(ood["flagged"] for ood in oods))
+        marks["checked"].append(bool(oods))
     return {**{key: batch[key] for key in keep},
-            "failed": np.array(failures or [False] * len(batch["index"]), bool),
-            "fatal": _objects([fatal] * len(batch["index"]))}
+            **{key: np.array(values, bool) for key, values in marks.items()},
+            "fatal": _objects([fatal] * n)}
 
 
-def write_rows(path: Path, rows: list[list[Row]], fmt: str, models: list[tuple[str, list[str]]],
-               top: int | None) -> None:
+def write_rows(path: Path, rows: list[list[Row]], fmt: str, plan: Plan, top: int | None) -> None:
     """The rows as one file, written whole or not at all (a temporary name, then a rename)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -162,18 +196,17 @@ def write_rows(path: Path, rows: list[list[Row]], fmt: str, models: list[tuple[s
 
             pq.write_table(_table(rows), temporary)
         else:
-            temporary.write_text(_text(rows, fmt, models, top), encoding="utf-8")
+            temporary.write_text(_text(rows, fmt, plan, top), encoding="utf-8")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def _text(rows: list[list[Row]], fmt: str, models: list[tuple[str, list[str]]],
-          top: int | None) -> str:
+def _text(rows: list[list[Row]], fmt: str, plan: Plan, top: int | None) -> str:
     """The rows exactly as the streaming writers print them (CSV with its header)."""
     from tui.classify.writers import CsvWriter, JsonlWriter
 
-    labels = list(dict.fromkeys(label for _, names in models for label in names))
+    labels = list(dict.fromkeys(label for info in plan.models for label in info.labels))
     writer = CsvWriter(labels, top) if fmt == "csv" else JsonlWriter(top)
     with contextlib.redirect_stdout(io.StringIO()) as buffer:  # the writers print to stdout
         writer.write(rows)
@@ -181,7 +214,8 @@ def _text(rows: list[list[Row]], fmt: str, models: list[tuple[str, list[str]]],
 
 
 def _table(rows: list[list[Row]]):  # -> pyarrow.Table
-    """The JSON lines' fields as columns; probabilities a map from label to p."""
+    """The JSON lines' fields as columns: probabilities a map from label to p, ood a
+    struct {score, flagged} (null without an OOD calibration)."""
     import pyarrow as pa
 
     flat = [row for file in rows for row in file]
@@ -193,12 +227,10 @@ def _table(rows: list[list[Row]]):  # -> pyarrow.Table
         "probabilities": pa.array([None if row.probabilities is None
                                    else list(row.probabilities.items()) for row in flat],
                                   pa.map_(pa.string(), pa.float64())),
+        "ood": pa.array([row.ood for row in flat],
+                        pa.struct([("score", pa.float64()), ("flagged", pa.bool_())])),
         "error": pa.array([row.error for row in flat], pa.string()),
     })
-
-
-def _errors(loaded: list[Loaded]) -> np.ndarray:
-    return _objects([item.error for item in loaded])
 
 
 def _objects(values: list) -> np.ndarray:
@@ -212,4 +244,3 @@ def _objects(values: list) -> np.ndarray:
 def text_or_none(value: object) -> str | None:
     """A value of a text column: None for "" (see _objects), for None and for NaN."""
     return value if isinstance(value, str) and value else None
-
