@@ -209,6 +209,8 @@ def first_paint(quick: bool) -> None:
     tmux = ["tmux", "-L", f"dl-tui-bench-{os.getpid()}"]  # a server of our own: others' sessions untouched
     times = []
     try:
+        # An idle session keeps the server up between runs (it exits with its last session).
+        subprocess.run([*tmux, "new-session", "-d", "-s", "keep"], check=True)
         for i in range(2 if quick else 5):
             start = time.perf_counter()
             subprocess.run([*tmux, "new-session", "-d", "-s", f"paint{i}", "-x", "120", "-y", "40", "-c", str(ROOT),
