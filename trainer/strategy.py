@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from functools import cache
 from enum import Enum
@@ -99,7 +101,23 @@ def prepare(mode: str) -> None:
     multi-worker the strategy itself (it joins the cluster when it is made)."""
     split_cpu()
     if mode == StrategyMode.multi_worker:
+        workers, index = _cluster()
+        print(f"worker {index} of {len(workers)}: waiting until every worker in TF_CONFIG has started ({', '.join(workers)})",
+              file=sys.stderr, flush=True)
+        _join()
+
+
+def _join() -> None:
+    """Make the strategy, which waits in C++ until every worker is up. Python cannot act on Ctrl-C
+    there, so until then Ctrl-C ends the process as it would any program (nothing is written yet).
+    SIGTERM cannot: TensorFlow takes it then, as a preemption notice; ours is back once joined."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
         _multi_worker()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _cluster() -> tuple[list[str], int]:
