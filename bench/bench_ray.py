@@ -6,7 +6,8 @@ with the others and the best of `--repeat` kept (the machine may be busy):
 - the local engine with 1 and with 2 worker processes, process start to exit;
 - Ray on a cluster of one node and of two nodes on this machine, 1 CPU each (so one model
   actor per node), process start to exit with `--ray-address`, and from inside one process:
-  the run alone, and its steady rate from the first rows back to the last;
+  the run alone, and its steady rate from the first rows back to the last; and with
+  `--output`, where the workers write the rows and nothing comes back;
 - Ray's start-up apart: starting a node (`ray start`), connecting to a running cluster, the
   model actors' start (until the first rows come back), and the local Ray that a run starts
   for itself when no cluster is running.
@@ -111,6 +112,10 @@ def main() -> None:
                 entry.update(best)
                 entry["cli_wall_s"] = min(clis)
                 entry["cli_images_per_s"] = args.count / min(clis)
+                # The workers write the rows (--output): nothing comes back to this process.
+                out = Path(temp, f"out{nodes}")
+                entry["output_wall_s"] = timed_cli(str(pngs), "--engine", "ray", "--ray-address",
+                                                   cluster.address, "--output", str(out))[0]
                 figures[f"ray_{nodes}_node{'s' * (nodes > 1)}"] = entry
         with local_cluster(Path(temp, "t"), nodes=0) as cluster:  # the cost of a node alone
             figures["ray_start_head_s"] = cluster.add_node()
@@ -126,20 +131,20 @@ def table(figures: dict) -> str:
     count = figures["count"]
     rows = [f"{count:,} MNIST PNGs, {figures['cpus']} cores, load average "
             f"{figures['load_average']:.1f} at the start", "",
-            "| engine | process start to exit | images/s | run alone | steady images/s |",
-            "|---|---|---|---|---|"]
+            "| engine | process start to exit | images/s | run alone | steady images/s | with --output |",
+            "|---|---|---|---|---|---|"]
     for workers in (1, 2):
         local = figures[f"local_{workers}_workers"]
         rows.append(f"| local, {workers} worker{'s' * (workers > 1)} | {local['wall_s']:.2f} s | "
-                    f"{local['images_per_s']:,.0f} | | |")
+                    f"{local['images_per_s']:,.0f} | | | |")
     started = figures["ray_started_for_the_run"]
     rows.append(f"| ray, a local Ray started for the run | {started['wall_s']:.2f} s | "
-                f"{started['images_per_s']:,.0f} | {started['run_s']} s | |")
+                f"{started['images_per_s']:,.0f} | {started['run_s']} s | | |")
     for key, name in (("ray_1_node", "ray, 1 node x 1 CPU"), ("ray_2_nodes", "ray, 2 nodes x 1 CPU")):
         ray = figures[key]
         rows.append(f"| {name} | {ray['cli_wall_s']:.2f} s | {ray['cli_images_per_s']:,.0f} | "
                     f"{ray['run_s']:.2f} s ({ray['images_per_s']:,.0f}/s) | "
-                    f"{ray['steady_images_per_s']:,.0f} |")
+                    f"{ray['steady_images_per_s']:,.0f} | {ray['output_wall_s']:.2f} s |")
     rows += ["", "Ray's start-up, apart:", "",
              f"- `ray start --head`: {figures['ray_start_head_s']:.1f} s; another node: "
              f"{figures['ray_add_node_s']:.1f} s",

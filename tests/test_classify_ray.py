@@ -218,6 +218,19 @@ def test_ray_engine_without_ray_is_one_line_and_exit_2(monkeypatch, tmp_path):
                    "have: pip install 'dl-tui[cluster]'\n")
 
 
+@needs_ray
+def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "x.png").write_bytes(b"")
+    code, out, err = run(tmp_path / "x.png", "--engine", "ray", "--ray-address", f"127.0.0.1:{port}")
+    assert code == 2 and out == ""
+    assert err == f"dl-tui classify: error: cannot connect to Ray at 127.0.0.1:{port}: Connection refused\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--output", "OUT"], "--output needs --engine ray"),
     (["--format", "parquet"], "--format parquet needs --output DIR"),

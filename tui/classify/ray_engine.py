@@ -14,11 +14,12 @@ import importlib.util
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -114,6 +115,7 @@ def connect(address: str | None) -> Iterator[Cluster]:
         shipped = {"py_modules": [str(Path(__file__).resolve().parents[1])],
                    "excludes": ["_shipped", "__pycache__", "*.pyc"]}
         started = False
+        _check_reachable(address or os.environ.get("RAY_ADDRESS") or "auto")
         try:
             if address or os.environ.get("RAY_ADDRESS"):
                 ray.init(address=address, runtime_env=shipped, **quiet)
@@ -133,6 +135,18 @@ def connect(address: str | None) -> Iterator[Cluster]:
                           started, perf_counter() - start)
         finally:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """RayError at once when nothing listens at a `host:port` address: Ray itself retries
+    for minutes, silently, before it gives up."""
+    found = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:(\d+)", address)
+    if found is None:  # auto, local, or a form Ray knows and we do not
+        return
+    try:
+        socket.create_connection((found[1], int(found[2])), timeout=10).close()
+    except OSError as error:
+        raise RayError(f"cannot connect to Ray at {address}: {error.strerror or error}") from None
 
 
 @contextmanager
@@ -205,21 +219,23 @@ def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> 
 
     tables, total = _listing(iter_files(list(job.paths), job.recursive), job.plan.batch_size)
     bar.count = lambda: total
+    bar.advance(0)  # the bar, if the run is long already: the actors take seconds to start
     dataset = _pipeline(ray.data.from_arrow(tables), job, cluster)
     del tables  # in the object store now
     result = Result(Stats(), set(), set(), set())
     seen = np.zeros(total, bool)
-    for batch in _results(dataset):
-        fatal = next(filter(None, map(text_or_none, batch["fatal"])), None)
-        if fatal is not None and fatal.startswith(CANNOT_WRITE):
-            raise OutputError(OSError(0, fatal.removeprefix(CANNOT_WRITE)))
-        if fatal is not None:
-            raise ModelError(fatal)
-        fresh = ~seen[batch["index"]]  # a batch run again after its first run got through
-        seen[batch["index"]] = True
-        batch = {key: column[fresh] for key, column in batch.items()}
-        _count(result, batch, job, writer)
-        bar.advance(int(fresh.sum()))
+    with closing(_results(dataset)) as results:
+        for batch in results:
+            fatal = next(filter(None, map(text_or_none, batch["fatal"])), None)
+            if fatal is not None and fatal.startswith(CANNOT_WRITE):
+                raise OutputError(OSError(0, fatal.removeprefix(CANNOT_WRITE)))
+            if fatal is not None:
+                raise ModelError(fatal)
+            fresh = ~seen[batch["index"]]  # a batch run again after its first run got through
+            seen[batch["index"]] = True
+            batch = {key: column[fresh] for key, column in batch.items()}
+            _count(result, batch, job, writer)
+            bar.advance(int(fresh.sum()))
     missing = np.flatnonzero(~seen)
     if len(missing):
         _give_up(result, job, missing, writer)
@@ -231,16 +247,22 @@ def _results(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
     """The dataset's batches as they finish; RayError if Ray itself fails (a worker that
     cannot import our code, say): our own failures come back in the rows."""
     batches = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        except Exception as error:
-            # The first line of Ray's message, without its colours.
-            reason = _COLOURS.sub("", str(error)).strip().split("\n", 1)[0]
-            raise RayError(f"the Ray run failed: {one_line(reason)}") from None
-        yield batch
+    try:
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except Exception as error:
+                # The first line of Ray's message, without its colours.
+                reason = _COLOURS.sub("", str(error)).strip().split("\n", 1)[0]
+                raise RayError(f"the Ray run failed: {one_line(reason)}") from None
+            yield batch
+    finally:
+        # Stopped early (a signal, an error): Ray Data stops its actors now, not when
+        # the cluster notices that this process went away.
+        with suppress(Exception):  # what the run stopped for is what counts
+            getattr(batches, "close", lambda: None)()
 
 
 def model_files(folders: tuple[Path, ...], names: list[str]) -> dict[str, bytes]:
