@@ -57,7 +57,12 @@ def dataset(values: dict) -> str:
 
 def details(info: ModelInfo, source: str, provider: str) -> list[tuple[str, str]]:
     """(key, value) lines describing a model, empty values left out."""
+    precision = "float"
+    if info.precision == "int8":
+        parity = "" if info.parity is None else f"; largest difference from it {info.parity:.1e}"
+        precision = f"int8 ({info.path.name}); float model {metrics(info.float_metrics or {})}{parity}"
     lines = [
+        ("precision", precision),
         ("file", f"{info.path} ({source})"),
         ("inputs", signature(info.inputs)),
         ("outputs", signature(info.outputs)),

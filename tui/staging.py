@@ -32,9 +32,15 @@ class Comparison:
     old_source: str = ""
 
 
+INT8 = ".int8.onnx"  # a float model's quantised twin, made from it and kept with it
+
+
 def together(filename: str) -> tuple[str, ...]:
-    """FILENAME and the files that belong with it."""
-    return next((group for group in TOGETHER if filename in group), (filename,))
+    """FILENAME and the files that belong with it, the int8 twins of its models included."""
+    model = filename.removesuffix(INT8) + ".onnx" if filename.endswith(INT8) else filename
+    group = next((group for group in TOGETHER if model in group), (model,))
+    twins = tuple(name.removesuffix(".onnx") + INT8 for name in group if name.endswith(".onnx"))
+    return group + twins
 
 
 class Staging:
@@ -68,7 +74,7 @@ class Staging:
         current = set(runtime.available())
         rows = []
         for path in outputs:
-            if path.suffix != ".onnx":
+            if path.suffix != ".onnx" or path.name.endswith(INT8):  # a twin goes with its model
                 continue
             old = runtime.info(path.stem) if path.stem in current else None
             rows.append(Comparison(path.stem, staged.info(path.stem).metrics, old and old.metrics,

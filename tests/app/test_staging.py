@@ -10,7 +10,7 @@ import pytest
 import onnx_models
 from tui.paths import find_models, model_folders, model_source, shipped_models_dir, user_models_dir
 from tui.runtime import Runtime
-from tui.staging import PREVIOUS, STAGING, Staging, can_restore, restore
+from tui.staging import PREVIOUS, STAGING, Staging, can_restore, restore, together
 
 
 @pytest.fixture
@@ -113,3 +113,9 @@ def test_the_vae_files_move_together_and_the_classifier_gets_the_weights(folders
     assert staging.outputs() == []  # given, not made
     restore("vae-decoder", folders)
     assert not any((user / name).exists() for name in ("vae-encoder.onnx", "vae-decoder.onnx", "vae.weights.h5"))
+
+
+def test_an_int8_twin_moves_and_restores_with_its_model():
+    assert together("cnn.onnx") == ("cnn.onnx", "cnn.int8.onnx")
+    assert together("cnn.int8.onnx") == ("cnn.onnx", "cnn.int8.onnx")
+    assert "vae-decoder.int8.onnx" in together("vae-encoder.onnx")

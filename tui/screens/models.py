@@ -95,7 +95,7 @@ class ModelsScreen(AppScreen):
                 # The error itself is in the details: a long one would push the columns off screen.
                 cells = [Text(clean(row[0])), "", Text("unreadable", style="red")] + [""] * 4
             else:
-                cells = [Text(clean(row.name)), model_source(row.path, self.runtime.folders), row.task,
+                cells = [Text(clean(row.name) + (" · int8" if row.precision == "int8" else "")), model_source(row.path, self.runtime.folders), row.task,
                          signature(row.inputs), Text(size(row.size_bytes), justify="right"), metrics(row.metrics),
                          clean(row.created[:16].replace("T", " "))]
             table.add_row(*[c if isinstance(c, Text) else Text(clean(c)) for c in cells], key=str(index))
