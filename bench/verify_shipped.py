@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+# The same one-sample Monte Carlo ELBO the int8 decoder is held to (onnxruntime only, no TensorFlow).
+from trainer.quantize import elbo
+
 NOTEBOOK = {"iris": "100%", "cnn": "99.17%", "cnn-invert": "98.93%", "vae": "-156.1", "vae-classifier": "64.9%"}
 
 
@@ -24,25 +27,6 @@ def session(models: Path, name: str) -> ort.InferenceSession:
 def accuracy(sess: ort.InferenceSession, feed_name: str, x: np.ndarray, y: np.ndarray) -> float:
     probs = np.concatenate([sess.run(["probabilities"], {feed_name: x[i : i + 1000]})[0] for i in range(0, len(x), 1000)])
     return float(np.mean(probs.argmax(axis=1) == y))
-
-
-def elbo(encoder, decoder, x: np.ndarray, seed: int = 0) -> float:
-    """Single-sample Monte Carlo ELBO, averaged over the test set (as the CVAE tutorial reports it)."""
-    rng = np.random.default_rng(seed)
-    log2pi = np.log(2 * np.pi)
-    total = 0.0
-    for i in range(0, len(x), 1000):
-        batch = x[i : i + 1000]
-        mean, logvar = encoder.run(["mean", "logvar"], {"image": batch})
-        z = (rng.standard_normal(mean.shape) * np.exp(logvar * 0.5) + mean).astype(np.float32)
-        (logits,) = decoder.run(["logits"], {"z": z})
-        # sigmoid cross-entropy with logits, stable form
-        cross_ent = np.maximum(logits, 0) - logits * batch + np.log1p(np.exp(-np.abs(logits)))
-        logpx_z = -cross_ent.sum(axis=(1, 2, 3))
-        logpz = np.sum(-0.5 * (z**2 + log2pi), axis=1)
-        logqz_x = np.sum(-0.5 * ((z - mean) ** 2 * np.exp(-logvar) + logvar + log2pi), axis=1)
-        total += float(np.sum(logpx_z + logpz - logqz_x))
-    return total / len(x)
 
 
 def main() -> None:

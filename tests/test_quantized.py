@@ -94,11 +94,11 @@ def test_twin_classifies_the_real_sample_as_the_float_model_does(name, sample):
 
 
 def test_int8_decoder_keeps_the_elbo_on_the_sample(sample):
-    from trainer.quantize import _elbo
+    from trainer.quantize import elbo as ours
 
     x = (sample[0] > 0.5).astype(np.float32)
     encoder = session(SHIPPED / "vae-encoder.onnx")
-    elbo = {p: _elbo(encoder, session(SHIPPED / f"vae-decoder{p}.onnx"), x) for p in ("", ".int8")}
+    elbo = {p: ours(encoder, session(SHIPPED / f"vae-decoder{p}.onnx"), x) for p in ("", ".int8")}
     assert elbo[""] - elbo[".int8"] <= BARS["elbo"]
 
 

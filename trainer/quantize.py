@@ -168,7 +168,7 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
     # Kept in float: the dense layer and the last layer's tap sum (their int8 error costs ELBO,
     # their time is small); the last layer's channel product runs int8 with a float output.
     return _Recipe(_batches({"z": z}), {"z": z[:256]},
-                   lambda s: {"test_elbo": _elbo(encoder, s, binary_test)},
+                   lambda s: {"test_elbo": elbo(encoder, s, binary_test)},
                    {**source, "binarize": 0.5, "latent": "encoder mean + exp(logvar/2) * N(0, 1)"},
                    ["Gemm", "taps"], ["MatMul"])
 
@@ -221,7 +221,7 @@ def _accuracy(session, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(probs.argmax(axis=1) == y))
 
 
-def _elbo(encoder, decoder, x: np.ndarray, seed: int = 0) -> float:
+def elbo(encoder, decoder, x: np.ndarray, seed: int = 0) -> float:
     """Single-sample Monte Carlo ELBO over X (as the CVAE tutorial reports it); the same `seed`
     for the float and the int8 decoder, so their difference is the decoder's alone."""
     rng = np.random.default_rng(seed)
