@@ -10,7 +10,6 @@ import sys
 from typing import Literal
 
 Graphics = Literal["auto", "kitty", "sixel", "halfcell"]
-GRAPHICS: tuple[Graphics, ...] = ("auto", "kitty", "sixel", "halfcell")
 GRAPHICS_ENV = "DL_TUI_GRAPHICS"  # for terminals that say they draw what they do not
 # textual-image places Kitty images with Unicode placeholders (U=1), which kitty draws from 0.28;
 # older ones print the placeholder glyphs instead.
