@@ -31,18 +31,18 @@ def started(monkeypatch):
     return calls
 
 
-def test_path_models_device_and_graphics_reach_the_app(started, tiny_models):
+def test_path_models_device_graphics_and_precision_reach_the_app(started, tiny_models):
     images = ROOT / "images"
     result = runner.invoke(app, [str(images), "--models", str(tiny_models), "--device", "cpu",
-                                 "--graphics", "sixel"])
+                                 "--graphics", "sixel", "--precision", "float"])
     assert result.exit_code == 0, result.output
-    assert started == [(images, tiny_models, "cpu", "sixel")]
+    assert started == [(images, tiny_models, "cpu", "sixel", "float")]
 
 
 def test_without_models_the_app_reads_its_usual_folders(started):
     # None: the user's folder, then the shipped one (tui.paths.model_folders), not one folder.
     assert runner.invoke(app, []).exit_code == 0
-    _, models, device, graphics = started[0]
+    _, models, device, graphics, _ = started[0]
     assert (models, device, graphics) == (None, "auto", "auto")
 
 

@@ -133,6 +133,17 @@ def test_precision_chooses_the_file(shipped_copy, precision, used):
     assert Runtime(shipped_copy, "cpu", precision=precision).info("iris").precision == "float"
 
 
+@pytest.mark.parametrize("precision", ["float", "int8"])
+def test_classify_workers_run_the_parents_precision(shipped_copy, monkeypatch, precision):
+    from tui.classify import pipeline
+
+    monkeypatch.delenv("DL_TUI_PRECISION", raising=False)
+    monkeypatch.setattr(pipeline, "_worker", None)
+    pipeline._start_classifier([shipped_copy], ["cnn"], precision)  # as a worker process starts
+    runtime, (info,) = pipeline._worker
+    assert runtime.precision == precision and info.precision == precision
+
+
 def test_precision_from_the_environment(shipped_copy, monkeypatch):
     monkeypatch.setenv("DL_TUI_PRECISION", "float")
     assert Runtime(shipped_copy, "cpu").info("cnn").precision == "float"

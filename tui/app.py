@@ -139,10 +139,11 @@ class DlTuiApp(App[None]):
             self.notify("not possible on this screen now", severity="warning")
 
 
-def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics: str = "auto") -> None:
+def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics: str = "auto",
+            precision: str | None = None) -> None:
     """Start the app in this terminal on PATH, a file or folder that exists (the `dl-tui` command)."""
     try:
-        runtime = Runtime(models_dir, device=device, interactive=True)
+        runtime = Runtime(models_dir, device=device, interactive=True, precision=precision)
     except DeviceError as error:
         print(f"dl-tui: {one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None

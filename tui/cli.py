@@ -6,7 +6,6 @@ the first argument itself. Heavy imports wait until a command needs them.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,8 +84,7 @@ def launch(
         raise typer.Exit(2)
     from tui.app import run_app
 
-    os.environ[PRECISION_ENV] = precision.value  # the app's Runtime reads it
-    run_app(path, models, device.value, graphics)
+    run_app(path, models, device.value, graphics, precision.value)
 
 
 models_app = typer_app()

@@ -70,7 +70,7 @@ class Staging:
 
     def compare(self, runtime: Runtime, outputs: Sequence[Path]) -> list[Comparison]:
         """Each new model's test metrics beside the current one's (from whichever folder it is read)."""
-        staged = Runtime(self.folder, device="cpu")
+        staged = Runtime(self.folder, device="cpu", precision=runtime.precision)
         current = set(runtime.available())
         rows = []
         for path in outputs:

@@ -123,7 +123,6 @@ def classify_command(
         # No spinning: idle threads polling for work would take the cores that decode
         # (measured: slower, more so on a busy machine). Beside a GPU, processes decode
         # and get their cores; on the CPU the sessions here run only for short runs.
-        os.environ[PRECISION_ENV] = precision.value  # the worker processes' runtimes read it
         # With Ray the models run on the workers: here only their metadata is read.
         runtime = Runtime(models, "cpu" if on_ray else device.value, interactive=True,
                           precision=precision.value,

@@ -139,7 +139,7 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
 
     for errors, seconds, probs, infer_seconds, oods in ordered(
             _classify_chunk, send(), (prep,), workers,
-            (_start_classifier, (list(runtime.folders), names)), _lost_outcome):
+            (_start_classifier, (list(runtime.folders), names, runtime.precision)), _lost_outcome):
         files = sent.popleft()
         yield Done([Loaded(path, None, error, time) for (path, _), error, time
                     in zip(files, errors, seconds)], probs, infer_seconds, oods)
@@ -165,13 +165,13 @@ def _chunks(sources: Iterable[Source], size: int) -> Iterator[list[Source]]:
 _worker: tuple[Runtime, list[ModelInfo]] | str | None = None
 
 
-def _start_classifier(folders: list[Path], names: list[str]) -> None:
+def _start_classifier(folders: list[Path], names: list[str], precision: str) -> None:
     global _worker
     quiet_pillow()
     try:
         # One thread and no spinning: every worker is one core's worth of work. The same
-        # folders as the parent's runtime, so a name finds the same file.
-        runtime = Runtime(folders, "cpu", interactive=True, threads=1)
+        # folders and precision as the parent's runtime, so a name finds the same file.
+        runtime = Runtime(folders, "cpu", interactive=True, threads=1, precision=precision)
         _worker = runtime, [runtime.info(name) for name in names]
     except Exception as error:  # an initializer that raises only breaks the pool
         _worker = one_line(error)
