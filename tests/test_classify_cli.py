@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import onnx_models
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from tui.classify import app as classify_app
 from tui.runtime import prepare
@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def run(command: str, *args: object) -> tuple[int, str, str]:
-    """`dl-tui classify ARGS` through Typer's CliRunner: exit code, stdout, stderr."""
+    """`dl-tui classify ARGS` through click's CliRunner: exit code, stdout, stderr."""
     assert command == "classify"
     result = runner.invoke(classify_app, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 import onnx_models
 
@@ -32,7 +32,7 @@ runner = CliRunner()
 
 
 def run(*args: object) -> tuple[int, str, str]:
-    """`dl-tui classify ARGS` through Typer's CliRunner: exit code, stdout, stderr."""
+    """`dl-tui classify ARGS` through click's CliRunner: exit code, stdout, stderr."""
     result = runner.invoke(classify_app, [str(a) for a in args])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

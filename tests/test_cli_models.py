@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 import onnx_models
 from tui.cli import MODEL_COLUMNS, models_app

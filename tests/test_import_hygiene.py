@@ -28,3 +28,29 @@ def test_importing_every_tui_module_leaves_no_tensorflow():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert len(modules) > 1
+
+
+# What a one-image `dl-tui classify` must not load: each costs its cold start (target 0.3 s
+# from process start to exit, bench/run.py section 4). Typer builds a pydantic adapter for
+# every parameter (~150 ms); Ray's engine and Textual are for other commands.
+NOT_FOR_ONE_IMAGE = ("typer", "pydantic", "ray", "textual", "tui.classify.ray_engine", "tui.app",
+                     "concurrent.futures.process")
+
+
+def test_one_image_classify_loads_nothing_it_does_not_use(tmp_path):
+    image = Path(tui.__file__).parent.parent / "images" / "1-serif-dark-on-light.png"
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        "try:\n"
+        f"    main(['classify', {str(image)!r}, '-q', '-f', 'jsonl'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        f"print(sorted(m for m in sys.modules if m in {NOT_FOR_ONE_IMAGE!r}"
+        f" or m.split('.')[0] in {NOT_FOR_ONE_IMAGE!r}), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"label": "1"' in proc.stdout  # it did classify
+    assert proc.stderr.strip() == "[]"

@@ -12,7 +12,7 @@ import numpy as np
 import onnx_models
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from tui.classify import app as classify_app
 from tui.runtime import Runtime, to_model_input

@@ -1,7 +1,7 @@
 """`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...` and `dl-tui models`.
 
-Typer cannot give a group both a positional PATH and subcommands, so `main` looks at
-the first argument itself. Heavy imports wait until a command needs them.
+A click group cannot have both a positional PATH and subcommands, so `main` looks at the
+first argument itself. Heavy imports wait until a command needs them.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, get_args
 
-import typer
+import click
 
-from tui.options import Command, DeviceOption, ModelsOption, typer_app
-from tui.runtime.choices import PRECISION_ENV, Device, Precision
+from tui.options import Command, command, device_option, models_option, precision_option
+from tui.runtime.choices import Device, Precision
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
 
@@ -39,66 +39,58 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def _print_version(value: bool) -> None:
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         print(f"dl-tui {package_version()}")
-        raise typer.Exit()
+        ctx.exit()
 
 
-app = typer_app()
-
-
-@app.command(
-    cls=Command,
+@command(
+    name="dl-tui",
     help="Browse images and the exported models in a terminal app.\n\n"
     "Commands: dl-tui classify PATH... classifies image files and folders without the app "
     "(a table, JSON lines or CSV); dl-tui models lists the models. Each has --help. "
     "(To open a folder named classify or models, write ./classify or ./models.)\n\n"
     "Exit code 2: no such path, CUDA unavailable, or stdin or stdout is not a terminal.",
 )
-def launch(
-    path: Annotated[Optional[Path], typer.Argument(help="Image file or folder to open "
-                                                   "(default: the shipped sample images).",
-                                                   show_default=False)] = None,
-    models: ModelsOption = None,
-    device: DeviceOption = Device.auto,
-    precision: Annotated[Precision, typer.Option(
-        envvar=PRECISION_ENV, help="auto: a model's int8 twin where one meets the bar (within 0.1 "
-        "accuracy points of the float model; faster on the CPU), else the float model.")] = Precision.auto,
-    graphics: Annotated[Graphics, typer.Option(
-        envvar=GRAPHICS_ENV, case_sensitive=False,
-        help="How pictures are drawn: auto asks the terminal; kitty, sixel or halfcell "
-        "(coloured half blocks) for a terminal that claims what it cannot draw.")] = "auto",
-    show_version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
-) -> None:
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@models_option
+@device_option
+@precision_option
+@click.option("--graphics", type=click.Choice(get_args(Graphics), case_sensitive=False),
+              default="auto", show_default=True, envvar=GRAPHICS_ENV, show_envvar=True,
+              help="How pictures are drawn: auto asks the terminal; kitty, sixel or halfcell "
+              "(coloured half blocks) for a terminal that claims what it cannot draw.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and exit.")
+def app(path: Path | None, models: Path | None, device: Device, precision: Precision,
+        graphics: Graphics) -> int:
     """Start the app; see `help`."""
     from tui.paths import shipped_images_dir
 
     path = path if path is not None else shipped_images_dir()
     if not path.exists():
         print(f"dl-tui: error: no such path: {clean(path)}", file=sys.stderr)
-        raise typer.Exit(2)
+        return 2
     if not interactive():  # else Textual runs on, drawing to nobody, at 100% of a core
         print(NO_TERMINAL, file=sys.stderr)
-        raise typer.Exit(2)
+        return 2
     from tui.app import run_app
 
-    run_app(path, models, device.value, graphics, precision.value)
+    run_app(path, models, device.value, graphics.lower(), precision.value)
+    return 0
 
 
-models_app = typer_app()
-
-
-@models_app.command(
-    name="models", cls=Command,
+@command(
+    name="models",
     help="List the models dl-tui reads: name, task, inputs, outputs, test metrics and "
     "source (user: trained here; shipped: came with dl-tui). A model that hides one of the "
     "same name in a later folder is listed once.\n\n"
     "Exit code 0: listed; 1: some models cannot be loaded (each row says why); "
     "2: no models.",
 )
-def models_command(models: ModelsOption = None) -> None:
+@models_option
+def models_app(models: Path | None) -> int:
     """Print the models table; see `help`."""
     from tui.runtime import Runtime
 
@@ -107,8 +99,8 @@ def models_command(models: ModelsOption = None) -> None:
     runtime = Runtime(models, "cpu")  # reading what a model says needs no GPU
     if problem := no_models_reason(runtime.available(), runtime.folders):
         print(f"dl-tui models: error: {one_line(problem)}", file=sys.stderr)
-        raise typer.Exit(2)
-    raise typer.Exit(print_models(runtime))
+        return 2
+    return print_models(runtime)
 
 
 MODEL_COLUMNS = ("name", "task", "inputs", "outputs", "test metrics", "source")
@@ -154,9 +146,9 @@ def model_rows(runtime: Runtime) -> list[tuple[str, ...]]:
     return rows
 
 
-def _run(typer_app: typer.Typer, args: Sequence[str], prog: str) -> int:
-    """Run a Typer app (its Command makes usage errors one line); the exit code."""
-    return typer.main.get_command(typer_app).main(args=list(args), prog_name=prog, standalone_mode=False)
+def _run(command: Command, args: Sequence[str], prog: str) -> int:
+    """Run a dl-tui command (its usage errors are one line); the exit code."""
+    return command.main(args=list(args), prog_name=prog, standalone_mode=False)
 
 
 def main(argv: list[str] | None = None) -> None:

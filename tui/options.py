@@ -1,4 +1,9 @@
-"""What every dl-tui command shares: `-h`, flags shown without a value, `--models` and `--device`.
+"""What every dl-tui command shares: `-h`, one-line usage errors, `--models`, `--device`, `--precision`.
+
+dl-tui's commands are plain click, not Typer (which `dl-train` uses): Typer 0.29 builds a
+pydantic adapter for every parameter on every run, about 150 ms of the 0.3 s a one-image
+`dl-tui classify` may take from process start to exit (bench/README.md). Click is what Typer
+is built on, so the help, the errors and the exit codes read as before.
 
 Kept apart from `tui.cli` (the dispatcher), so that a command module never imports the
 module that dispatches to it.
@@ -8,58 +13,62 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
-import typer
-from typer.core import TyperCommand
+import click
 
-from tui.runtime.choices import Device
+from tui.runtime.choices import PRECISION_ENV, Device, Precision
 
-# Every dl-tui command: -h is --help too.
-CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+# Every dl-tui command: -h is --help too; help as wide as the terminal, up to 100 columns.
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class Command(TyperCommand):
-    """A Typer command whose usage errors are one line, and whose flags show no value in --help.
+class Command(click.Command):
+    """A click command whose usage errors are one line, and whose exit code is returned."""
 
-    Typer 0.29 labels every bool option `<bool>`, flags and --help included, as if each
-    took a value; a flag's metavar left empty shows nothing there.
-    """
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", CONTEXT)
+        super().__init__(*args, **kwargs)
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         """Run the command; its exit code. A usage error is one line on stderr and exit code 2
-        (Typer's own is a box of help), Ctrl-C is 130. Alike under `dl-tui` and a CliRunner."""
+        (click's own adds the usage), Ctrl-C is 130. Alike under `dl-tui` and a CliRunner."""
         prog = prog_name or self.name or "dl-tui"
         try:
             result = super().main(args, prog, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
-        except typer.Abort:
+        except click.Abort:
             code = 130
-        except typer.TyperException as error:  # click's UsageError and friends
-            message = getattr(error, "format_message", lambda: str(error))()
-            print(f"{prog}: error: {message} (see {prog} --help)", file=sys.stderr)
-            code = int(getattr(error, "exit_code", 2))
+        except click.ClickException as error:  # UsageError, BadParameter and friends
+            print(f"{prog}: error: {error.format_message()} (see {prog} --help)", file=sys.stderr)
+            code = error.exit_code
         if standalone_mode:
             sys.exit(code)
         return code
 
-    def get_params(self, ctx: typer.Context) -> list:
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False):
-                param.metavar = ""
-        return params
+
+def command(**settings: Any):
+    """`@command(help=...)`: a dl-tui command (one-line usage errors, -h)."""
+    return click.command(cls=Command, **settings)
 
 
-def typer_app() -> typer.Typer:
-    """The Typer app for one dl-tui command (its one function takes `cls=Command`)."""
-    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=CONTEXT)
+def models_option(function):
+    return click.option(
+        "--models", type=click.Path(path_type=Path), metavar="DIR",
+        help="Read models from DIR only (default: $DL_TUI_MODELS, else your own models, "
+        "trained in the app, then the shipped ones).")(function)
 
 
-ModelsOption = Annotated[Optional[Path], typer.Option(
-    "--models", metavar="DIR", show_default=False,
-    help="Read models from DIR only (default: $DL_TUI_MODELS, else your own models, "
-    "trained in the app, then the shipped ones).")]
-DeviceOption = Annotated[Device, typer.Option(
-    help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")]
+def device_option(function):
+    return click.option(
+        "--device", type=click.Choice(Device), default=Device.auto, show_default=True,
+        help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")(function)
+
+
+def precision_option(function):
+    return click.option(
+        "--precision", type=click.Choice(Precision), default=Precision.auto, show_default=True,
+        envvar=PRECISION_ENV, show_envvar=True,
+        help="auto: a model's int8 twin where one meets the bar (within 0.1 accuracy points "
+        "of the float model; faster on the CPU), else the float model.")(function)

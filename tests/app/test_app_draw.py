@@ -8,7 +8,7 @@ import json
 import numpy as np
 from app_helpers import SIZE, wait_for
 from PIL import Image
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from tui.classify import app as classify_app
 from tui.runtime import prepare, to_model_input

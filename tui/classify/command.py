@@ -12,24 +12,25 @@ from contextlib import contextmanager
 from enum import Enum
 from itertools import chain, islice
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
+import click
 
 from tui.classify.choose import select_models
 from tui.classify.pipeline import quiet_pillow
 from tui.classify.plan import HEAD, Plan, Prep, cores, default_workers, make_plan, max_workers
-from tui.classify.ray_engine import INSTALL, OUTPUT_FORMATS, Job, RayError, connect, ray_missing
-from tui.classify.ray_engine import run as run_on_ray
 from tui.classify.report import ProgressBar
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
-from tui.options import Command, DeviceOption, ModelsOption, typer_app
+from tui.options import command, device_option, models_option, precision_option
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
-from tui.runtime.choices import PRECISION_ENV, Device, Polarity, Precision
+from tui.runtime.choices import Device, Polarity, Precision
 from tui.runtime.sessions import CPU, providers_for
 from tui.text import clean, one_line
+
+if TYPE_CHECKING:
+    from tui.classify.ray_engine import Job
 
 PROG = "dl-tui classify"
 OK, SOME_FAILED, USAGE = 0, 1, 2
@@ -47,8 +48,6 @@ class Engine(str, Enum):
     ray = "ray"
 
 
-app = typer_app()
-
 
 HELP = (
     "Classify image files and folders with the exported models: a table with probability "
@@ -61,49 +60,46 @@ HELP = (
 )
 
 
-@app.command(name="classify", cls=Command, help=HELP)
-def classify_command(
-    paths: Annotated[list[Path], typer.Argument(help="Image files and folders.", show_default=False,
-                                                metavar="PATH")],
-    model: Annotated[list[str], typer.Option(
-        "--model", "-m", metavar="NAME", help="cnn, cnn-invert, vae-classifier, another image "
-        "classifier in the models folder, or all. Give -m again for more models side by side "
-        "(one column each).")] = ["cnn"],  # noqa: B006  (read, never changed)
-    top: Annotated[Optional[int], typer.Option(
-        min=1, metavar="K", help="Show the K most likely labels (default: 1 in the table, all in "
-        "JSON lines and CSV). In CSV the columns label_1, probability_1 ... label_K, "
-        "probability_K then take the place of the one column per label.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per model run.")] = 256,
-    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="Output format "
-                                                  "(default: table on a terminal, else jsonl).",
-                                                  show_default=False)] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r",
-                                            help="Go into folders inside folders.")] = False,
-    polarity: Annotated[Polarity, typer.Option(help="auto: invert images with a light "
-                                               "background; keep; invert.")] = Polarity.auto,
-    normalize: Annotated[bool, typer.Option(help="MNIST-style crop, 20x20 fit and centre of "
-                                            "mass centring (off: squeeze the whole image).")] = True,
-    models: ModelsOption = None,
-    device: DeviceOption = Device.auto,
-    precision: Annotated[Precision, typer.Option(
-        envvar=PRECISION_ENV, help="auto: a model's int8 twin where one meets the bar (within 0.1 "
-        "accuracy points of the float model; faster on the CPU), else the float model.")] = Precision.auto,
-    workers: Annotated[Optional[int], typer.Option(
-        min=1, metavar="N", help="Processes loading images (and on the CPU running the models too).",
-        show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no "
-                                        "summary line on stderr.")] = False,
-    engine: Annotated[Engine, typer.Option(
-        help="local: worker processes on this machine; ray: a Ray cluster, one model actor per "
-        "CPU or GPU (pip install 'dl-tui[cluster]'); --workers then counts actors.")] = Engine.local,
-    ray_address: Annotated[Optional[str], typer.Option(
-        metavar="ADDRESS", help="The Ray cluster for --engine ray.",
-        show_default="$RAY_ADDRESS, else a cluster running here, else a local Ray for the run")] = None,
-    output: Annotated[Optional[Path], typer.Option(
-        metavar="DIR", help="With --engine ray: the workers write the rows into a new or empty "
-        "folder DIR, as JSON lines, CSV or Parquet (--format; default jsonl), in parts of "
-        "10,000 files, instead of sending them here.", show_default=False)] = None,
-) -> None:
+@command(name="classify", help=HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("--model", "-m", "model", multiple=True, default=["cnn"], show_default=True,
+              metavar="NAME", help="cnn, cnn-invert, vae-classifier, another image classifier "
+              "in the models folder, or all. Give -m again for more models side by side "
+              "(one column each).")
+@click.option("--top", type=click.IntRange(min=1), metavar="K", help="Show the K most likely "
+              "labels (default: 1 in the table, all in JSON lines and CSV). In CSV the columns "
+              "label_1, probability_1 ... label_K, probability_K then take the place of the one "
+              "column per label.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True, metavar="N",
+              help="Images per model run.")
+@click.option("--format", "-f", "fmt", type=click.Choice(Format),
+              help="Output format (default: table on a terminal, else jsonl).")
+@click.option("--recursive", "-r", is_flag=True, help="Go into folders inside folders.")
+@click.option("--polarity", type=click.Choice(Polarity), default=Polarity.auto, show_default=True,
+              help="auto: invert images with a light background; keep; invert.")
+@click.option("--normalize/--no-normalize", default=True, show_default=True,
+              help="MNIST-style crop, 20x20 fit and centre of mass centring (off: squeeze "
+              "the whole image).")
+@models_option
+@device_option
+@precision_option
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Processes loading images (and on the CPU running the models too).",
+              show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
+@click.option("--engine", type=click.Choice(Engine), default=Engine.local, show_default=True,
+              help="local: worker processes on this machine; ray: a Ray cluster, one model actor "
+              "per CPU or GPU (pip install 'dl-tui[cluster]'); --workers then counts actors.")
+@click.option("--ray-address", metavar="ADDRESS", help="The Ray cluster for --engine ray.",
+              show_default="$RAY_ADDRESS, else a cluster running here, else a local Ray for the run")
+@click.option("--output", type=click.Path(path_type=Path), metavar="DIR",
+              help="With --engine ray: the workers write the rows into a new or empty folder "
+              "DIR, as JSON lines, CSV or Parquet (--format; default jsonl), in parts of 10,000 "
+              "files, instead of sending them here.")
+def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_size: int,
+        fmt: Format | None, recursive: bool, polarity: Polarity, normalize: bool,
+        models: Path | None, device: Device, precision: Precision, workers: int | None,
+        quiet: bool, engine: Engine, ray_address: str | None, output: Path | None) -> int:
     """Classify files and folders, streamed in batches; see HELP."""
     quiet_pillow()
     on_ray = engine is Engine.ray
@@ -133,14 +129,16 @@ def classify_command(
         fail(str(error))
     if not head:  # every path is a folder (a file given by name is always tried)
         say("warning", nothing_found(paths, recursive))
-        raise typer.Exit(OK)
+        return OK
     prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
     if on_ray:
+        from tui.classify.ray_engine import Job  # 20 ms, for Ray runs only
+
         job = Job(Plan(infos, prep, batch_size), runtime.folders, tuple(paths), recursive,
                   device.value, precision.value, workers, ray_address, output,
                   (fmt or Format.jsonl).value, top)
         writer = None if output is not None else make_writer(fmt, infos, top)
-        raise typer.Exit(classify_on_ray(job, writer, quiet))
+        return classify_on_ray(job, writer, quiet)
     # On the CPU, what really runs: CUDA may have fallen back.
     plan = make_plan(infos, prep, batch_size, workers, on_cpu=provider == CPU, head=head)
     writer = make_writer(fmt, infos, top)
@@ -150,22 +148,26 @@ def classify_command(
             stats = classify(chain(head, sources), plan, runtime, writer, bar)
     except (ModelError, OutputError, Stopped) as error:
         bar.close()  # before any message
-        raise typer.Exit(cut_short(error)) from None
+        return cut_short(error)
     finally:
         bar.close()  # on Ctrl-C too
     if not quiet:
         print(stats.summary([i.name for i in infos], provider), file=sys.stderr)
-    raise typer.Exit(SOME_FAILED if stats.failed else OK)
+    return SOME_FAILED if stats.failed else OK
 
 
 def check_engine(on_ray: bool, fmt: Format | None, output: Path | None) -> None:
     """Usage errors of --engine, --output and --format, before anything starts."""
+    if fmt is Format.parquet and output is None:
+        fail("--format parquet needs --output DIR")
+    if not on_ray and output is None:
+        return
+    from tui.classify.ray_engine import INSTALL, OUTPUT_FORMATS, ray_missing
+
     if on_ray and ray_missing():
         fail(INSTALL)
     if output is not None and not on_ray:
         fail("--output needs --engine ray (the local engine writes to stdout)")
-    if fmt is Format.parquet and output is None:
-        fail("--format parquet needs --output DIR")
     if output is not None and fmt is not None and fmt.value not in OUTPUT_FORMATS:
         fail(f"--output writes {', '.join(OUTPUT_FORMATS)}, not {fmt.value}")
     if output is not None:
@@ -180,6 +182,9 @@ def check_engine(on_ray: bool, fmt: Format | None, output: Path | None) -> None:
 def classify_on_ray(job: Job, writer: Writer | None, quiet: bool) -> int:
     """The run on a Ray cluster, with the local engine's exit codes; Ray's start-up time is
     on the summary line apart from the run's."""
+    from tui.classify.ray_engine import RayError, connect
+    from tui.classify.ray_engine import run as run_on_ray
+
     bar = ProgressBar(not quiet, lambda: 0)  # the engine knows the count once it has listed
     try:
         with stop_on_signals(), connect(job.address) as cluster:
@@ -285,4 +290,4 @@ def say(level: str, message: str) -> None:
 def fail(message: str) -> NoReturn:
     """A usage error: one line on stderr and exit code 2."""
     say("error", message)
-    raise typer.Exit(USAGE)
+    raise click.exceptions.Exit(USAGE)

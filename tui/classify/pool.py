@@ -13,10 +13,15 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# BrokenExecutor is BrokenProcessPool's base, so that concurrent.futures.process (and
+# multiprocessing, 10 ms of a one-image run's start) is imported only when a pool starts.
 
 T = TypeVar("T")
 RETRIES = 2  # runs of a chunk on a worker of its own, after a death, before giving it up
@@ -66,7 +71,7 @@ class _Pool:
     def submit(self, chunk: list) -> None:
         try:
             future = self.executor.submit(self.task, chunk, *self.args)
-        except BrokenProcessPool:  # an idle worker died since the last result
+        except BrokenExecutor:  # an idle worker died since the last result
             self._recover()
             future = self.executor.submit(self.task, chunk, *self.args)
         self.jobs.append(_Job(chunk, future))
@@ -75,7 +80,7 @@ class _Pool:
         """The oldest job's result, or what its task raised."""
         try:
             result = self.jobs[0].future.result()
-        except BrokenProcessPool:
+        except BrokenExecutor:
             self._recover()
             return self.next()  # the oldest job is finished now
         self.jobs.popleft()
@@ -108,6 +113,7 @@ class _Pool:
 
     def _start(self, workers: int) -> ProcessPoolExecutor:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         # fork starts workers in milliseconds; elsewhere only spawn is safe.
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
@@ -117,7 +123,7 @@ class _Pool:
 
 def _broken(future: Future) -> bool:
     """Whether the future's worker died before it finished (waits for it)."""
-    return isinstance(future.exception(), BrokenProcessPool)
+    return isinstance(future.exception(), BrokenExecutor)
 
 
 def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple) -> None:
