@@ -209,6 +209,17 @@ def test_interactive_sessions_do_not_spin(tiny_models):
     assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
 
 
+def test_a_small_batch_runs_on_one_thread_with_the_same_file_and_results(runtime, digits):
+    images = digits[0][:8]
+    whole = runtime.predict("cnn", images)  # more than SMALL_BATCH: the main session
+    alone = np.concatenate([runtime.predict("cnn", images[i : i + 1]) for i in range(8)])
+    np.testing.assert_allclose(alone, whole, rtol=1e-5, atol=1e-6)
+    small, main = runtime._small["cnn"], runtime._sessions["cnn"]
+    assert small.get_session_options().intra_op_num_threads == 1
+    assert main.get_session_options().intra_op_num_threads != 1
+    assert small._model_path == main._model_path
+
+
 def test_metadata_is_json_in_the_file(tiny_models):
     # What the trainer writes is what we read: strings, JSON where the contract says.
     session = ort.InferenceSession(str(tiny_models / "cnn.onnx"), providers=["CPUExecutionProvider"])

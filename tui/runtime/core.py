@@ -32,6 +32,10 @@ INT8 = ".int8"  # `<name>.int8.onnx`: the quantised twin of `<name>.onnx`
 # Bigger batches run in pieces of this many: a 10,000-image batch at once spills the caches
 # (measured: int8 CNN 0.78 s whole, 0.45 s in pieces of 512; float 1.10 s against 0.87 s).
 BATCH_PIECE = 512
+# A batch this small runs on a one-thread session of its own: handing a few images' work to
+# another thread costs more than it saves (int8 CNN, batch 1: 0.10 ms on one thread against
+# 0.16 ms on two without spinning, bench/README.md).
+SMALL_BATCH = 4
 
 
 class Runtime:
@@ -56,8 +60,10 @@ class Runtime:
             raise ModelError(f"unknown precision {self.precision!r}: use auto, float or int8")
         self._providers = providers_for(device)  # DeviceError now, not at first use
         self._options = session_options(interactive, threads)
+        self._one_thread = None if threads == 1 else session_options(interactive, 1)
         self._lock = threading.Lock()
         self._sessions: dict[str, ort.InferenceSession] = {}
+        self._small: dict[str, ort.InferenceSession] = {}  # one-thread sessions for SMALL_BATCH
         self._infos: dict[str, ModelInfo] = {}
         self._files: dict[str, Path] = {}
         self._used: dict[str, Path] = {}  # the file each loaded name really runs
@@ -97,6 +103,8 @@ class Runtime:
         names = [out.name for out in session.get_outputs()]
         sizes = {len(value) if np.ndim(value) else -1 for value in feeds.values()}
         size = sizes.pop() if len(sizes) == 1 else -1
+        if 0 < size <= SMALL_BATCH:
+            session = self._small_session(name, session)
         if size <= BATCH_PIECE or not _batched(session):
             return dict(zip(names, session.run(names, feeds)))
         pieces = [session.run(names, {k: v[i : i + BATCH_PIECE] for k, v in feeds.items()})
@@ -140,6 +148,7 @@ class Runtime:
         """Rescan the folder and drop cached sessions, e.g. after a model was trained."""
         with self._lock:
             self._sessions.clear()
+            self._small.clear()
             self._infos.clear()
             self._used.clear()
             self._names = self._scan()
@@ -167,6 +176,16 @@ class Runtime:
                 session = open_session(path, self._providers, self._options, self.device)
             self._sessions[name], self._used[name] = session, used
             return session
+
+    def _small_session(self, name: str, session: ort.InferenceSession) -> ort.InferenceSession:
+        """The model's one-thread session for small batches on the CPU; else `session`."""
+        if self._one_thread is None or session.get_providers()[0] != CPU:
+            return session
+        with self._lock:
+            if name not in self._small:
+                self._small[name] = open_session(self._used[name], self._providers, self._one_thread,
+                                                 self.device)
+            return self._small[name]
 
     def _quantized(self, name: str, float_path: Path) -> ort.InferenceSession | None:
         """The quantised twin's session where the precision asks for it and it may stand in
