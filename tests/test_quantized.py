@@ -192,7 +192,8 @@ def test_big_batches_run_in_pieces_with_the_same_results(shipped_copy, sample):
         pieces = runtime.predict("cnn", x)
     finally:
         core.BATCH_PIECE = old
-    np.testing.assert_allclose(pieces, whole, atol=1e-6)
+    np.testing.assert_allclose(pieces, whole, atol=1e-6)  # in order, though run side by side
+    assert runtime._small["cnn"].get_session_options().intra_op_num_threads == 1
 
 
 def test_transposed_convolution_rewrite_is_exact():

@@ -5,12 +5,12 @@ Decided once, by `make_plan`, from the first files found; the rest of the run fo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tui.runtime import ModelInfo
 from tui.runtime.preprocessing import MNIST_SIZE
+from tui.runtime.sessions import cores
 
 CHUNK = 64  # files per decoding task sent to a worker: big enough to hide the hand-over cost
 INFER_CHUNK = 128  # at most this many per task when the workers run the models too
@@ -50,14 +50,6 @@ def make_plan(models: list[ModelInfo], prep: Prep, batch_size: int, workers: int
     files found (`head`, up to HEAD of them) fit in one task: a short run starts none."""
     plan = Plan(models, prep, batch_size, workers or default_workers(on_cpu), infer_in_workers=on_cpu)
     return plan if len(head) > plan.chunk else replace(plan, workers=1)
-
-
-def cores() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def max_workers() -> int:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from tui.runtime.errors import ModelError
 from tui.runtime.errors import DeviceError
 from tui.runtime.info import ModelInfo, meets_bar, read_info
 from tui.runtime.ood import Ood, from_outputs
-from tui.runtime.sessions import CPU, open_session, providers_for, session_options
+from tui.runtime.sessions import CPU, cores, open_session, providers_for, session_options
 
 from tui.runtime.choices import PRECISION_ENV, Precision
 
@@ -31,6 +32,8 @@ PRECISIONS = tuple(p.value for p in Precision)
 INT8 = ".int8"  # `<name>.int8.onnx`: the quantised twin of `<name>.onnx`
 # Bigger batches run in pieces of this many: a 10,000-image batch at once spills the caches
 # (measured: int8 CNN 0.78 s whole, 0.45 s in pieces of 512; float 1.10 s against 0.87 s).
+# On the CPU the pieces run side by side, one thread each: no per-layer hand-over between
+# threads (bench/README.md).
 BATCH_PIECE = 512
 # A batch this small runs on a one-thread session of its own: handing a few images' work to
 # another thread costs more than it saves (int8 CNN, batch 1: 0.10 ms on one thread against
@@ -107,8 +110,17 @@ class Runtime:
             session = self._small_session(name, session)
         if size <= BATCH_PIECE or not _batched(session):
             return dict(zip(names, session.run(names, feeds)))
-        pieces = [session.run(names, {k: v[i : i + BATCH_PIECE] for k, v in feeds.items()})
-                  for i in range(0, size, BATCH_PIECE)]
+        one_thread = self._small_session(name, session)
+        starts = range(0, size, BATCH_PIECE)
+
+        def piece(start: int) -> list[np.ndarray]:
+            return one_thread.run(names, {k: v[start : start + BATCH_PIECE] for k, v in feeds.items()})
+
+        if one_thread is session:  # CUDA, or a Runtime told to use one thread
+            pieces = [piece(start) for start in starts]
+        else:
+            with ThreadPoolExecutor(min(cores(), len(starts))) as pool:  # onnxruntime frees the GIL
+                pieces = list(pool.map(piece, starts))
         return {out: np.concatenate([piece[j] for piece in pieces]) for j, out in enumerate(names)}
 
     def predict(self, name: str, batch: np.ndarray) -> np.ndarray:
@@ -178,7 +190,8 @@ class Runtime:
             return session
 
     def _small_session(self, name: str, session: ort.InferenceSession) -> ort.InferenceSession:
-        """The model's one-thread session for small batches on the CPU; else `session`."""
+        """The model's one-thread session on the CPU (small batches, pieces side by side);
+        else `session`."""
         if self._one_thread is None or session.get_providers()[0] != CPU:
             return session
         with self._lock:
