@@ -177,6 +177,13 @@ def cnn(
     invert: Annotated[bool, typer.Option("--invert", help="Also train and test on colour-inverted copies (-> cnn-invert.onnx).")] = False,
     epochs: Epochs = 10,
     batch_size: _batch_size("cnn") = BATCH_SIZE["cnn"],
+    outlier_exposure: Annotated[bool, typer.Option(
+        "--outlier-exposure/--no-outlier-exposure",
+        help="Also train on synthetic non-digits towards a uniform answer, and on printed digits (docs/ood.md).")] = True,
+    init: Annotated[Optional[Path], typer.Option(
+        "--init", help="Start from this exported cnn .onnx's weights (a fine-tune) instead of random ones.")] = None,
+    learning_rate: Annotated[float, typer.Option(
+        "--learning-rate", min=0.0, help=f"Adam's learning rate (the notebook's: {LEARNING_RATE['cnn']:g}; a fine-tune wants less).")] = LEARNING_RATE["cnn"],
     data: Data = None,
     out: Out = DEFAULT_OUT,
     seed: Seed = 42,
@@ -189,9 +196,12 @@ def cnn(
     def job(reporter):
         split = _mnist(data)
         with _writing_to(out, strategy):
+            from dataclasses import replace
+
             from trainer.training import train_cnn
 
-            train_cnn(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), reporter, split, invert)
+            settings = replace(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), learning_rate=learning_rate)
+            train_cnn(settings, reporter, split, invert, exposure=outlier_exposure, init=init)
 
     _run(progress, job)
 

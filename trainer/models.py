@@ -48,6 +48,27 @@ def build_cnn() -> keras.Model:
     )
 
 
+def load_cnn_weights(model: keras.Model, path) -> None:
+    """Set a `build_cnn` model's weights from an exported cnn ONNX file (a fine-tune's start).
+
+    tf2onnx keeps every weight as an initializer: each Conv's kernel [out, in, h, w] (Keras's
+    is [h, w, in, out]) and bias, each MatMul's kernel and the bias its Add adds, in layer order."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    nodes = [n for n in graph.node if not n.name.startswith("ood_head/")]
+    weights = []
+    for node in nodes:
+        if node.op_type == "Conv":
+            weights += [init[node.input[1]].transpose(2, 3, 1, 0), init[node.input[2]]]
+        elif node.op_type == "MatMul":
+            add = next(n for n in nodes if n.op_type == "Add" and node.output[0] in n.input)
+            weights += [init[node.input[1]], init[next(i for i in add.input if i in init)]]
+    model.set_weights(weights)  # raises ValueError on another architecture
+
+
 def build_encoder(latent_dim: int = LATENT_DIM) -> keras.Model:
     """CVAE tutorial encoder: image -> [mean, logvar] concatenated."""
     return keras.Sequential(

@@ -1,9 +1,13 @@
-"""Synthetic training images for the out-of-distribution head (docs/ood.md), fixed seed.
+"""Synthetic training images for outlier exposure and the OOD head (docs/ood.md), fixed seed.
 
 Outliers (not digits): letters K-Z and k-z without the digit-like ones, in every installed
 font; scribble-free textures (blotches, stripes, checkerboards, rectangle collages); noise.
 In-distribution extras: the digits 0-9 printed in half of the fonts (even positions of the
 sorted font list), so printed digits count as digits.
+
+`make` is the head's set; `exposure` the CNN's own training extras (trainer/training.py): the
+same kinds plus Greek and Cyrillic letters, signs and tangles of strokes, with the printed
+digits' labels.
 
 `bench/ood_eval.py` measures on what this never makes: letters A-J, symbols, photographs,
 polygons and stars, and printed digits in the other half of the fonts.
@@ -23,6 +27,9 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 CANVAS = 64
 # Not A-J (the evaluation's notMNIST letters), nor those a digit could be (O, I, S, Z, l, ...).
 LETTERS = "KLMNPQRTUVWXYkmnprtuvwxy"
+# Greek and Cyrillic without the digit-like (O, I, Z, З, Б, Ч, ...); signs none of the evaluation's.
+FOREIGN = "ΓΔΛΞΠΣΦΨΩαελμξπφψωГДЖИЛПФЦШЩЫЮЯджилпфцшщыюя"
+SIGNS = "§¶©®€£¥µ†‡÷±≠≈∞∑∆◊♠♣♥♦"
 DIGITS = "0123456789"
 
 
@@ -91,3 +98,51 @@ def make(seed: int = 0, textures: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     other = [prepare(_texture(i % 6, rng)) for i in range(textures)]
     printed = [prepare(glyph(c, f, rng)) for f in faces[::2] for c in DIGITS for _ in range(3)]
     return np.stack(letters + other).astype(np.float32), np.stack(printed).astype(np.float32)
+
+
+def _drawn(font: Path | None, chars: str) -> list[str]:
+    """The CHARS that FONT draws itself, not as its missing-glyph box (a private-use code point's)."""
+    if font is None:
+        return [c for c in chars if c.isascii()]
+    face = ImageFont.truetype(str(font), 32)
+    box = bytes(face.getmask("\ue000"))
+    return [c for c in chars if face.getmask(c).getbbox() is not None and bytes(face.getmask(c)) != box]
+
+
+def _tangle(rng: np.random.Generator) -> np.ndarray:
+    """Four to seven random strokes, crossing: ink like a digit's, in no digit's shape."""
+    img = Image.new("L", (CANVAS, CANVAS), 0)
+    draw = ImageDraw.Draw(img)
+    width = int(rng.integers(3, 8))
+    for _ in range(int(rng.integers(4, 8))):
+        points = [tuple(p) for p in rng.uniform(8, CANVAS - 8, (int(rng.integers(3, 5)), 2))]
+        draw.line(points, fill=255, width=width, joint="curve")
+    a = np.asarray(img)
+    return 255 - a if rng.random() < 0.5 else a
+
+
+def exposure(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(outliers [count], printed digits [<= count / 4], their labels): float32 [N, 28, 28] in
+    [0, 1], white on black, for training the CNN itself. Outliers are a quarter each: Latin
+    letters, Greek/Cyrillic letters and signs, tangles, textures and noise."""
+    rng = np.random.default_rng(seed)
+    faces = font_files() or [None]
+    pairs = {"latin": [(f, c) for f in faces for c in LETTERS],
+             "other": [(f, c) for f in faces for c in _drawn(f, FOREIGN + SIGNS)]}
+    images = []
+    for i in range(count):
+        kind = i % 4
+        if kind < 2:
+            pool = pairs["latin" if kind == 0 else "other"]
+            face, char = pool[int(rng.integers(len(pool)))]
+            images.append(prepare(glyph(char, face, rng)))
+        elif kind == 2:
+            images.append(prepare(_tangle(rng)))
+        else:
+            images.append(prepare(_texture(int(rng.integers(6)), rng)))
+    printed, labels = [], []
+    for i in range(max(1, count // 4)):
+        digit = i % 10
+        printed.append(prepare(glyph(DIGITS[digit], faces[::2][int(rng.integers(len(faces[::2])))], rng)))
+        labels.append(digit)
+    return np.stack(images).astype(np.float32), np.stack(printed).astype(np.float32), np.asarray(labels, np.int64)

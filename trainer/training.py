@@ -28,6 +28,11 @@ from trainer.strategy import Distribution, distribution
 DIGITS = [str(d) for d in range(10)]
 IMAGE_PREPROCESSING = {"kind": "image", "size": [28, 28], "range": [0, 1], "polarity": "white-on-black", "binarize": None}
 BINARISED_PREPROCESSING = {**IMAGE_PREPROCESSING, "binarize": 0.5}
+# Outlier exposure (Hendrycks et al. 2019, docs/ood.md): synthetic non-digits trained towards the
+# uniform distribution, a quarter as many as the training digits, each weighing OUTLIER_WEIGHT
+# (their lambda); printed digits, a quarter as many again, with their own labels.
+OUTLIER_SHARE = 0.25
+OUTLIER_WEIGHT = 0.5
 VAE_WEIGHTS = "vae.weights.h5"
 LATENT_MAP = "vae-latent-map.npz"
 
@@ -97,6 +102,22 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / 255.0)[..., None]
 
 
+def _one_hot(y: np.ndarray) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[y]
+
+
+def _exposure(digits: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, soft labels, sample weights) to add to DIGITS training images: printed digits
+    (one-hot) and outliers (uniform), from trainer/outliers.py."""
+    from trainer import outliers
+
+    bad, printed, labels = outliers.exposure(max(4, int(digits * OUTLIER_SHARE)), seed)
+    x = np.concatenate([printed, bad])[..., None]
+    y = np.concatenate([_one_hot(labels), np.full((len(bad), 10), 0.1, np.float32)])
+    w = np.concatenate([np.ones(len(printed), np.float32), np.full(len(bad), OUTLIER_WEIGHT, np.float32)])
+    return x, y, w
+
+
 def _binarised(x: np.ndarray) -> np.ndarray:
     return (x > 127.5).astype(np.float32)[..., None]  # x/255 > 0.5, as in the tutorial
 
@@ -149,22 +170,37 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
     return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings, reporter, dist.chief)
 
 
-def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool) -> dict:
-    """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images."""
+def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool, exposure: bool = True,
+              init: Path | None = None) -> dict:
+    """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images.
+
+    With `exposure` (the default), outlier exposure: synthetic non-digits towards the uniform
+    distribution and printed digits join the training set (the training loss and accuracy
+    count them; the test figures are MNIST's alone). With `init`, an exported cnn ONNX file's
+    weights are the start (a fine-tune)."""
     name = "cnn-invert" if invert else "cnn"
     started = time.monotonic()
-    x_train, y_train = _normalised(data.x_train), data.y_train
-    x_test, y_test = _normalised(data.x_test), data.y_test
+    x_train, y_train = _normalised(data.x_train), _one_hot(data.y_train)
+    w_train = np.ones(len(x_train), np.float32)
+    x_test, y_test = _normalised(data.x_test), _one_hot(data.y_test)
+    extra = {}
+    if exposure:
+        x_more, y_more, w_more = _exposure(len(x_train), settings.seed)
+        extra["outlier_exposure"] = {"outliers": int(np.sum(w_more < 1)), "printed_digits": int(np.sum(w_more == 1)),
+                                     "outlier_weight": OUTLIER_WEIGHT, "target": "uniform"}
+        x_train, y_train, w_train = (np.concatenate(p) for p in ((x_train, x_more), (y_train, y_more), (w_train, w_more)))
+    if init is not None:
+        extra["init"] = Path(init).name
     if invert:
-        x_train, y_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train])
+        x_train, y_train, w_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train]), np.concatenate([w_train, w_train])
         x_val, y_val = np.concatenate([x_test, 1.0 - x_test]), np.concatenate([y_test, y_test])
     else:
         x_val, y_val = x_test, y_test
     dist = settings.distribution(reporter)
     steps = _steps(len(x_train), dist.global_batch)
-    config = settings.config(dist, invert=invert, dropout=0.4)
+    config = settings.config(dist, invert=invert, dropout=0.4, **extra)
     _start(reporter, name, settings, steps, len(x_train), config)
-    train = index_batches((x_train, y_train), dist.global_batch, settings.seed)
+    train = index_batches((x_train, y_train, w_train), dist.global_batch, settings.seed)
     validation = index_batches((x_val, y_val), EVAL_BATCH, None, shuffle=False)
 
     def accuracy(x, y):
@@ -173,7 +209,13 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool)
 
     with dist.scope():
         model = models.build_cnn()
-        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        if init is not None:
+            try:
+                models.load_cnn_weights(model, init)
+            except Exception as exc:  # not a file, not ONNX, or another architecture
+                raise MissingModelError(f"cannot start from {init} ({one_line(exc)}); give an exported cnn .onnx") from None
+        # Categorical, not sparse: an outlier's label is the uniform distribution.
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy", metrics=["accuracy"])
         history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
         original = accuracy(x_test, y_test)
