@@ -219,3 +219,39 @@ def test_transposed_convolution_rewrite_is_exact():
     rewritten, names = decoder_rewrites(model)  # raises if the output changed
     assert "ConvTranspose" not in {n.op_type for n in rewritten.graph.node}
     assert {"MatMul", "Conv"} <= {n.op_type for n in rewritten.graph.node} and names
+
+
+@pytest.mark.parametrize(("kernel", "opset"), [(5, 17), (3, 18)])
+def test_first_layer_on_blocks_is_exact(kernel, opset):
+    """The CNN's one-channel Conv + Relu + 2x2 MaxPool as SpaceToDepth + Conv + Max, on random weights."""
+    onnx = pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trainer.graph import classifier_rewrites
+
+    rng = np.random.default_rng(kernel)
+    w1 = rng.standard_normal((6, 1, kernel, kernel)).astype(np.float32)
+    w2 = rng.standard_normal((4, 6, 3, 3)).astype(np.float32)
+    b1 = rng.standard_normal(6).astype(np.float32)
+    pad = kernel // 2
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["c"], kernel_shape=[kernel] * 2, pads=[pad] * 4),
+         helper.make_node("Relu", ["c"], ["r"]),
+         helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Conv", ["p", "w2"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 8, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4, 4, 3])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b1, "b1")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    rewritten, names = classifier_rewrites(model)  # raises if the output changed
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert names and ops == ["SpaceToDepth", "Conv", "Relu", "Split", "Max", "Conv"]
+    x = rng.random((3, 1, 8, 6)).astype(np.float32)
+    before, after = (ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                     .run(None, {"x": x})[0] for m in (model, rewritten))
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+
+    model.graph.node[2].attribute[1].ints[:] = [1, 1]  # a MaxPool of stride 1: not a 2x2 block
+    assert classifier_rewrites(model)[1] == []

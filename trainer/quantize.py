@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.graph import decoder_rewrites
+from trainer.graph import classifier_rewrites, decoder_rewrites
 from trainer.outdir import write_atomic
 
 SUFFIX = ".int8"
@@ -78,6 +78,8 @@ def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
     rewrites = []
     if name == "vae-decoder":
         model, rewrites = decoder_rewrites(model)
+    elif name in ("cnn", "cnn-invert"):
+        model, rewrites = classifier_rewrites(model)
     quantized = _quantize(model, recipe)
     float_session, int8_session = _session(float_path.read_bytes()), _session(quantized)
     parity = max(float(np.max(np.abs(a - b))) for a, b in zip(
