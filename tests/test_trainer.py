@@ -121,6 +121,35 @@ def test_jsonl_stream_is_only_events_in_order(trained):
     assert any(e["event"] == "batch" for e in cnn)
 
 
+def test_cnns_train_with_outlier_exposure_by_default(trained):
+    """docs/ood.md: non-digits towards the uniform answer, a quarter as many as the digits."""
+    _, events = trained
+    starts = {e["model"]: e for e in events if e["event"] == "start"}
+    for name, copies in (("cnn", 1), ("cnn-invert", 2)):
+        exposure = starts[name]["config"]["outlier_exposure"]
+        assert exposure["outliers"] == 100 and exposure["printed_digits"] == 25 and exposure["target"] == "uniform"
+        assert starts[name]["train_size"] == copies * (400 + 100 + 25)
+    assert "outlier_exposure" not in starts["vae"]["config"]
+
+
+def test_init_starts_from_an_exported_cnn(trained, tmp_path):
+    """--init loads an exported cnn's weights: at learning rate 0 the new file computes the same."""
+    out, _ = trained
+    code, events, err = train("cnn", "--init", str(out / "cnn.onnx"), "--learning-rate", "0", "--no-outlier-exposure",
+                              "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path))
+    assert code == 0, err
+    start = next(e for e in events if e["event"] == "start")
+    assert start["config"]["init"] == "cnn.onnx" and "outlier_exposure" not in start["config"]
+    digits = np.load(SAMPLE)["x_test"][:64].astype(np.float32)[..., None] / 255.0
+    before, after = (ort.InferenceSession(str(folder / "cnn.onnx")).run(["probabilities"], {"image": digits})[0]
+                     for folder in (out, tmp_path))
+    np.testing.assert_allclose(after, before, atol=1e-5)
+
+    code, events, err = train("cnn", "--init", str(out / "vae-decoder.onnx"), "--epochs", "1", "--data", str(SAMPLE),
+                              "--out", str(tmp_path / "other"))
+    assert code == 2 and "cannot start from" in events[-1]["message"] and "Traceback" not in err
+
+
 def test_checkpoints_are_removed_after_export(trained):
     out, _ = trained
     assert not (out / ".checkpoints").exists()

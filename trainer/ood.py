@@ -1,14 +1,15 @@
 """The out-of-distribution head of an exported digit CNN (docs/ood.md).
 
-A logistic regression on the CNN's own features (the flattened convolutions, the 128-unit
-penultimate layer and the logits, 650 numbers), trained to tell MNIST training digits and
-printed digits from synthetic non-digits (trainer/outliers.py): outlier exposure on a head,
-with the CNN frozen, so its probabilities do not change by a bit. The head is added to the
-ONNX graph as one more output, `ood_score` [N] (the head's logit: higher = less like a
-digit), and its threshold, the 95th percentile of the scores of MNIST test images 0-4,999
-(a 5% false-flag rate; for `cnn-invert` the higher of that and its inverses' 95th percentile,
-so neither polarity is flagged more), goes into the `ood` metadata key. `bench/ood_eval.py` measures it on
-test images 5,000-9,999 and on non-digits this never trains on.
+The CNN itself is trained with outlier exposure (trainer/training.py). This adds a logistic
+regression on its logits (INPUTS; the flattened convolutions and the penultimate layer can
+be read too), fitted with the CNN frozen, so its probabilities do not change by a bit, to
+tell MNIST training digits and printed digits from synthetic non-digits (trainer/outliers.py).
+The head is added to the ONNX graph as one more output, `ood_score` [N] (the head's logit:
+higher = less like a digit), and its threshold, the 95th percentile of the scores of MNIST
+test images 0-4,999 (a 5% false-flag rate; for `cnn-invert` the higher of that and its
+inverses' 95th percentile, so neither polarity is flagged more), goes into the `ood` metadata
+key. `bench/ood_eval.py` measures it on test images 5,000-9,999 and on non-digits this never
+trains on.
 
     python -m trainer.ood [--data ../shared/data/mnist.npz] [--models exported] [cnn cnn-invert]
 
@@ -34,6 +35,9 @@ TRAIN_DIGITS = 12000
 PRINTED_WEIGHT = 3.0
 C = 0.1  # inverse L2 strength of the logistic regression
 PARITY_TOLERANCE = 1e-3
+# What the head reads. The logits alone (10 numbers) beat all 650 activations once the CNN is
+# trained with outlier exposure (docs/ood.md); "convolutions" (512) and "penultimate" (128) remain.
+INPUTS = ("logits",)
 # Node names the quantiser keeps in float (trainer/quantize.py): the head is tiny.
 NODE_PREFIX = "ood_head/"
 
@@ -43,7 +47,7 @@ class OodError(Exception):
 
 
 def taps(model) -> list[str]:
-    """The tensors the head reads: flattened convolutions, penultimate layer, logits."""
+    """The tensors the head reads (INPUTS of: flattened convolutions, penultimate layer, logits)."""
     nodes = model.graph.node
     producer = {out: node for node in nodes for out in node.output}
     softmax = next(n for n in nodes if n.op_type == "Softmax" and "probabilities" in n.output)
@@ -57,7 +61,8 @@ def taps(model) -> list[str]:
         return node.input[0]
 
     penultimate = matmul_input(logits)
-    return [matmul_input(penultimate), penultimate, logits]
+    found = {"convolutions": matmul_input(penultimate), "penultimate": penultimate, "logits": logits}
+    return [found[name] for name in INPUTS]
 
 
 def _tapped(model):
@@ -71,14 +76,14 @@ def _tapped(model):
 
 
 def features(session, images: np.ndarray) -> np.ndarray:
-    """[N, 650] head inputs for images [N, 28, 28] in [0, 1], from a tapped model's session."""
+    """[N, features] head inputs for images [N, 28, 28] in [0, 1], from a tapped model's session."""
     parts = [session.run(None, {"image": images[i : i + 500, ..., None].astype(np.float32)})[1:]
              for i in range(0, len(images), 500)]
-    return np.concatenate([np.concatenate([p[k] for p in parts]) for k in range(3)], axis=1)
+    return np.concatenate([np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))], axis=1)
 
 
 def fit(session, digits: np.ndarray, printed: np.ndarray, outliers: np.ndarray, seed: int = 0):
-    """(weights [650], bias): the logistic regression's logit as a function of the features."""
+    """(weights [features], bias): the logistic regression's logit as a function of the features."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.concatenate([features(session, digits), features(session, printed), features(session, outliers)])
