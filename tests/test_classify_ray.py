@@ -211,7 +211,7 @@ def test_a_part_is_written_whole_under_a_name_its_files_decide(tiny_models, tmp_
 
 
 def test_ray_engine_without_ray_is_one_line_and_exit_2(monkeypatch, tmp_path):
-    monkeypatch.setattr("tui.classify.command.ray_missing", lambda: True)
+    monkeypatch.setattr("tui.classify.ray_engine.ray_missing", lambda: True)
     code, out, err = run(tmp_path, "--engine", "ray")
     assert code == 2 and out == ""
     assert err == ("dl-tui classify: error: --engine ray needs Ray, which this install does not "
@@ -237,7 +237,7 @@ def test_an_address_where_nothing_listens_is_one_line_at_once(tmp_path):
     (["--engine", "ray", "--output", "OUT", "--format", "table"], "--output writes jsonl, csv, parquet, not table"),
 ])
 def test_output_usage_errors(monkeypatch, tmp_path, args, message):
-    monkeypatch.setattr("tui.classify.command.ray_missing", lambda: False)
+    monkeypatch.setattr("tui.classify.ray_engine.ray_missing", lambda: False)
     args = [str(tmp_path / "out") if arg == "OUT" else arg for arg in args]
     code, out, err = run(tmp_path, *args)
     assert code == 2 and out == "" and err.count("\n") == 1
