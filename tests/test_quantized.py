@@ -50,6 +50,10 @@ def test_twin_keeps_the_contract_and_records_what_it_is(name):
     assert qm["precision"] == "int8" and fm.get("precision", "float") == "float"
     assert qm["float_sha256"] == hashlib.sha256(float_path.read_bytes()).hexdigest()
     assert qm["parity_reference"] == "float" and float(qm["parity"]) >= 0
+    each = json.loads(qm["parity_outputs"])  # the OOD score's difference apart from the answers'
+    assert set(each) == {out.name for out in f.get_outputs()}
+    score = json.loads(fm.get("ood", "{}")).get("output")
+    assert float(qm["parity"]) == pytest.approx(max(v for k, v in each.items() if k != score), rel=0.01)
     quantization = json.loads(qm["quantization"])
     assert quantization["format"] == "QDQ" and quantization["calibration"]["data"] == "MNIST training images"
 
