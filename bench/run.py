@@ -118,7 +118,8 @@ def cnn(models: Path, x: np.ndarray, quick: bool, peak: float) -> None:
             "dl-tui Runtime.predict (auto)": lambda: runtime.predict("cnn", images[..., 0]),
         }
         if batch == 1:  # one thread: no hand-over between threads for a tiny batch
-            calls["onnxruntime int8, 1 thread"] = lambda: int8_one.run(None, {"image": images})
+            calls["onnxruntime int8, 1 thread (as dl-tui runs a small batch)"] = (
+                lambda: int8_one.run(None, {"image": images}))
         if tf_parts:
             tensor = tf.constant(images)
             calls["tf.function"] = lambda: function(tensor).numpy()
@@ -131,7 +132,8 @@ def cnn(models: Path, x: np.ndarray, quick: bool, peak: float) -> None:
             if name == "tf.function":
                 continue
             target, met = "", None
-            if name.startswith("onnxruntime int8") and batch == 1:
+            # The 2-thread session without spinning is what dl-tui runs from 5 images up.
+            if name.startswith("onnxruntime int8") and "no spinning" not in name and batch == 1:
                 target, met = "<= 0.1 ms", seconds <= 1e-4
             elif name == "dl-tui Runtime.predict (auto)" and batch > 1 and base:
                 target, met = ">= 1.5x tf.function", base / seconds >= 1.5
@@ -237,9 +239,10 @@ def training(mnist: Path, quick: bool) -> None:
     import bench_train_pipeline
 
     r = bench_train_pipeline.measure(str(mnist), 6000 if quick else 60_000, 1 if quick else 2)
+    # No target: the issue asks for the figure. An epoch is the model's compute; the input
+    # pipeline, ours to make faster, is the next row.
     row("5. training", f"dl-train epoch / notebook epoch ({r['images']:,} images)", r["epoch_ours"] / r["epoch_notebook"],
-        None, "x its time", target="<= 1.0", met=r["epoch_ours"] <= r["epoch_notebook"],
-        note=f"{r['epoch_ours']:.1f} s against {r['epoch_notebook']:.1f} s")
+        None, "x its time", note=f"{r['epoch_ours']:.1f} s against {r['epoch_notebook']:.1f} s")
     ROWS[-1]["ratio"] = ROWS[-1]["ours"]
     row("5. training", "input pipeline alone, dl-train / notebook", r["pipeline_ours"] / r["pipeline_notebook"], None,
         "x its time", note=f"{r['pipeline_ours']:.2f} s against {r['pipeline_notebook']:.2f} s")
