@@ -19,7 +19,7 @@ import click
 from tui.classify.choose import select_models
 from tui.classify.pipeline import quiet_pillow
 from tui.classify.plan import HEAD, Plan, Prep, cores, default_workers, make_plan, max_workers
-from tui.classify.report import ProgressBar
+from tui.classify.report import ProgressBar, Stats
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
@@ -151,9 +151,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
         return cut_short(error)
     finally:
         bar.close()  # on Ctrl-C too
-    if not quiet:
-        print(stats.summary([i.name for i in infos], provider), file=sys.stderr)
-    return SOME_FAILED if stats.failed else OK
+    return finish(stats, [info.name for info in infos], provider, quiet)
 
 
 def check_engine(on_ray: bool, fmt: Format | None, output: Path | None) -> None:
@@ -200,10 +198,14 @@ def classify_on_ray(job: Job, writer: Writer | None, quiet: bool) -> int:
         return cut_short(error)
     finally:
         bar.close()  # on Ctrl-C too
+    return finish(result.stats, [info.name for info in job.plan.models], result.where(cluster), quiet)
+
+
+def finish(stats: Stats, names: list[str], where: str, quiet: bool) -> int:
+    """A finished run's exit code, after its summary line on stderr (unless `quiet`)."""
     if not quiet:
-        names = [info.name for info in job.plan.models]
-        print(result.stats.summary(names, result.where(cluster)), file=sys.stderr)
-    return SOME_FAILED if result.stats.failed else OK
+        print(stats.summary(names, where), file=sys.stderr)
+    return SOME_FAILED if stats.failed else OK
 
 
 def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> Writer:
