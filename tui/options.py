@@ -3,7 +3,7 @@
 dl-tui's commands are plain click, not Typer (which `dl-train` uses): Typer 0.29 builds a
 pydantic adapter for every parameter on every run, about 150 ms of the 0.3 s a one-image
 `dl-tui classify` may take from process start to exit (bench/README.md). Click is what Typer
-is built on, so the help, the errors and the exit codes read as before.
+is built on: the errors and exit codes are as before, the help is click's plain layout.
 
 Kept apart from `tui.cli` (the dispatcher), so that a command module never imports the
 module that dispatches to it.
@@ -54,6 +54,7 @@ def command(**settings: Any):
 
 
 def models_option(function):
+    """`--models DIR`, for every command that reads models."""
     return click.option(
         "--models", type=click.Path(path_type=Path), metavar="DIR",
         help="Read models from DIR only (default: $DL_TUI_MODELS, else your own models, "
@@ -61,12 +62,14 @@ def models_option(function):
 
 
 def device_option(function):
+    """`--device auto|cpu|cuda` (tui.runtime.choices.Device)."""
     return click.option(
         "--device", type=click.Choice(Device), default=Device.auto, show_default=True,
         help="auto: CUDA where onnxruntime-gpu can run it, else the CPU.")(function)
 
 
 def precision_option(function):
+    """`--precision auto|float|int8` (tui.runtime.choices.Precision), also from DL_TUI_PRECISION."""
     return click.option(
         "--precision", type=click.Choice(Precision), default=Precision.auto, show_default=True,
         envvar=PRECISION_ENV, show_envvar=True,
