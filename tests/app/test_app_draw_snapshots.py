@@ -6,12 +6,10 @@ Update after an intended change with: pytest tests/app/test_app_draw_snapshots.p
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from app_helpers import SIZE, wait_for
+from app_helpers import wait_for
 from test_app_latent_map import make_map
-from test_app_snapshots import SMALL, header_ready
+from test_app_snapshots import SIZES, header_ready
 
-SIZES = pytest.mark.parametrize("size", [SIZE, SMALL], ids=["140x45", "80x24"])
 # A 7 with the keyboard: pen down, across the top, then down and to the left.
 SEVEN = ["left"] * 6 + ["up"] * 7 + ["space"] + ["right"] * 11 + ["down", "left"] * 7 + ["down"] * 4 + ["space"]
 
