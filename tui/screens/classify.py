@@ -211,10 +211,7 @@ class ClassifyScreen(AppScreen):
             return
         self.query_one("#original").image = event.shown
         self._last_size = event.shown.size
-        predictions = self.query_one("#predictions")
-        if predictions.has_class("-failed"):
-            predictions.remove_class("-failed")
-            self.call_after_refresh(self.query_one(BarColumns).fit)
+        self.query_one("#predictions").remove_class("-failed")  # BarColumns fits itself when shown
         self._input = event.model_input
         self.dl_app.latent_inputs["classify"] = (event.path.name, event.model_input)  # marked on the latent map
         self._show_input()

@@ -54,6 +54,17 @@ class BarColumns(Horizontal):
                 column.show(labels[name], result)
                 column.warning = OOD_WARNING if (flagged or {}).get(name) else ""
 
+    def on_show(self) -> None:
+        """Shown again (an unreadable file hid the bars): fit now that the layout has placed us.
+
+        Show and Resize arrive after the compositor's layout, so the regions fit reads are settled;
+        a call_after_refresh from the screen could run before the layout under load."""
+        self.fit()
+
+    def on_resize(self) -> None:
+        """A new width or layout: fit again."""
+        self.fit()
+
     def fit(self) -> None:
         """Stacked columns that would not all fit in the scroll area show their most likely classes only."""
         shown = [column for column in self.query_children(ProbabilityBars) if column.display]
