@@ -6,7 +6,7 @@ Update after an intended change with: pytest tests/app/test_app_draw_snapshots.p
 from __future__ import annotations
 
 import numpy as np
-from app_helpers import wait_for
+from app_helpers import settled, wait_for
 from test_app_latent_map import make_map
 from test_app_snapshots import SIZES, header_ready
 
@@ -27,6 +27,7 @@ def test_canvas_with_a_seven(make_app, snap_compare, size):
         pixels = screen.query_one("#canvas").drawing.pixels()
         await wait_for(pilot, lambda: screen.classified is not None and np.array_equal(screen.classified, pixels))
         await pilot.pause(0.1)
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=draw)
 
@@ -50,5 +51,6 @@ def test_latent_map_with_marks(make_app, tiny_models, snap_compare, size):
         await pilot.press("a", "down", "down", "down", "right", "right", "right", "right", "b", "m")
         pilot.app.clear_notifications()
         await pilot.pause(0.1)
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=mark)

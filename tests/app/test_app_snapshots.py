@@ -9,7 +9,7 @@ Update after an intended change with: pytest tests/app/test_app_snapshots.py --s
 from __future__ import annotations
 
 import pytest
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, settled, wait_for
 
 from tui.screens.train import TrainScreen
 from tui.widgets.file_browser import ImageTree
@@ -41,6 +41,7 @@ def test_classify_compare_view(make_app, snap_compare, size):
         screen = pilot.app.screen
         await pilot.press("down")  # from broken.png, the first image, to digit-0.png
         await wait_for(pilot, lambda: all(bars.probabilities for bars in screen.query_one("#bars").children))
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=pick_digit)
 
@@ -54,6 +55,7 @@ def test_classify_one_model(make_app, snap_compare, size):
         screen = pilot.app.screen
         await pilot.press("down", "c")  # digit-0.png, then one model
         await wait_for(pilot, lambda: screen.model == "cnn" and screen.query_one("#bars-0").probabilities)
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=pick_cnn)
 
@@ -65,6 +67,7 @@ def test_classify_bad_file(make_app, snap_compare, size):
     async def pick_broken(pilot):
         await tree_ready(pilot)  # broken.png is the first image, so the first shown
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#file-error").display)
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=pick_broken)
 
@@ -82,6 +85,7 @@ def test_latent_grid_with_cursor(make_app, snap_compare, size):
         await wait_for(pilot, lambda: screen.grid.n == 8)
         await pilot.press("down", "down", "right", "right", "right")
         await wait_for(pilot, lambda: screen.query_one(LatentGrid).cursor == (2, 3))
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=walk)
 
@@ -96,6 +100,7 @@ def test_train_history_playback_without_tensorflow(make_app, snap_compare, monke
         await pilot.press("3")
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        await settled(pilot)
 
     assert snap_compare(make_app(can_train=False), terminal_size=size, run_before=play)
 
@@ -114,6 +119,7 @@ def test_iris_form(make_app, snap_compare, size):
         field.cursor_blink = False
         bars = pilot.app.screen.query_one("#iris-bars")
         await wait_for(pilot, lambda: bars.probabilities)
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=open_iris)
 
@@ -127,5 +133,6 @@ def test_help_lists_the_keys(make_app, snap_compare):
         await wait_for(pilot, lambda: pilot.app.screen.grid is not None)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: pilot.app.screen.query("#help-keys"))
+        await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=SMALL, run_before=open_help)
