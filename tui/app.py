@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -148,4 +149,10 @@ def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics:
         print(f"dl-tui: {one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None
     # Asking the terminal what it draws is only possible before Textual owns stdin.
-    DlTuiApp(runtime, path, graphics=detect(graphics)).run()
+    graphics = detect(graphics)
+    if graphics != "halfcell":
+        # Every terminal that draws Sixel or Kitty pictures takes 24-bit colour (xterm maps it to
+        # its palette). Without COLORTERM, Rich reads TERM=xterm as 16 colours: the latent map's
+        # legend would then name ten digits with seven colours unlike the picture's.
+        os.environ.setdefault("COLORTERM", "truecolor")
+    DlTuiApp(runtime, path, graphics=graphics).run()

@@ -73,6 +73,15 @@ def content_regions(models: Path, images: Path, size: tuple[int, int], graphics:
     return asyncio.run(measure())
 
 
+async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
+    """Let the headless app run until predicate() is true."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the headless app never got there")
+
+
 def crop(shot: np.ndarray, region: tuple[int, int, int, int], cell: tuple[int, int]) -> np.ndarray:
     x, y, width, height = region
     return shot[y * cell[1]:(y + height) * cell[1], x * cell[0]:(x + width) * cell[0]]
@@ -153,3 +162,42 @@ def test_kitty_without_unicode_placeholders_gets_half_cells_not_glyphs(display, 
     original = grey(crop(shot, regions["original"], cell))
     source = np.asarray(Image.open(digit_folder / "digit.png").convert("L"), dtype=np.float32) / 255.0
     assert similarity(original, source, size=8) > 0.9
+
+
+def test_the_latent_maps_legend_has_the_pictures_colours(display, monkeypatch):
+    """xterm says TERM=xterm, which Rich reads as 16 colours: the legend named ten digits with
+    seven colours (1 and 3 both red), none of them the Sixel picture's. Each digit in the legend
+    must now be nearest its own colour on the map."""
+    from tui.runtime.latent import DIGIT_RGB
+
+    monkeypatch.delenv("COLORTERM", raising=False)  # as in a plain xterm
+    models, images = ROOT / "exported", ROOT / "images"
+    terminal = Terminal.xterm(display, dl_tui(images, "--models", models))
+    try:
+        terminal.settle()
+        terminal.keys("2")
+        terminal.settle()  # the Latent screen is up before `m` asks it for the map
+        terminal.keys("m")
+        shot = terminal.settle()
+        cell = terminal.cell()
+    finally:
+        terminal.close()
+    monkeypatch.setattr("tui.widgets.sixel.cell_pixels", lambda: cell)
+
+    async def legend_region() -> tuple[int, int, int, int]:
+        app = DlTuiApp(Runtime(models, device="cpu", interactive=True), images, graphics="sixel")
+        async with app.run_test(size=(terminal.columns, terminal.rows)) as pilot:
+            # As on the screenshot: the first image is classified, so the map marks it (a legend line).
+            await wait_until(pilot, lambda: "classify" in app.latent_inputs)
+            await pilot.press("2", "m")
+            legend = app.screen.query_one("#map-legend")
+            await wait_until(pilot, lambda: legend.region.height and "1-serif" in str(legend.render())
+                             and "decoded digit" in str(legend.render()))
+            return tuple(legend.content_region)
+
+    x, y, _, _ = asyncio.run(legend_region())
+    for digit, rgb in enumerate(DIGIT_RGB):
+        glyph = crop(shot, (x + 2 * digit, y, 1, 1), cell).reshape(-1, 3).astype(float)
+        ink = glyph[glyph.sum(axis=1) >= np.percentile(glyph.sum(axis=1), 90)].mean(axis=0)  # the stroke, not the edge
+        nearest = int(np.argmin(np.abs(DIGIT_RGB.astype(float) - ink).sum(axis=1)))
+        assert nearest == digit, f"legend {digit} is drawn in {ink.round()}, nearest digit {nearest}'s colour"
