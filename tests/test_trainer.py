@@ -150,6 +150,59 @@ def test_init_starts_from_an_exported_cnn(trained, tmp_path):
     assert code == 2 and "cannot start from" in events[-1]["message"] and "Traceback" not in err
 
 
+def test_energy_loss_adds_the_squared_distance_past_each_margin():
+    """trainer.training.energy_loss: cross-entropy, plus 0.1 x (energy - -15)^2 for a digit above
+    -15 and 0.1 x (-5 - energy)^2 for an outlier (uniform label) below -5; nothing within."""
+    from trainer.training import ENERGY_WEIGHT, energy_loss
+
+    logits = np.array([[20, 0, 0, 0, 0, 0, 0, 0, 0, 0], [8, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                       [0] * 10, [8, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.float32)
+    labels = np.array([np.eye(10)[0], np.eye(10)[0], np.full(10, 0.1), np.full(10, 0.1)], np.float32)
+    z = logits.astype(np.float64)
+    energy = -np.log(np.exp(z).sum(axis=1))
+    cross_entropy = -(labels * (z + energy[:, None])).sum(axis=1)
+    past = np.array([0.0, energy[1] + 15, 0.0, -5 - energy[3]])
+    assert energy[0] < -15 < energy[1] and energy[2] > -5 > energy[3]
+    np.testing.assert_allclose(energy_loss(labels, logits).numpy(), cross_entropy + ENERGY_WEIGHT * past**2,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_path):
+    """--outlier-loss energy: trained on the logits, exported with its softmax, and `ood_score` is
+    -logsumexp of the logits, its threshold the calibration images' 95th percentile; --fonts adds fonts."""
+    from trainer.outliers import font_files
+
+    out, _ = trained
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    for font in font_files()[:2]:
+        (fonts / font.name).write_bytes(font.read_bytes())
+    if not any(fonts.iterdir()):
+        pytest.skip("no fonts installed to copy")
+    code, events, err = train("cnn", "--init", str(out / "cnn.onnx"), "--outlier-loss", "energy", "--fonts", str(fonts),
+                              "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path / "energy"))
+    assert code == 0, err
+    exposure = next(e for e in events if e["event"] == "start")["config"]["outlier_exposure"]
+    assert exposure["loss"] == "energy" and exposure["energy_margins"] == [-15.0, -5.0]
+    assert exposure["more_fonts"] == len(list(fonts.iterdir()))
+    model = onnx.load(tmp_path / "energy" / "cnn.onnx")
+    ood = json.loads({p.key: p.value for p in model.metadata_props}["ood"])
+    assert ood["method"] == "energy" and ood["output"] == "ood_score"
+    logits = next(n for n in model.graph.node if n.op_type == "Softmax").input[0]
+    model.graph.output.append(onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, None))
+    digits = np.load(SAMPLE)["x_test"].astype(np.float32)[..., None] / 255.0
+    probs, scores, z = ort.InferenceSession(model.SerializeToString()).run(None, {"image": digits})
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)  # the softmax is back
+    top = z.max(axis=1).astype(np.float64)
+    np.testing.assert_allclose(scores, -(top + np.log(np.exp(z - top[:, None]).sum(axis=1))), rtol=1e-4, atol=1e-4)
+    assert ood["threshold"] == pytest.approx(np.quantile(scores, 0.95), abs=1e-4)  # the sample's test set calibrates
+
+    (fonts / "empty").mkdir()
+    code, events, err = train("cnn", "--fonts", str(fonts / "empty"), "--epochs", "1", "--data", str(SAMPLE),
+                              "--out", str(tmp_path / "none"))
+    assert code == 2 and "no .ttf or .otf font under" in events[-1]["message"] and "Traceback" not in err
+
+
 def test_checkpoints_are_removed_after_export(trained):
     out, _ = trained
     assert not (out / ".checkpoints").exists()

@@ -17,6 +17,7 @@ import typer
 
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
+from trainer.outliers import OutlierLoss
 from trainer.progress import JsonlReporter, Reporter, make_reporter
 from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
 
@@ -180,6 +181,12 @@ def cnn(
     outlier_exposure: Annotated[bool, typer.Option(
         "--outlier-exposure/--no-outlier-exposure",
         help="Also train on synthetic non-digits towards a uniform answer, and on printed digits (docs/ood.md).")] = True,
+    outlier_loss: Annotated[OutlierLoss, typer.Option(
+        "--outlier-loss", help="uniform: a non-digit's answer trained towards uniform; energy: also its energy "
+        "pushed past a margin, and the OOD score is the energy (docs/ood.md).")] = OutlierLoss.uniform,
+    fonts: Annotated[Optional[Path], typer.Option(
+        "--fonts", exists=True, file_okay=False,
+        help="A folder of .ttf/.otf fonts to draw more of the non-digits' letters and signs in.")] = None,
     init: Annotated[Optional[Path], typer.Option(
         "--init", help="Start from this exported cnn .onnx's weights (a fine-tune) instead of random ones.")] = None,
     learning_rate: Annotated[float, typer.Option(
@@ -201,7 +208,8 @@ def cnn(
             from trainer.training import train_cnn
 
             settings = replace(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), learning_rate=learning_rate)
-            train_cnn(settings, reporter, split, invert, exposure=outlier_exposure, init=init)
+            train_cnn(settings, reporter, split, invert, exposure=outlier_exposure, init=init,
+                      outlier_loss=outlier_loss.value, fonts=fonts)
 
     _run(progress, job)
 

@@ -6,6 +6,8 @@ Imported only inside command bodies: importing this module imports TensorFlow.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import keras
 import tensorflow as tf
@@ -46,6 +48,18 @@ def build_cnn() -> keras.Model:
         ],
         name="cnn",
     )
+
+
+@contextmanager
+def logits(model: keras.Model) -> Iterator[keras.Model]:
+    """Inside, the model's last Dense layer leaves out its softmax: it answers logits, for a
+    loss that needs them (the energy). Same weights; the softmax is back on leaving."""
+    last = model.layers[-1]
+    activation, last.activation = last.activation, keras.activations.linear
+    try:
+        yield model
+    finally:
+        last.activation = activation
 
 
 def load_cnn_weights(model: keras.Model, path) -> None:

@@ -48,6 +48,12 @@ class OodError(Exception):
 
 def taps(model) -> list[str]:
     """The tensors the head reads (INPUTS of: flattened convolutions, penultimate layer, logits)."""
+    found = _layers(model)
+    return [found[name] for name in INPUTS]
+
+
+def _layers(model) -> dict[str, str]:
+    """The tensor names of the flattened convolutions, the penultimate layer and the logits."""
     nodes = model.graph.node
     producer = {out: node for node in nodes for out in node.output}
     softmax = next(n for n in nodes if n.op_type == "Softmax" and "probabilities" in n.output)
@@ -61,16 +67,16 @@ def taps(model) -> list[str]:
         return node.input[0]
 
     penultimate = matmul_input(logits)
-    found = {"convolutions": matmul_input(penultimate), "penultimate": penultimate, "logits": logits}
-    return [found[name] for name in INPUTS]
+    return {"convolutions": matmul_input(penultimate), "penultimate": penultimate, "logits": logits}
 
 
-def _tapped(model):
+def _tapped(model, names: list[str] | None = None):
+    """The model with the head's inputs (or `names`) as more outputs."""
     import onnx
 
     tapped = onnx.ModelProto()
     tapped.CopyFrom(model)
-    for name in taps(model):
+    for name in names or taps(model):
         tapped.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     return tapped
 
@@ -118,6 +124,34 @@ def with_head(model, weights: np.ndarray, bias: float):
     return out
 
 
+def with_energy(model):
+    """A copy of the model with `ood_score` = the energy, -logsumexp of the logits (Liu et al.
+    2020): the score of a CNN trained with the energy loss (trainer.training.energy_loss)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    lse = "ood_head/logsumexp"
+    out.graph.node.extend([  # opset 17: the axes are an attribute
+        helper.make_node("ReduceLogSumExp", [_layers(model)["logits"]], [lse], axes=[1], keepdims=0,
+                         name=NODE_PREFIX + "ood_logsumexp"),
+        helper.make_node("Neg", [lse], [OUTPUT], name=NODE_PREFIX + "ood_neg"),
+    ])
+    out.graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"]))
+    onnx.checker.check_model(out)
+    return out
+
+
+def trained_for_energy(meta: dict[str, str]) -> bool:
+    """Whether the model's `config` says it was trained with the energy loss."""
+    try:
+        exposure = json.loads(meta.get("config") or "{}").get("outlier_exposure") or {}
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(exposure, dict) and exposure.get("loss") == "energy"
+
+
 def attach(float_path: Path, data, seed: int = 0) -> dict:
     """Fit, add and calibrate the head of `float_path` (rewritten atomically); its `ood` metadata.
 
@@ -151,26 +185,39 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
     if name == "cnn-invert":  # it reads both polarities: both are digits to it
         digits = np.concatenate([digits, 1.0 - digits[: len(digits) // 2]])
         calibration.append(1.0 - test)
-    bad, printed = outliers.make(seed)
-    tapped = session(_tapped(model))
-    weights, bias = fit(tapped, digits, printed, bad, seed)
-    headed = with_head(model, weights, bias)
+    if trained_for_energy(meta):
+        logits = session(_tapped(model, [_layers(model)["logits"]]))
+        headed, method = with_energy(model), "energy"
+        head = {"kind": "energy", "score": "-logsumexp(logits)", "inputs": [_layers(model)["logits"]]}
+
+        def expected(images):
+            z = features(logits, images).astype(np.float64)
+            top = z.max(axis=1)
+            return -(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+    else:
+        bad, printed = outliers.make(seed)
+        tapped = session(_tapped(model))
+        weights, bias = fit(tapped, digits, printed, bad, seed)
+        headed, method = with_head(model, weights, bias), "feature-head"
+        head = {"kind": "logistic regression", "inputs": taps(model), "features": int(len(weights)), "C": C,
+                "digits": int(len(digits)), "printed_digits": int(len(printed)), "outliers": int(len(bad)),
+                "seed": seed}
+
+        def expected(images):
+            return features(tapped, images) @ weights.astype(np.float64) + bias
     check = session(headed)
     probe = test[:256, ..., None].astype(np.float32)
     before, got = session(model).run(["probabilities"], {"image": probe})[0], check.run(None, {"image": probe})
-    expected = features(tapped, test[:256]) @ weights.astype(np.float64) + bias
-    if not np.array_equal(before, got[0]) or np.max(np.abs(got[1] - expected)) > PARITY_TOLERANCE:
+    if not np.array_equal(before, got[0]) or np.max(np.abs(got[1] - expected(test[:256]))) > PARITY_TOLERANCE:
         raise OodError(f"{name}: the model with its OOD head does not compute what it should; not written")
     # At most 5% false flags in each polarity: the highest of their thresholds.
     threshold = max(float(np.quantile(_scores(check, images), 1.0 - FALSE_FLAG_RATE)) for images in calibration)
     ood = {
-        "method": "feature-head", "output": OUTPUT, "threshold": round(threshold, 6),
+        "method": method, "output": OUTPUT, "threshold": round(threshold, 6),
         "false_flag_rate": FALSE_FLAG_RATE,
         "calibration": {"data": f"MNIST test images 0-{CALIBRATION - 1}", "count": int(len(test)),
                         "inverted": name == "cnn-invert", "rule": "highest per-polarity quantile"},
-        "head": {"kind": "logistic regression", "inputs": taps(model), "features": int(len(weights)), "C": C,
-                 "digits": int(len(digits)), "printed_digits": int(len(printed)), "outliers": int(len(bad)),
-                 "seed": seed},
+        "head": head,
     }
     kept = [p for p in headed.metadata_props if p.key != "ood"]
     del headed.metadata_props[:]

@@ -19,12 +19,21 @@ so the head sees what `dl-tui` feeds the model. No TensorFlow here.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 CANVAS = 64
+
+
+class OutlierLoss(str, Enum):
+    """What outlier exposure trains the CNN's answer on a non-digit towards (docs/ood.md)."""
+
+    uniform = "uniform"  # the uniform distribution (Hendrycks et al. 2019); the OOD head on the logits
+    energy = "energy"  # also an energy above a margin (Liu et al. 2020); the score is the energy
 # Not A-J (the evaluation's notMNIST letters), nor those a digit could be (O, I, S, Z, l, ...).
 LETTERS = "KLMNPQRTUVWXYkmnprtuvwxy"
 # Greek, Cyrillic, Hebrew and Chinese without the digit-like (O, I, Z, ε, З, Б, Ч, ו, 一, 二, 十, ...);
@@ -123,13 +132,20 @@ def _tangle(rng: np.random.Generator) -> np.ndarray:
     return 255 - a if rng.random() < 0.5 else a
 
 
-def exposure(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fonts_in(folder: Path) -> list[Path]:
+    """The TrueType/OpenType files anywhere under FOLDER, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".ttf", ".otf") and p.is_file())
+
+
+def exposure(count: int, seed: int = 0, more_fonts: Sequence[Path] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(outliers [count], printed digits [<= count / 4], their labels): float32 [N, 28, 28] in
     [0, 1], white on black, for training the CNN itself. Outliers are a fifth each: Latin
-    letters, other scripts' letters, signs, tangles, textures and noise."""
+    letters, other scripts' letters, signs, tangles, textures and noise. `more_fonts` draw
+    letters and signs too, never the printed digits: those stay in the installed fonts' half
+    that the evaluation's printed digits (bench/ood_data.py) leave."""
     rng = np.random.default_rng(seed)
     faces = font_files() or [None]
-    pools = [[(f, c) for f in faces for c in _drawn(f, chars)] for chars in (LETTERS, FOREIGN, SIGNS)]
+    pools = [[(f, c) for f in [*faces, *more_fonts] for c in _drawn(f, chars)] for chars in (LETTERS, FOREIGN, SIGNS)]
     images = []
     for i in range(count):
         kind = i % 5

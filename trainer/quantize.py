@@ -157,7 +157,7 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
         # Softmax and the dense layers' outputs stay float: probabilities in 1/255 steps would
         # read 0 for every unlikely class in JSON and CSV. The OOD head (trainer/ood.py) is float too.
         return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source,
-                       ["Softmax", "ood_concat", "ood_matmul", "ood_add"],
+                       ["Softmax", "ood_concat", "ood_matmul", "ood_add", "ood_logsumexp", "ood_neg"],
                        ["Gemm", "MatMul"])
     binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
     if name == "vae-classifier":

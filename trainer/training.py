@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import models
-from trainer.data import IRIS_FEATURES, Split, load_iris_split, one_line
+from trainer.data import IRIS_FEATURES, DataError, Split, load_iris_split, one_line
 from trainer.checkpoints import finish
 from trainer.export import ExportSpec, export
 from trainer.fitting import EVAL_BATCH, evaluate, fit, index_batches
@@ -33,6 +34,12 @@ BINARISED_PREPROCESSING = {**IMAGE_PREPROCESSING, "binarize": 0.5}
 # (their lambda); printed digits, a quarter as many again, with their own labels.
 OUTLIER_SHARE = 0.25
 OUTLIER_WEIGHT = 0.5
+# Energy-bounded outlier exposure (Liu et al. 2020; OutlierLoss.energy): squared hinges push a
+# digit's energy (-logsumexp of the logits) below the first margin and an outlier's above the
+# second, weighted by ENERGY_WEIGHT, on top of the uniform target. The shipped cnn puts MNIST at
+# a median energy of -18.8 and training outliers at -2.3 (-log 10): docs/ood.md.
+ENERGY_MARGINS = (-15.0, -5.0)
+ENERGY_WEIGHT = 0.1
 VAE_WEIGHTS = "vae.weights.h5"
 LATENT_MAP = "vae-latent-map.npz"
 
@@ -106,16 +113,26 @@ def _one_hot(y: np.ndarray) -> np.ndarray:
     return np.eye(10, dtype=np.float32)[y]
 
 
-def _exposure(digits: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _exposure(digits: int, seed: int, more_fonts: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images, soft labels, sample weights) to add to DIGITS training images: printed digits
     (one-hot) and outliers (uniform), from trainer/outliers.py."""
     from trainer import outliers
 
-    bad, printed, labels = outliers.exposure(max(4, int(digits * OUTLIER_SHARE)), seed)
+    bad, printed, labels = outliers.exposure(max(4, int(digits * OUTLIER_SHARE)), seed, more_fonts)
     x = np.concatenate([printed, bad])[..., None]
     y = np.concatenate([_one_hot(labels), np.full((len(bad), 10), 0.1, np.float32)])
     w = np.concatenate([np.ones(len(printed), np.float32), np.full(len(bad), OUTLIER_WEIGHT, np.float32)])
     return x, y, w
+
+
+def energy_loss(y_true, logits):
+    """Per example: cross-entropy against its label (an outlier's is uniform) plus ENERGY_WEIGHT
+    times the squared distance its energy lies past its margin."""
+    outlier = tf.reduce_max(y_true, axis=-1) < 0.5  # a uniform label: no class above 0.1
+    energy = -tf.reduce_logsumexp(logits, axis=-1)
+    inside, outside = ENERGY_MARGINS
+    past = tf.where(outlier, tf.nn.relu(outside - energy), tf.nn.relu(energy - inside))
+    return tf.nn.softmax_cross_entropy_with_logits(y_true, logits) + ENERGY_WEIGHT * tf.square(past)
 
 
 def _binarised(x: np.ndarray) -> np.ndarray:
@@ -171,23 +188,32 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool, exposure: bool = True,
-              init: Path | None = None) -> dict:
+              init: Path | None = None, outlier_loss: str = "uniform", fonts: Path | None = None) -> dict:
     """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images.
 
     With `exposure` (the default), outlier exposure: synthetic non-digits towards the uniform
     distribution and printed digits join the training set (the training loss and accuracy
-    count them; the test figures are MNIST's alone). With `init`, an exported cnn ONNX file's
-    weights are the start (a fine-tune)."""
+    count them; the test figures are MNIST's alone); `outlier_loss` "energy" adds the energy
+    margins (energy_loss), and `fonts`, a folder, more fonts for the non-digits' letters and
+    signs. With `init`, an exported cnn ONNX file's weights are the start (a fine-tune)."""
+    from trainer.outliers import OutlierLoss, fonts_in
     name = "cnn-invert" if invert else "cnn"
     started = time.monotonic()
     x_train, y_train = _normalised(data.x_train), _one_hot(data.y_train)
     w_train = np.ones(len(x_train), np.float32)
     x_test, y_test = _normalised(data.x_test), _one_hot(data.y_test)
     extra = {}
+    energy = exposure and OutlierLoss(outlier_loss) is OutlierLoss.energy
     if exposure:
-        x_more, y_more, w_more = _exposure(len(x_train), settings.seed)
+        more_fonts = fonts_in(fonts) if fonts is not None else []
+        if fonts is not None and not more_fonts:
+            raise DataError(f"no .ttf or .otf font under {fonts}: give --fonts a folder of fonts")
+        x_more, y_more, w_more = _exposure(len(x_train), settings.seed, more_fonts)
         extra["outlier_exposure"] = {"outliers": int(np.sum(w_more < 1)), "printed_digits": int(np.sum(w_more == 1)),
-                                     "outlier_weight": OUTLIER_WEIGHT, "target": "uniform"}
+                                     "outlier_weight": OUTLIER_WEIGHT, "target": "uniform",
+                                     "loss": OutlierLoss(outlier_loss).value, "more_fonts": len(more_fonts)}
+        if energy:
+            extra["outlier_exposure"].update(energy_margins=list(ENERGY_MARGINS), energy_weight=ENERGY_WEIGHT)
         x_train, y_train, w_train = (np.concatenate(p) for p in ((x_train, x_more), (y_train, y_more), (w_train, w_more)))
     if init is not None:
         extra["init"] = Path(init).name
@@ -215,9 +241,20 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
             except Exception as exc:  # not a file, not ONNX, or another architecture
                 raise MissingModelError(f"cannot start from {init} ({one_line(exc)}); give an exported cnn .onnx") from None
         # Categorical, not sparse: an outlier's label is the uniform distribution.
-        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="categorical_crossentropy", metrics=["accuracy"])
-        history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
-                      out=settings.out, restart=settings.restart, reporter=reporter)
+        optimizer = keras.optimizers.Adam(settings.learning_rate)
+        # The energy needs the logits: trained without the softmax, which is back for export.
+        with models.logits(model) if energy else nullcontext():
+            model.compile(optimizer=optimizer, loss=energy_loss if energy else "categorical_crossentropy", metrics=["accuracy"])
+            history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
+                          out=settings.out, restart=settings.restart, reporter=reporter)
+        if energy:  # the evaluation below must not reuse functions traced on the logits
+            model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+            # Evaluation below must not reuse the functions traced on the logits.
+            model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        else:
+            model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+            history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
+                          out=settings.out, restart=settings.restart, reporter=reporter)
         original = accuracy(x_test, y_test)
         inverted = accuracy(1.0 - x_test, y_test) if invert else None
     if invert:
