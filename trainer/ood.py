@@ -8,7 +8,9 @@ The head is added to the ONNX graph as one more output, `ood_score` [N] (the hea
 higher = less like a digit), and its threshold, the 95th percentile of the scores of MNIST
 test images 0-4,999 (a 5% false-flag rate; for `cnn-invert` the higher of that and its
 inverses' 95th percentile, so neither polarity is flagged more), goes into the `ood` metadata
-key. `bench/ood_eval.py` measures it on test images 5,000-9,999 and on non-digits this never
+key. A CNN trained with the energy loss (`dl-train cnn --outlier-loss energy`, its `config`
+says so) gets its energy instead, -logsumexp of the logits, with no head to fit (`with_energy`).
+`bench/ood_eval.py` measures it on test images 5,000-9,999 and on non-digits this never
 trains on.
 
     python -m trainer.ood [--data ../shared/data/mnist.npz] [--models exported] [cnn cnn-invert]
