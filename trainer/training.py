@@ -249,12 +249,6 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
                           out=settings.out, restart=settings.restart, reporter=reporter)
         if energy:  # the evaluation below must not reuse functions traced on the logits
             model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-            # Evaluation below must not reuse the functions traced on the logits.
-            model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-        else:
-            model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
-            history = fit(model, name=name, train=train, validation=validation, steps=steps, epochs=settings.epochs,
-                          out=settings.out, restart=settings.restart, reporter=reporter)
         original = accuracy(x_test, y_test)
         inverted = accuracy(1.0 - x_test, y_test) if invert else None
     if invert:
