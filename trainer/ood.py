@@ -188,14 +188,15 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
         digits = np.concatenate([digits, 1.0 - digits[: len(digits) // 2]])
         calibration.append(1.0 - test)
     if trained_for_energy(meta):
-        logits = session(_tapped(model, [_layers(model)["logits"]]))
+        from scipy.special import logsumexp
+
+        inputs = [_layers(model)["logits"]]
+        logits = session(_tapped(model, inputs))
         headed, method = with_energy(model), "energy"
-        head = {"kind": "energy", "score": "-logsumexp(logits)", "inputs": [_layers(model)["logits"]]}
+        head = {"kind": "energy", "score": "-logsumexp(logits)", "inputs": inputs}
 
         def expected(images):
-            z = features(logits, images).astype(np.float64)
-            top = z.max(axis=1)
-            return -(top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+            return -logsumexp(features(logits, images).astype(np.float64), axis=1)
     else:
         bad, printed = outliers.make(seed)
         tapped = session(_tapped(model))
