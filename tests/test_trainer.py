@@ -50,6 +50,7 @@ def trained(tmp_path_factory) -> tuple[Path, list[dict]]:
     out = tmp_path_factory.mktemp("exported")
     code, events, err = train("all", "--epochs", "1", "--data", str(SAMPLE), "--out", str(out))
     assert code == 0, err
+    assert "resuming" not in err  # a fresh run fits each model once, from nothing saved
     return out, events
 
 
