@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from fake_trainer import fake_command  # noqa: F401  (the app's tests use it from here)
+from pilot_wait import wait_for  # noqa: F401  (likewise)
 
 SIZE = (140, 45)
-
-
-async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until predicate() is true (workers and subprocesses report asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
 
 
 def screen_text(app) -> str:

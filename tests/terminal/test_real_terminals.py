@@ -16,6 +16,7 @@ import numpy as np
 import onnx_models
 import pytest
 from PIL import Image
+from pilot_wait import wait_for
 from rig import NEEDED, Display, Terminal, grey, require, similarity
 
 from tui.app import DlTuiApp
@@ -71,15 +72,6 @@ def content_regions(models: Path, images: Path, size: tuple[int, int], graphics:
             return regions
 
     return asyncio.run(measure())
-
-
-async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
-    """Let the headless app run until predicate() is true."""
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the headless app never got there")
 
 
 def crop(shot: np.ndarray, region: tuple[int, int, int, int], cell: tuple[int, int]) -> np.ndarray:
@@ -188,11 +180,11 @@ def test_the_latent_maps_legend_has_the_pictures_colours(display, monkeypatch):
         app = DlTuiApp(Runtime(models, device="cpu", interactive=True), images, graphics="sixel")
         async with app.run_test(size=(terminal.columns, terminal.rows)) as pilot:
             # As on the screenshot: the first image is classified, so the map marks it (a legend line).
-            await wait_until(pilot, lambda: "classify" in app.latent_inputs)
+            await wait_for(pilot, lambda: "classify" in app.latent_inputs, timeout=20)
             await pilot.press("2", "m")
             legend = app.screen.query_one("#map-legend")
-            await wait_until(pilot, lambda: legend.region.height and "1-serif" in str(legend.render())
-                             and "decoded digit" in str(legend.render()))
+            await wait_for(pilot, lambda: legend.region.height and "1-serif" in str(legend.render())
+                           and "decoded digit" in str(legend.render()), timeout=20)
             return tuple(legend.content_region)
 
     x, y, _, _ = asyncio.run(legend_region())
