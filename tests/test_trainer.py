@@ -168,9 +168,28 @@ def test_energy_loss_adds_the_squared_distance_past_each_margin():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_shift_moves_each_training_image_by_up_to_one_pixel_and_never_a_test_image():
+    """build_cnn(1): in training, each image comes out moved by -1, 0 or 1 pixel down and across,
+    the gap filled with its edge (the background); outside training, untouched."""
+    import tensorflow as tf
+
+    from trainer.models import build_cnn
+
+    digit = np.load(SAMPLE)["x_train"][0].astype(np.float32) / 255.0
+    images = np.repeat(digit[None, ..., None], 64, axis=0)
+    first = build_cnn(1).layers[0]
+    moved = first(tf.constant(images), training=True).numpy()[..., 0]
+    padded = np.pad(digit, 1, mode="edge")
+    copies = {(dy, dx): padded[1 - dy : 29 - dy, 1 - dx : 29 - dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    seen = [next(shift for shift, copy in copies.items() if np.array_equal(image, copy)) for image in moved]
+    assert len(set(seen)) >= 5  # moved every way, not one shift for all
+    np.testing.assert_array_equal(first(tf.constant(images), training=False).numpy(), images)
+
+
 def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_path):
     """--outlier-loss energy: trained on the logits, exported with its softmax, and `ood_score` is
-    -logsumexp of the logits, its threshold the calibration images' 95th percentile; --fonts adds fonts."""
+    -logsumexp of the logits, its threshold the calibration images' 95th percentile; --fonts adds fonts;
+    --shift moves the training images and leaves nothing of that in the export."""
     from trainer.outliers import font_files
 
     out, _ = trained
@@ -181,12 +200,18 @@ def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_pa
     if not any(fonts.iterdir()):
         pytest.skip("no fonts installed to copy")
     code, events, err = train("cnn", "--init", str(out / "cnn.onnx"), "--outlier-loss", "energy", "--fonts", str(fonts),
-                              "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path / "energy"))
+                              "--shift", "1", "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path / "energy"))
     assert code == 0, err
-    exposure = next(e for e in events if e["event"] == "start")["config"]["outlier_exposure"]
+    config = next(e for e in events if e["event"] == "start")["config"]
+    exposure = config["outlier_exposure"]
     assert exposure["loss"] == "energy" and exposure["energy_margins"] == [-15.0, -5.0]
-    assert exposure["more_fonts"] == len(list(fonts.iterdir()))
+    assert exposure["more_fonts"] == len(list(fonts.iterdir())) and config["shift"] == 1
     model = onnx.load(tmp_path / "energy" / "cnn.onnx")
+
+    def network(m) -> list[str]:
+        return [n.op_type for n in m.graph.node if not n.name.startswith("ood_head/")]
+
+    assert network(model) == network(onnx.load(out / "cnn.onnx"))  # the same network as without --shift
     ood = json.loads({p.key: p.value for p in model.metadata_props}["ood"])
     assert ood["method"] == "energy" and ood["output"] == "ood_score"
     logits = next(n for n in model.graph.node if n.op_type == "Softmax").input[0]

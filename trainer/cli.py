@@ -187,6 +187,9 @@ def cnn(
     fonts: Annotated[Optional[Path], typer.Option(
         "--fonts", exists=True, file_okay=False,
         help="A folder of .ttf/.otf fonts to draw more of the non-digits' letters and signs in.")] = None,
+    shift: Annotated[int, typer.Option(
+        "--shift", min=0, max=4, help="Move each training image by up to this many pixels, at random, each time "
+        "it is seen (0: never; docs/ood.md).")] = 0,
     init: Annotated[Optional[Path], typer.Option(
         "--init", help="Start from this exported cnn .onnx's weights (a fine-tune) instead of random ones.")] = None,
     learning_rate: Annotated[float, typer.Option(
@@ -209,7 +212,7 @@ def cnn(
 
             settings = replace(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), learning_rate=learning_rate)
             train_cnn(settings, reporter, split, invert, exposure=outlier_exposure, init=init,
-                      outlier_loss=outlier_loss.value, fonts=fonts)
+                      outlier_loss=outlier_loss.value, fonts=fonts, shift=shift)
 
     _run(progress, job)
 

@@ -29,8 +29,14 @@ def build_iris() -> keras.Model:
     )
 
 
-def build_cnn() -> keras.Model:
-    """Four 5x5 conv layers (16/32/64/128), each max-pooled, then Dense 128, Dropout 0.4, softmax."""
+def build_cnn(shift: int = 0) -> keras.Model:
+    """Four 5x5 conv layers (16/32/64/128), each max-pooled, then Dense 128, Dropout 0.4, softmax.
+
+    With `shift`, every training image is first moved by up to that many pixels across and down,
+    at random (RandomTranslation: it acts in training only and leaves no node in the export)."""
+    # Whole pixels ("nearest"), and the edge pixels, the background in either polarity, fill the gap.
+    moved = [layers.RandomTranslation(shift / 28, shift / 28, fill_mode="nearest",
+                                      interpolation="nearest")] if shift else []
     blocks = []
     for filters in (16, 32, 64, 128):
         blocks += [
@@ -40,6 +46,7 @@ def build_cnn() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input((28, 28, 1), name="image"),
+            *moved,
             *blocks,
             layers.Flatten(),
             layers.Dense(128, activation="relu"),

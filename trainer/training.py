@@ -188,14 +188,15 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool, exposure: bool = True,
-              init: Path | None = None, outlier_loss: str = "uniform", fonts: Path | None = None) -> dict:
+              init: Path | None = None, outlier_loss: str = "uniform", fonts: Path | None = None, shift: int = 0) -> dict:
     """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images.
 
     With `exposure` (the default), outlier exposure: synthetic non-digits towards the uniform
     distribution and printed digits join the training set (the training loss and accuracy
     count them; the test figures are MNIST's alone); `outlier_loss` "energy" adds the energy
     margins (energy_loss), and `fonts`, a folder, more fonts for the non-digits' letters and
-    signs. With `init`, an exported cnn ONNX file's weights are the start (a fine-tune)."""
+    signs. With `init`, an exported cnn ONNX file's weights are the start (a fine-tune). With
+    `shift`, each training image is moved by up to that many pixels each time it is seen."""
     from trainer.outliers import OutlierLoss, fonts_in
     name = "cnn-invert" if invert else "cnn"
     started = time.monotonic()
@@ -217,6 +218,8 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
         x_train, y_train, w_train = (np.concatenate(p) for p in ((x_train, x_more), (y_train, y_more), (w_train, w_more)))
     if init is not None:
         extra["init"] = Path(init).name
+    if shift:
+        extra["shift"] = shift
     if invert:
         x_train, y_train, w_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train]), np.concatenate([w_train, w_train])
         x_val, y_val = np.concatenate([x_test, 1.0 - x_test]), np.concatenate([y_test, y_test])
@@ -234,7 +237,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
         return evaluate(model, ds)["accuracy"]
 
     with dist.scope():
-        model = models.build_cnn()
+        model = models.build_cnn(shift)
         if init is not None:
             try:
                 models.load_cnn_weights(model, init)
