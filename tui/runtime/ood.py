@@ -5,9 +5,10 @@ probabilities, one score per image (higher = less like MNIST) and a flag where t
 above the threshold calibrated on held-out MNIST at a 5% false-flag rate. The method says
 where the score comes from:
 
-- with an `output` (the shipped CNNs: method `feature-head`; `energy` for a CNN trained with the
-  energy loss): the model's own output of that name, `ood_score`, computed in the ONNX graph by
-  a head on the CNN's logits or as their -logsumexp (trainer/ood.py), so any onnxruntime runs it;
+- with an `output` (the shipped CNNs: method `energy`, for a CNN trained with the energy loss;
+  `feature-head` for one trained with the uniform loss): the model's own output of that name,
+  `ood_score`, computed in the ONNX graph as -logsumexp of the CNN's logits or by a head on
+  them (trainer/ood.py), so any onnxruntime runs it;
 - `max-softmax`: 1 - the largest probability (the Hendrycks & Gimpel baseline; any classifier).
 """
 
