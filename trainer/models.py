@@ -13,6 +13,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from trainer.ood import NODE_PREFIX
+
 LATENT_DIM = 2
 
 
@@ -79,7 +81,7 @@ def load_cnn_weights(model: keras.Model, path) -> None:
 
     graph = onnx.load(str(path)).graph
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    nodes = [n for n in graph.node if not n.name.startswith("ood_head/")]
+    nodes = [n for n in graph.node if not n.name.startswith(NODE_PREFIX)]  # not the OOD head's
     weights = []
     for node in nodes:
         if node.op_type == "Conv":

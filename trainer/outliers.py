@@ -34,6 +34,8 @@ class OutlierLoss(str, Enum):
 
     uniform = "uniform"  # the uniform distribution (Hendrycks et al. 2019); the OOD head on the logits
     energy = "energy"  # also an energy above a margin (Liu et al. 2020); the score is the energy
+
+
 # Not A-J (the evaluation's notMNIST letters), nor those a digit could be (O, I, S, Z, l, ...).
 LETTERS = "KLMNPQRTUVWXYkmnprtuvwxy"
 # Greek, Cyrillic, Hebrew and Chinese without the digit-like (O, I, Z, ε, З, Б, Ч, ו, 一, 二, 十, ...);

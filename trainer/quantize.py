@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.graph import classifier_rewrites, decoder_rewrites
+from trainer.ood import NODE_PREFIX
 from trainer.outdir import write_atomic
 
 SUFFIX = ".int8"
@@ -155,9 +156,10 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
                     "test_accuracy_inverted": inverted}
 
         # Softmax and the dense layers' outputs stay float: probabilities in 1/255 steps would
-        # read 0 for every unlikely class in JSON and CSV. The OOD head (trainer/ood.py) is float too.
+        # read 0 for every unlikely class in JSON and CSV. The OOD head (trainer/ood.py, every node
+        # under its NODE_PREFIX, whatever the head) is float too: _quantize leaves it out.
         return _Recipe(_batches({"image": train}), {"image": test[:256]}, evaluate, source,
-                       ["Softmax", "ood_concat", "ood_matmul", "ood_add", "ood_logsumexp", "ood_neg"],
+                       ["Softmax"],
                        ["Gemm", "MatMul"])
     binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
     if name == "vae-classifier":
@@ -197,7 +199,7 @@ def _quantize(model, recipe: _Recipe) -> bytes:
         onnx.save(model, str(source))
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         nodes = onnx.load(str(prepared)).graph.node
-        excluded = [n.name for n in nodes if n.op_type in recipe.excluded
+        excluded = [n.name for n in nodes if n.op_type in recipe.excluded or n.name.startswith(NODE_PREFIX)
                     or any(n.name.endswith("/" + tag) for tag in recipe.excluded)]
         recipe.excluded = excluded
         quantize_static(

@@ -36,8 +36,9 @@ OUTLIER_SHARE = 0.25
 OUTLIER_WEIGHT = 0.5
 # Energy-bounded outlier exposure (Liu et al. 2020; OutlierLoss.energy): squared hinges push a
 # digit's energy (-logsumexp of the logits) below the first margin and an outlier's above the
-# second, weighted by ENERGY_WEIGHT, on top of the uniform target. The shipped cnn puts MNIST at
-# a median energy of -18.8 and training outliers at -2.3 (-log 10): docs/ood.md.
+# second, weighted by ENERGY_WEIGHT, on top of the uniform target. The margins are from the
+# second round's cnn: MNIST at a median energy of -18.8, training outliers at -2.3 (-log 10),
+# docs/ood.md.
 ENERGY_MARGINS = (-15.0, -5.0)
 ENERGY_WEIGHT = 0.1
 VAE_WEIGHTS = "vae.weights.h5"
@@ -204,7 +205,8 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
     w_train = np.ones(len(x_train), np.float32)
     x_test, y_test = _normalised(data.x_test), _one_hot(data.y_test)
     extra = {}
-    energy = exposure and OutlierLoss(outlier_loss) is OutlierLoss.energy
+    loss = OutlierLoss(outlier_loss)
+    energy = exposure and loss is OutlierLoss.energy
     if exposure:
         more_fonts = fonts_in(fonts) if fonts is not None else []
         if fonts is not None and not more_fonts:
@@ -212,7 +214,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
         x_more, y_more, w_more = _exposure(len(x_train), settings.seed, more_fonts)
         extra["outlier_exposure"] = {"outliers": int(np.sum(w_more < 1)), "printed_digits": int(np.sum(w_more == 1)),
                                      "outlier_weight": OUTLIER_WEIGHT, "target": "uniform",
-                                     "loss": OutlierLoss(outlier_loss).value, "more_fonts": len(more_fonts)}
+                                     "loss": loss.value, "more_fonts": len(more_fonts)}
         if energy:
             extra["outlier_exposure"].update(energy_margins=list(ENERGY_MARGINS), energy_weight=ENERGY_WEIGHT)
         x_train, y_train, w_train = (np.concatenate(p) for p in ((x_train, x_more), (y_train, y_more), (w_train, w_more)))
