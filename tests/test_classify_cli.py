@@ -189,7 +189,7 @@ def test_recursive_walks_subfolders(classify, digits):
 
 def test_a_symlink_loop_is_walked_once(classify, digits):
     (digits / "loop").symlink_to(digits)
-    code, out, _ = classify(digits, "--recursive")
+    code, out, _ = classify(digits, "--recursive", "--follow")
     assert code == 0 and len(jsonl(out)) == 5
 
 

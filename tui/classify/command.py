@@ -74,7 +74,10 @@ HELP = (
               help="Images per model run.")
 @click.option("--format", "-f", "fmt", type=click.Choice(Format),
               help="Output format (default: table on a terminal, else jsonl).")
-@click.option("--recursive", "-r", is_flag=True, help="Go into folders inside folders.")
+@click.option("--recursive", "-r", is_flag=True, help="Go into folders inside folders. Symbolic "
+              "links to folders are not followed (as ripgrep and fd), linked files are read.")
+@click.option("--follow", "-L", is_flag=True, help="With -r, follow symbolic links to folders "
+              "too (each folder is walked once, however many links lead to it).")
 @click.option("--polarity", type=click.Choice(Polarity), default=Polarity.auto, show_default=True,
               help="auto: invert images with a light background; keep; invert.")
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
@@ -97,7 +100,7 @@ HELP = (
               "DIR, as JSON lines, CSV or Parquet (--format; default jsonl), in parts of 10,000 "
               "files, instead of sending them here.")
 def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_size: int,
-        fmt: Format | None, recursive: bool, polarity: Polarity, normalize: bool,
+        fmt: Format | None, recursive: bool, follow: bool, polarity: Polarity, normalize: bool,
         models: Path | None, device: Device, precision: Precision, workers: int | None,
         quiet: bool, engine: Engine, ray_address: str | None, output: Path | None) -> int:
     """Classify files and folders, streamed in batches; see HELP."""
@@ -110,7 +113,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
     for path in paths:
         if not path.exists():
             fail(f"no such path: {clean(path)}")
-    sources = iter_files(paths, recursive)
+    sources = iter_files(paths, recursive, follow)
     head = list(islice(sources, HEAD))  # what make_plan needs to tell a short run
     try:
         # With Ray, --device is the workers' (this machine may have no GPU).
@@ -128,7 +131,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
     except (ModelError, DeviceError) as error:
         fail(str(error))
     if not head:  # every path is a folder (a file given by name is always tried)
-        say("warning", nothing_found(paths, recursive))
+        say("warning", nothing_found(paths, recursive, follow))
         return OK
     prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
     if on_ray:
@@ -136,13 +139,13 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
 
         job = Job(Plan(infos, prep, batch_size), runtime.folders, tuple(paths), recursive,
                   device.value, precision.value, workers, ray_address, output,
-                  (fmt or Format.jsonl).value, top)
+                  (fmt or Format.jsonl).value, top, follow)
         writer = None if output is not None else make_writer(fmt, infos, top)
         return classify_on_ray(job, writer, quiet)
     # On the CPU, what really runs: CUDA may have fallen back.
     plan = make_plan(infos, prep, batch_size, workers, on_cpu=provider == CPU, head=head)
     writer = make_writer(fmt, infos, top)
-    bar = ProgressBar(not quiet, lambda: count_files(paths, recursive))
+    bar = ProgressBar(not quiet, lambda: count_files(paths, recursive, follow))
     try:
         with stop_on_signals():
             stats = classify(chain(head, sources), plan, runtime, writer, bar)
@@ -217,10 +220,10 @@ def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> 
     return CsvWriter(labels, top) if fmt is Format.csv else JsonlWriter(top)
 
 
-def nothing_found(folders: list[Path], recursive: bool) -> str:
+def nothing_found(folders: list[Path], recursive: bool, follow: bool = False) -> str:
     """What to say when the folders hold no image files, with a hint if -r would find some."""
     where = ", ".join(clean(folder) for folder in folders)
-    if not recursive and any(map(has_subfolders, folders)):
+    if not recursive and any(has_subfolders(folder, follow) for folder in folders):
         return f"no image files in {where} (use -r to look in subfolders)"
     return f"no image files in {where}"
 

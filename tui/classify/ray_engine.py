@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -35,7 +35,7 @@ from tui.classify.pool import DIED, RETRIES
 from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, Rows, decode, done_of,
                                      text_or_none, write_done, write_rows, write_shard)
 from tui.classify.report import ProgressBar, Stats
-from tui.classify.sources import iter_files
+from tui.classify.sources import Source, iter_files
 from tui.classify.writers import OutputError, Writer
 from tui.paths import find_models
 from tui.runtime import ModelError
@@ -71,6 +71,7 @@ class Job:
     output: Path | None = None
     fmt: str = "jsonl"  # of the files under `output`
     top: int | None = None
+    follow: bool = False  # -r follows links to folders (tui.classify.sources)
 
 
 @dataclass
@@ -217,7 +218,7 @@ def run(job: Job, cluster: Cluster, writer: Writer | None, bar: ProgressBar) -> 
     # the local engine's error rows at the end.
     context.max_errored_blocks = -1
 
-    tables, total = _listing(iter_files(list(job.paths), job.recursive), job.plan.batch_size)
+    tables, total = _listing(iter_files(list(job.paths), job.recursive, job.follow), job.plan.batch_size)
     bar.count = lambda: total
     bar.advance(0)  # the bar, if the run is long already: the actors take seconds to start
     dataset = _pipeline(ray.data.from_arrow(tables), job, cluster)
@@ -350,7 +351,7 @@ def _give_up(result: Result, job: Job, missing: np.ndarray, writer: Writer | Non
     """Error rows for the files whose batch killed its worker every time: found again by
     walking the same listing (this happens rarely; the driver keeps no list of names)."""
     wanted = set(missing.tolist())
-    listing = iter_files(list(job.paths), job.recursive)
+    listing = iter_files(list(job.paths), job.recursive, job.follow)
     lost = Done([Loaded(path, None, DIED, 0.0) for index, (path, _) in enumerate(listing)
                  if index in wanted], {}, 0.0)
     if job.output is None:
