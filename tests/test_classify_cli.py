@@ -354,7 +354,7 @@ def test_top_k_in_csv_gives_label_and_probability_columns(classify, digits):
     bad = next(r for r in rows if r["error"])
     assert all(bad[f"label_{k}"] == bad[f"probability_{k}"] == "" for k in (1, 2, 3))
     _, out, _ = classify(digits, "--format", "csv", "--top", "20")  # more than there are labels
-    assert next(csv.DictReader(io.StringIO(out)))["label_11"] == ""
+    assert "label_11" not in next(csv.DictReader(io.StringIO(out)))  # capped at the 10 labels
 
 
 def test_bars_use_eighths():

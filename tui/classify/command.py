@@ -56,7 +56,10 @@ HELP = (
     "one line on stderr says so); 1: some files failed (each has an error row); "
     "2: usage error (no such path, unknown model, CUDA unavailable), or the run stopped "
     "(a model failed, the output cannot be written); 128+N: stopped by signal N "
-    "(141: the reader of the pipe went away, 143: SIGTERM, 129: SIGHUP)."
+    "(141: the reader of the pipe went away, 143: SIGTERM, 129: SIGHUP).\n\n"
+    "CSV: a text cell (a file name, a label, an error) that starts with =, +, -, @, a tab or "
+    "a carriage return gets a ' before it, so that a spreadsheet does not run it as a "
+    "formula (OWASP's advice on CSV injection); numbers are left as they are."
 )
 
 
@@ -133,6 +136,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
     if not head:  # every path is a folder (a file given by name is always tried)
         say("warning", nothing_found(paths, recursive, follow))
         return OK
+    top = cap_top(top, infos)
     prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
     if on_ray:
         from tui.classify.ray_engine import Job  # 20 ms, for Ray runs only
@@ -211,12 +215,27 @@ def finish(stats: Stats, names: list[str], where: str, quiet: bool) -> int:
     return SOME_FAILED if stats.failed else OK
 
 
+def cap_top(top: int | None, infos: list[ModelInfo]) -> int | None:
+    """--top K, at most the labels of the model with the most (one warning line if cut)."""
+    most = max(len(info.labels) for info in infos)
+    if top is None or top <= most or most == 0:
+        return top
+    whose = f"{clean(infos[0].name)}'s" if len(infos) == 1 else "the models'"
+    say("warning", f"--top {top} is more than {whose} {most} labels: showing {most}")
+    return most
+
+
 def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> Writer:
     """The writer for `--format`: by default a table for people, JSON lines for pipes."""
     labels = list(dict.fromkeys(label for info in infos for label in info.labels))
     fmt = fmt or (Format.table if sys.stdout.isatty() else Format.jsonl)
     if fmt is Format.table:
-        return TableWriter([info.name for info in infos], labels, top)
+        table = TableWriter([info.name for info in infos], labels, top)
+        if table.dropped:
+            say("warning", f"the table is {table.width} columns wide: left out "
+                f"{', '.join(map(clean, table.dropped))} (widen the terminal, or use -m, "
+                "or -f jsonl)")
+        return table
     return CsvWriter(labels, top) if fmt is Format.csv else JsonlWriter(top)
 
 

@@ -119,9 +119,22 @@ def _number(value: float | None) -> str:
     return f"{value:.6g}" if value is not None and math.isfinite(value) else "null"
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(text: str) -> str:
+    """A text cell for CSV, cleaned, and with a `'` before it where it would start a
+    formula, as OWASP recommends (`=HYPERLINK(...).png` -> `'=HYPERLINK(...).png`). Numbers
+    are written by the writer itself and never pass here: `-3.2` stays a number."""
+    text = clean(text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 class CsvWriter:
     """The JSONL fields as columns, then one column per label; with `top` K instead the
-    columns label_1, probability_1 ... label_K, probability_K, most likely first."""
+    columns label_1, probability_1 ... label_K, probability_K, most likely first. Text
+    cells (paths, labels, errors) that would start a formula get a `'` before them."""
 
     def __init__(self, labels: list[str], top: int | None = None) -> None:
         self.labels = labels
@@ -137,15 +150,15 @@ class CsvWriter:
         for rows in batch:
             for row in rows:
                 writer.writerow([
-                    clean(row.path), clean(row.model), clean(row.label or ""),
+                    _text_cell(str(row.path)), _text_cell(row.model), _text_cell(row.label or ""),
                     "" if row.confidence is None else f"{row.confidence:.6g}",
-                    clean(row.error or ""), *_ood_cells(row), *self._probabilities(row),
+                    _text_cell(row.error or ""), *_ood_cells(row), *self._probabilities(row),
                 ])
         _out().flush()
 
     def _header(self) -> list[str]:
         if self.top is None:
-            return [clean(label) for label in self.labels]
+            return [_text_cell(label) for label in self.labels]
         return [name for k in range(1, self.top + 1) for name in (f"label_{k}", f"probability_{k}")]
 
     def _probabilities(self, row: Row) -> list[str]:
@@ -153,7 +166,7 @@ class CsvWriter:
         if self.top is None:
             return [f"{probs[label]:.6g}" if label in probs else "" for label in self.labels]
         pairs = row.top(self.top)  # fewer than K for a model with fewer labels, none for an error
-        cells = [cell for label, p in pairs for cell in (clean(label), f"{p:.6g}")]
+        cells = [cell for label, p in pairs for cell in (_text_cell(label), f"{p:.6g}")]
         return cells + [""] * (2 * self.top - len(cells))
 
 
@@ -183,15 +196,20 @@ class TableWriter:
         self.console = console or Console(highlight=False, soft_wrap=False)
         # Rich's own answer to a closed pipe is SystemExit(1); ours is `write`'s.
         self.console.on_broken_pipe = _reraise  # type: ignore[method-assign]
-        self.models = models
         self.top = top or 1
         self.label_width = min(12, max([len(clean(label)) for label in labels] + [1]))
-        width = self.console.width
-        per_model = max(14, (width - 24) // len(models) - 1)
-        self.bar_width = max(4, min(20, per_model - self.label_width - 10))
-        self.cell_width = self.label_width + 10 + self.bar_width  # " ?" after the bar: OOD-flagged
+        self.width = width = self.console.width
+        # As many models as fit whole, at least one; `dropped` names the others (the
+        # command says so on stderr), rather than cutting columns off without a word.
+        for shown in range(len(models), 0, -1):
+            per_model = max(14, (width - 24) // shown - 1)
+            self.bar_width = max(4, min(20, per_model - self.label_width - 10))
+            self.cell_width = self.label_width + 10 + self.bar_width  # " ?" after the bar: OOD-flagged
+            if 12 + (self.cell_width + 1) * shown <= width:
+                break
+        self.models, self.dropped = models[:shown], models[shown:]
         # Paths are cut from the left beyond 50 cells; the results stay beside them.
-        self.file_width = max(12, min(50, width - (self.cell_width + 1) * len(models) - 1))
+        self.file_width = max(12, min(50, width - (self.cell_width + 1) * shown - 1))
         self.started = False
 
     def write(self, batch: Batch) -> None:
@@ -208,7 +226,8 @@ class TableWriter:
     def _header(self) -> Text:
         text = Text(self._fit("file", self.file_width), style="bold")
         for model in self.models:
-            head = clean(model) if len(self.models) > 1 else f"{clean(model)}: prediction"
+            several = len(self.models) + len(self.dropped) > 1
+            head = clean(model) if several else f"{clean(model)}: prediction"
             text.append(" " + self._fit(head, self.cell_width), style="bold")
         return text
 
@@ -220,7 +239,7 @@ class TableWriter:
         lines = []
         for rank in range(self.top):
             line = Text(name if rank == 0 else " " * self.file_width)
-            for row in rows:
+            for row in rows[:len(self.models)]:
                 pairs = row.top(self.top)
                 line.append(" ")
                 if row.error is not None and rank == 0:  # this model alone failed
