@@ -151,9 +151,27 @@ def _run(command: Command, args: Sequence[str], prog: str) -> int:
     return command.main(args=list(args), prog_name=prog, standalone_mode=False)
 
 
+COMMANDS = ("classify", "models")
+
+
+def mistyped_command(args: list[str]) -> str | None:
+    """The command the first argument was probably meant to be: it is no option, no path
+    that exists, and close to a command's name (`clasify` -> `classify`); else None."""
+    if not args or args[0].startswith("-") or args[0] in COMMANDS or Path(args[0]).exists():
+        return None
+    from difflib import get_close_matches
+
+    close = get_close_matches(args[0], COMMANDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> None:
     """The `dl-tui` console script."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if meant := mistyped_command(args):
+        print(f"dl-tui: error: no such command or path: {clean(args[0])} (did you mean "
+              f"`dl-tui {meant}`?)", file=sys.stderr)
+        sys.exit(2)
     if args[:1] == ["classify"]:
         from tui.classify import app as classify_app
 

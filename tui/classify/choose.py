@@ -42,7 +42,11 @@ def classifiers(runtime: Runtime, warn: Callable[[str], None] | None = None) -> 
 
 def _one(runtime: Runtime, name: str) -> ModelInfo:
     if name not in runtime.available():
-        raise ModelError(f"unknown model {clean(name)!r}; {_choices(runtime)}")
+        from difflib import get_close_matches  # a typo: name the nearest (`cnn-invrt`)
+
+        near = get_close_matches(name, [info.name for info in classifiers(runtime)] + [ALL], 1)
+        hint = f"did you mean {clean(near[0])}? " if near else ""
+        raise ModelError(f"unknown model {clean(name)!r}; {hint}{_choices(runtime)}")
     info = runtime.info(name)
     if not info.is_image_classifier:
         raise ModelError(f"{clean(name)} is not an image classifier (task: "
