@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,21 +13,22 @@ from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from tui.commands import DlTuiCommands
 from tui.paths import describe_folders
 from tui.runtime import DeviceError, Runtime
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
+from tui.screens.confirm_quit import ConfirmQuitScreen
 from tui.screens.draw import DrawScreen
 from tui.screens.help import HelpScreen, key_sections
 from tui.screens.latent import LatentScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
+from tui.terminal import Graphics, detect
 from tui.text import clean, one_line
 from tui.trainer_client import CommandBuilder, dl_train_command, have_tensorflow
-from tui.terminal import Graphics, detect
 
 
 class DlTuiApp(App[None]):
@@ -48,7 +50,16 @@ class DlTuiApp(App[None]):
         Binding("question_mark", "help", "Help", tooltip="List every key of this screen", id="app.help"),
         Binding("escape", "leave_input", "Leave field", tooltip="Stop typing; the screen's keys work again",
                 id="app.leave_input"),
+        # A text field keeps q as a letter; ctrl+q works everywhere. Both ask first if quitting loses something.
+        Binding("q", "quit", "Quit", show=False, id="app.quit",
+                tooltip="Quit (asks first while training or with an unsaved drawing)"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere",
+                tooltip="Quit, even from a text field"),
+        # Textual's own ctrl+c copies or says how to quit; in a terminal people press it to quit.
+        Binding("ctrl+c", "ctrl_c", "Quit now", show=False, priority=True, id="app.ctrl_c",
+                tooltip="Copy what is selected, else ask; twice in a row quits at once"),
     ]
+    CTRL_C_WINDOW = 2.0  # seconds within which a second Ctrl+C quits without asking
     COMMANDS = App.COMMANDS | {DlTuiCommands}
     # Screens get -narrow below 120 columns, -large from 180 (pictures grow with the terminal)
     # and -short below 36 lines; app.tcss stacks or shrinks what no longer fits, down to 80x24.
@@ -77,6 +88,7 @@ class DlTuiApp(App[None]):
         self.models_label = describe_folders(runtime.folders)
         # Digits the latent map marks, by where they come from: (what to call it, model input 28x28).
         self.latent_inputs: dict[str, tuple[str, np.ndarray]] = {}
+        self._ctrl_c_at = -float("inf")
 
     def on_mount(self) -> None:
         """Paint first; find out which execution provider runs while the user looks."""
@@ -110,6 +122,57 @@ class DlTuiApp(App[None]):
         if action == "help":
             return not isinstance(self.screen, HelpScreen)
         return True
+
+    def quit_reasons(self) -> list[str]:
+        """What quitting now would lose, from every screen opened so far (training, a drawing)."""
+        reasons = []
+        for mode in self.MODES:
+            try:
+                stack = self.get_screen_stack(mode)
+            except KeyError:  # never shown: nothing to lose there
+                continue
+            reasons += [screen.quit_question() for screen in stack if isinstance(screen, AppScreen)]
+        return [reason for reason in reasons if reason]
+
+    async def action_quit(self) -> None:
+        """Quit, once the user agrees if something would be lost."""
+        self.request_quit()
+
+    def request_quit(self, hint: str = "") -> None:
+        """Quit now, or ask first if that would lose something."""
+        if isinstance(self.screen, ConfirmQuitScreen):
+            return
+        reasons = self.quit_reasons()
+        if not reasons:
+            self.exit()
+            return
+        self.push_screen(ConfirmQuitScreen(reasons, hint), lambda quit_: self.exit() if quit_ else None)
+
+    def action_ctrl_c(self) -> None:
+        """Copy a selection, else ask or say how to quit; a second Ctrl+C within CTRL_C_WINDOW quits at once."""
+        now = time.monotonic()
+        if now - self._ctrl_c_at <= self.CTRL_C_WINDOW:
+            self.exit()
+            return
+        self._ctrl_c_at = now
+        if self._copy_selection():
+            self.notify("Copied. Ctrl+C again quits.", timeout=self.CTRL_C_WINDOW)
+        elif self.quit_reasons():
+            self.request_quit(hint="Ctrl+C again quits at once")
+        else:  # one press may be a slip, or a copy with nothing selected
+            self.notify("Ctrl+C again quits (q or ctrl+q too).", timeout=self.CTRL_C_WINDOW)
+
+    def _copy_selection(self) -> bool:
+        """Copy the text selected in a field or on the screen, as Textual's own Ctrl+C does."""
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)) and focused.selected_text:
+            self.copy_to_clipboard(focused.selected_text)
+            return True
+        selected = self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+            return True
+        return False
 
     def action_leave_input(self) -> None:
         """Take the keys away from a text field; the screen's keys work again."""

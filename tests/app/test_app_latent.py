@@ -74,7 +74,7 @@ async def test_plus_minus_change_n_and_s_saves_a_png(make_app, tmp_path):
         await pilot.press("plus")
         await wait_for(pilot, lambda: screen.grid.n == 19)
         await pilot.press("s")
-        path = tmp_path / "latent-grid-19x19.png"
+        path = tmp_path / "latent-grid-19x19-1.png"
         await wait_for(pilot, lambda: path.exists())
         await pilot.pause(0.1)
         with Image.open(path) as saved:
@@ -107,7 +107,7 @@ async def test_palette_save_from_another_screen_works_the_first_time(make_app, t
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await app.on_screen("latent", "save")  # what the palette's "save grid as PNG" runs
-        path = tmp_path / "latent-grid-20x20.png"
+        path = tmp_path / "latent-grid-20x20-1.png"
         await wait_for(pilot, lambda: path.exists())
         await pilot.pause(0.1)
         with Image.open(path) as saved:

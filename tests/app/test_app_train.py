@@ -177,7 +177,7 @@ async def test_quitting_stops_a_running_trainer(make_app, monkeypatch):
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.state.step > 0)
         process = screen.process
-        await pilot.press("ctrl+q")
+        await pilot.press("ctrl+q", "y")  # it asks first (tests/app/test_app_quit.py)
     assert process.proc.poll() == 130  # interrupted, and it said so
 
 

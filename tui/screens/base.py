@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from textual import on
-from textual.events import ScreenResume
+from textual.events import Mount, ScreenResume
 from textual.screen import Screen
+from textual.widgets import Header
+
+from tui.widgets.screen_tabs import ScreenTabs
 
 if TYPE_CHECKING:
     from tui.app import DlTuiApp
@@ -30,6 +33,16 @@ class AppScreen(Screen):
         """The shared onnxruntime models."""
         return self.dl_app.runtime
 
+    @on(Mount)
+    async def _screen_tabs(self) -> None:
+        """The stock header gives way to one naming every screen, this one highlighted (tui/widgets/screen_tabs.py)."""
+        app = self.dl_app
+        mode = next((mode for mode, screen in app.MODES.items() if isinstance(screen, type) and isinstance(self, screen)),
+                    app.current_mode)
+        for header in self.query_children(Header):
+            header.display = False
+            await self.mount(ScreenTabs(app.SCREENS_BY_KEY, mode, id="screen-tabs"), after=header)
+
     @on(ScreenResume)
     def catch_up(self) -> None:
         """Reload what this screen shows if the models changed since it last looked."""
@@ -39,3 +52,7 @@ class AppScreen(Screen):
 
     def models_changed(self) -> None:
         """Load (or reload) what this screen needs from the models; runs a worker, never blocks."""
+
+    def quit_question(self) -> str:
+        """What quitting now would lose on this screen, in a sentence; "" when nothing."""
+        return ""

@@ -60,6 +60,7 @@ class DrawScreen(AppScreen, SavesPng):
         self.models: list[ModelInfo] = []
         self.pixels = np.zeros((28, 28), np.uint8)
         self.classified: np.ndarray | None = None  # the pixels the bars are for
+        self.saved: np.ndarray | None = None  # the pixels last written to a PNG
 
     def compose(self) -> ComposeResult:
         """The canvas on the left; the model input, the verdict and the bars on the right."""
@@ -169,6 +170,20 @@ class DrawScreen(AppScreen, SavesPng):
         """Fit the stacked bar columns again once laid out."""
         self.call_after_refresh(self.query_one(BarColumns).fit)
 
+    def quit_question(self) -> str:
+        """A drawing that is not in a PNG would be lost."""
+        if self.query_one(DrawingCanvas).drawing.empty:
+            return ""
+        if self.saved is not None and np.array_equal(self.saved, self.pixels):
+            return ""
+        return "Your drawing is not saved (s on the Draw screen saves it)."
+
+    @on(SavesPng.Saved)
+    def _remember_saved(self, event: SavesPng.Saved) -> None:
+        """Quitting no longer asks about pixels that are in a file."""
+        if not event.error:
+            self.saved = event.pixels
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Undo greyed with nothing to undo; clear and save greyed on an empty canvas."""
         canvas = self.query_one(DrawingCanvas)
@@ -188,8 +203,4 @@ class DrawScreen(AppScreen, SavesPng):
 
     def action_save(self) -> None:
         """Save the drawing as the first free drawing-N.png in the save folder."""
-        folder = self.dl_app.save_dir
-        number = 1
-        while (folder / f"drawing-{number}.png").exists():
-            number += 1
-        self.save_png(self.pixels.copy(), folder / f"drawing-{number}.png")
+        self.save_png(self.pixels.copy(), self.dl_app.save_dir, "drawing")

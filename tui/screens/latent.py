@@ -381,4 +381,4 @@ class LatentScreen(AppScreen, SavesPng):
             self.notify("the grid is still decoding: it will be saved when it is ready")
             return
         n = self.grid.n
-        self.save_png(self.grid.tiles, self.dl_app.save_dir / f"latent-grid-{n}x{n}.png")
+        self.save_png(self.grid.tiles, self.dl_app.save_dir, f"latent-grid-{n}x{n}")  # -1.png, -2.png, ...

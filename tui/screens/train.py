@@ -129,6 +129,16 @@ class TrainScreen(AppScreen):
         """Whether a run is under way: the trainer, or the question of what to keep."""
         return self.process is not None or self.staging is not None
 
+    def quit_question(self) -> str:
+        """A run under way: quitting stops the trainer, or drops the models it made."""
+        if self.process is not None:
+            where = f" (epoch {self.state.epoch}/{self.state.epochs})" if self.state.epoch else ""
+            return (f"dl-train is still training {self.state.model or 'a model'}{where}: quitting stops it; "
+                    "Start resumes from the last finished epoch.")
+        if self.staging is not None:
+            return "The new models are not kept yet: quitting drops them."
+        return ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Start while running or without TensorFlow, and Cancel while idle."""
         if action in ("start", "train"):
