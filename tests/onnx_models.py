@@ -20,7 +20,7 @@ replaces a key (lists and dicts are written as JSON), `description=None` drops o
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ _IMAGE_PREPROCESSING = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _centroids(invariant: bool) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-centroid weights from the sample's training digits: W [784, 10], b [10]."""
     data = np.load(SAMPLE)
@@ -265,3 +265,63 @@ def mnist_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     """Real MNIST digits kept in tests/data: uint8 [N, 28, 28] and their labels."""
     data = np.load(SAMPLE)
     return data[f"x_{split}"], data[f"y_{split}"]
+
+
+# Models off the contract, or hostile (docs/model-contract.md, docs/reliability.md) ---------------
+
+# The cnn changed at its output or its batch axis: what each variant's output or input becomes.
+OFF_CONTRACT = ("1d", "3d", "string", "batch1", "scores", "hog", "broken-run")
+HOG_FLOATS = 1 << 29  # "hog" asks onnxruntime for this many float32s (2 GiB) on every run
+
+
+def build_variant(variant: str, folder: Path, filename: str | None = None, **overrides: object) -> Path:
+    """A `cnn` changed as `variant` says, as `folder/<filename or cnn-variant>.onnx`:
+
+    - `1d`: its output is [N] (the top probability); `3d`: [N, 10, 1]; `string`: text;
+    - `batch1`: the cnn with a fixed batch of 1 ([1, 28, 28, 1] in, [1, 10] out): it works;
+    - `scores`: raw scores, not probabilities (negative, and far above 1);
+    - `hog`: the cnn, but each run also makes (and sums, times 0) HOG_FLOATS floats with ConstantOfShape;
+    - `broken-run`: loads, but every run fails (it gathers class 12 of 10).
+    """
+    name = filename or f"cnn-{variant}"
+    path = build("cnn", folder, name, model=name, **overrides)
+    model = onnx.load(path)
+    graph = model.graph
+    out = graph.output[0]
+    nodes = list(graph.node)
+    if variant in ("1d", "3d", "string", "scores", "hog", "broken-run"):
+        nodes[-1].output[0] = "softmax" if variant != "scores" else "unused"
+    if variant == "1d":
+        nodes.append(helper.make_node("ReduceMax", ["softmax"], ["probabilities"], axes=[1], keepdims=0))
+        out.CopyFrom(_tensor("probabilities", ["N"]))
+    elif variant == "3d":
+        graph.initializer.append(_const("axes", [2]))
+        nodes.append(helper.make_node("Unsqueeze", ["softmax", "axes"], ["probabilities"]))
+        out.CopyFrom(_tensor("probabilities", ["N", 10, 1]))
+    elif variant == "string":
+        nodes.append(helper.make_node("Cast", ["softmax"], ["probabilities"], to=TensorProto.STRING))
+        out.CopyFrom(helper.make_tensor_value_info("probabilities", TensorProto.STRING, ["N", 10]))
+    elif variant == "batch1":
+        graph.input[0].CopyFrom(_tensor("image", [1, 28, 28, 1]))
+        out.CopyFrom(_tensor("probabilities", [1, 10]))
+    elif variant == "scores":
+        graph.initializer.append(numpy_helper.from_array(np.array(1000.0, np.float32), "thousand"))
+        nodes.append(helper.make_node("Mul", ["logits", "thousand"], ["probabilities"]))
+    elif variant == "hog":
+        graph.initializer.extend([_const("hog_shape", [HOG_FLOATS]),
+                                  numpy_helper.from_array(np.array(0.0, np.float32), "zero")])
+        one = numpy_helper.from_array(np.array([1.0], np.float32))
+        nodes += [helper.make_node("ConstantOfShape", ["hog_shape"], ["hog"], value=one),
+                  helper.make_node("ReduceSum", ["hog"], ["hog_sum"], keepdims=0),
+                  helper.make_node("Mul", ["hog_sum", "zero"], ["nothing"]),
+                  helper.make_node("Add", ["softmax", "nothing"], ["probabilities"])]
+    elif variant == "broken-run":
+        graph.initializer.append(_const("classes", [*range(9), 12]))
+        nodes.append(helper.make_node("Gather", ["softmax", "classes"], ["probabilities"], axis=1))
+    else:
+        raise KeyError(variant)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

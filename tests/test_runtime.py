@@ -111,7 +111,7 @@ def test_predict_inverts_for_a_black_on_white_model(runtime, tiny_models, digits
 ])
 def test_preprocessing_it_cannot_use_is_a_model_error(tiny_models, preprocessing, message):
     onnx_models.build("cnn", tiny_models, preprocessing=preprocessing)
-    with pytest.raises(ModelError, match=f"model cnn: preprocessing {message}"):
+    with pytest.raises(ModelError, match=f"model cnn is unusable: preprocessing {message}"):
         Runtime(tiny_models).info("cnn")
 
 

@@ -1,4 +1,8 @@
-"""Which models `--model` names: image classifiers only, each once, all of one input size."""
+"""Which models `--model` names: image classifiers only, each once, all of one input size.
+
+A model off the contract (docs/model-contract.md) is refused when it loads: named alone or
+among others it is a usage error (exit 2); `all` skips it with one line, as if it were absent.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 
 from tui.paths import describe_folders, no_models_reason
 from tui.runtime import ModelError, ModelInfo, Runtime
+from tui.runtime.errors import UnusableModel
 from tui.text import clean
 
 ALL = "all"
@@ -29,15 +34,23 @@ def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], Non
 
 
 def classifiers(runtime: Runtime, warn: Callable[[str], None] | None = None) -> list[ModelInfo]:
-    """Every image classifier that loads; `warn` hears of each model that does not."""
+    """Every image classifier that loads and keeps the contract; `warn` hears of each model
+    that does not, in one line."""
     infos = []
     for name in runtime.available():
         try:
             infos.append(runtime.info(name))
         except ModelError as error:
             if warn is not None:
-                warn(f"skipped model {clean(name)}: {error}")
+                warn(skipped(name, error))
     return [info for info in infos if info.is_image_classifier]
+
+
+def skipped(name: str, error: ModelError) -> str:
+    """The line that says a model was left out, and why."""
+    if isinstance(error, UnusableModel):
+        return f"skipped model {clean(name)}, unusable: {clean(error.reason)}"
+    return f"skipped model {clean(name)}: {error}"
 
 
 def _one(runtime: Runtime, name: str) -> ModelInfo:

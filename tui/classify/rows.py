@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np  # noqa: TC002  (annotations only)
+
+from tui.contract import probability_problem
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,8 @@ def classified(path: Path, model: str, labels: list[str], probs: np.ndarray,
     """The row for one file's probability vector (and its OOD score and flag, if the model
     has them); an error row if it is not all numbers."""
     values = probs.tolist()
-    if not all(map(math.isfinite, values)):
-        return failed(path, model, "model produced NaN" if any(map(math.isnan, values))
-                      else "model produced infinity")
+    if problem := probability_problem(values):  # NaN, infinity, negative, above 1, a sum off 1
+        return failed(path, model, problem)
     names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
     best = values.index(max(values))
     return Row(path, model, names[best], values[best], dict(zip(names, values)), None, ood)

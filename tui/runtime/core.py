@@ -19,14 +19,19 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from tui.contract import ContractError, batch_of, check_probabilities
 from tui.paths import find_models, model_folders
-from tui.runtime.errors import ModelError
-from tui.runtime.errors import DeviceError
+from tui.runtime.choices import PRECISION_ENV, Precision
+from tui.runtime.errors import DeviceError, ModelError, UnusableModel
 from tui.runtime.info import ModelInfo, meets_bar, read_info
 from tui.runtime.ood import Ood, from_outputs
-from tui.runtime.sessions import CPU, cores, open_session, providers_for, session_options
-
-from tui.runtime.choices import PRECISION_ENV, Precision
+from tui.runtime.sessions import (
+    CPU,
+    cores,
+    open_session,
+    providers_for,
+    session_options,
+)
 
 PRECISIONS = tuple(p.value for p in Precision)
 INT8 = ".int8"  # `<name>.int8.onnx`: the quantised twin of `<name>.onnx`
@@ -101,13 +106,16 @@ class Runtime:
 
     def run(self, name: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model on raw inputs; its outputs by name. A batch bigger than BATCH_PIECE
-        runs in pieces of that size (same results, faster)."""
+        runs in pieces of that size (same results, faster); a model with a fixed batch size
+        runs in pieces of that size, the last one padded."""
         session = self._session(name)
         names = [out.name for out in session.get_outputs()]
         sizes = {len(value) if np.ndim(value) else -1 for value in feeds.values()}
         size = sizes.pop() if len(sizes) == 1 else -1
         if 0 < size <= SMALL_BATCH:
             session = self._small_session(name, session)
+        if (fixed := _fixed_batch(session)) is not None and size > 0:
+            return _run_fixed(self._small_session(name, session), names, feeds, size, fixed)
         if size <= BATCH_PIECE or not _batched(session):
             return dict(zip(names, session.run(names, feeds)))
         one_thread = self._small_session(name, session)
@@ -150,10 +158,16 @@ class Runtime:
         if prep.is_image:
             if tuple(x.shape[1:3]) != prep.size:
                 raise ValueError(f"model {name} takes images of {list(prep.size)}, not {list(x.shape[1:3])}")
-            x = x.reshape(len(x), *[d if isinstance(d, int) else -1 for d in shape[1:]])
-            x = prep.model_view(x)
+            x = prep.model_view(x.reshape(len(x), *prep.size, -1))
+            if x.shape[-1] == 1 and prep.channels > 1:  # a grey image for a colour model: grey in every channel
+                x = np.repeat(x, prep.channels, axis=-1)
+            x = x.reshape(len(x), *prep.size, prep.channels) if len(shape) == 4 else x.reshape(len(x), *prep.size)
         outputs = self.run(name, {input_name: np.ascontiguousarray(x)})
         probs = outputs.get("probabilities", next(iter(outputs.values())))
+        try:  # a dynamic axis in the signature is only known now
+            check_probabilities(probs, len(x), len(info.labels))
+        except ContractError as error:
+            raise UnusableModel(name, str(error)) from None
         return probs, from_outputs(info.ood, outputs, probs)
 
     def reload(self) -> None:
@@ -212,7 +226,10 @@ class Runtime:
             session = open_session(twin, self._providers, self._options, self.device)
         except (ModelError, DeviceError):  # a broken twin: the float model still runs
             return None
-        info = read_info(name, twin, session)
+        try:
+            info = read_info(name, twin, session)
+        except ModelError:  # off the contract: the float model still runs
+            return None
         if session.get_modelmeta().custom_metadata_map.get("float_sha256") != _sha256(float_path):
             return None  # made from another float model (the float one was retrained since)
         if self.precision == "auto" and not meets_bar(info.metrics, info.float_metrics or {}):
@@ -225,6 +242,26 @@ def _sha256(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return ""
+
+
+def _fixed_batch(session: ort.InferenceSession) -> int | None:
+    """The batch size a model with a fixed batch axis takes (such as 1), or None."""
+    inputs = session.get_inputs()
+    return batch_of(inputs[0].shape) if len(inputs) == 1 else None
+
+
+def _run_fixed(session: ort.InferenceSession, names: list[str], feeds: dict[str, np.ndarray],
+               size: int, fixed: int) -> dict[str, np.ndarray]:
+    """Run a model with a fixed batch size on `size` rows, `fixed` at a time; the last piece is
+    padded with copies of its first row, and what they give is dropped."""
+    pieces = []
+    for start in range(0, size, fixed):
+        piece = {k: v[start : start + fixed] for k, v in feeds.items()}
+        short = fixed - min(fixed, size - start)
+        if short:
+            piece = {k: np.concatenate([v, np.repeat(v[:1], short, axis=0)]) for k, v in piece.items()}
+        pieces.append([np.asarray(out)[: fixed - short] for out in session.run(names, piece)])
+    return {out: np.concatenate([piece[j] for piece in pieces]) for j, out in enumerate(names)}
 
 
 def _batched(session: ort.InferenceSession) -> bool:

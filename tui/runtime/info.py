@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import onnxruntime as ort
 
-from tui.runtime.errors import ModelError
+from tui import contract as c
+from tui.contract import ContractError
+from tui.runtime.errors import UnusableModel
 from tui.runtime.preprocessing import Preprocessing
 
 Signature = list[tuple[str, list, str]]
@@ -43,6 +44,12 @@ class ModelInfo:
     float_metrics: dict | None = None  # a quantised file's float model's metrics, as measured beside its own
     quantization: dict | None = None  # how a quantised file was made
     ood: dict | None = None  # how its out-of-distribution score is made and flagged (tui/runtime/ood.py)
+    parity_reference: str = "tensorflow"  # what `parity` was measured against: "float" for an int8 twin
+
+    @property
+    def batch(self) -> int | None:
+        """The model's fixed batch size (the runtime feeds it that many images a run), or None."""
+        return c.batch_of(self.inputs[0][1]) if self.inputs else None
 
     @property
     def within_bar(self) -> bool:
@@ -55,17 +62,14 @@ class ModelInfo:
         return self.task == "classification" and self.preprocessing.is_image
 
 
-def _json(meta: dict[str, str], key: str, default: Any, kind: type, name: str) -> Any:
+def _json(meta: dict[str, str], key: str, default: Any, kind: type) -> Any:
     if key not in meta:
         return default
-    try:
-        value = json.loads(meta[key])
-    except ValueError:
-        raise ModelError(f"model {name}: metadata {key!r} is not valid JSON") from None
+    value = c.parse_json(key, meta[key])
     if value is None:
         return default
     if not isinstance(value, kind):
-        raise ModelError(f"model {name}: metadata {key!r} should be a JSON {kind.__name__}")
+        raise ContractError(f"metadata {key!r} should be a JSON {'list' if kind is list else 'object'}")
     return value
 
 
@@ -92,27 +96,39 @@ def _signature(args: list[ort.NodeArg]) -> Signature:
 
 
 def read_info(name: str, path: Path, session: ort.InferenceSession) -> ModelInfo:
-    """Build a ModelInfo from a loaded session; missing keys get empty values."""
+    """Build a ModelInfo from a loaded session and check it against the contract; missing keys
+    get empty values. UnusableModel names the first thing the runtime cannot use."""
     meta = session.get_modelmeta().custom_metadata_map
-    return ModelInfo(
-        name=name,
-        path=path,
-        task=meta.get("task", ""),
-        description=meta.get("description", ""),
-        labels=[str(label) for label in _json(meta, "labels", [], list, name)],
-        preprocessing=Preprocessing.from_metadata(_json(meta, "preprocessing", {}, dict, name), name),
-        metrics=_json(meta, "metrics", {}, dict, name),
-        history=_json(meta, "history", [], list, name),
-        config=_json(meta, "config", {}, dict, name),
-        dataset=_json(meta, "dataset", {}, dict, name),
-        created=meta.get("created", ""),
-        versions=_json(meta, "versions", {}, dict, name),
-        parity=_parity(meta.get("parity")),
-        inputs=_signature(session.get_inputs()),
-        outputs=_signature(session.get_outputs()),
-        size_bytes=path.stat().st_size,
-        precision=meta.get("precision", "float"),
-        float_metrics=_json(meta, "float_metrics", None, dict, name),
-        quantization=_json(meta, "quantization", None, dict, name),
-        ood=_json(meta, "ood", None, dict, name),
-    )
+    try:
+        # Sizes first: nothing out of proportion is parsed.
+        c.check_sizes({key: len(value) for key, value in meta.items()})
+        labels = c.check_labels(_json(meta, c.LABELS, [], list))
+        preprocessing = Preprocessing.from_metadata(_json(meta, c.PREPROCESSING, {}, dict), name)
+        info = ModelInfo(
+            name=name,
+            path=path,
+            task=meta.get(c.TASK, ""),
+            description=meta.get(c.DESCRIPTION, ""),
+            labels=labels,
+            preprocessing=preprocessing,
+            metrics=_json(meta, c.METRICS, {}, dict),
+            history=_json(meta, c.HISTORY, [], list),
+            config=_json(meta, c.CONFIG, {}, dict),
+            dataset=_json(meta, c.DATASET, {}, dict),
+            created=meta.get(c.CREATED, ""),
+            versions=_json(meta, c.VERSIONS, {}, dict),
+            parity=_parity(meta.get(c.PARITY)),
+            inputs=_signature(session.get_inputs()),
+            outputs=_signature(session.get_outputs()),
+            size_bytes=path.stat().st_size,
+            precision=meta.get(c.PRECISION, "float"),
+            float_metrics=_json(meta, c.FLOAT_METRICS, None, dict),
+            quantization=_json(meta, c.QUANTIZATION, None, dict),
+            ood=_json(meta, c.OOD, None, dict),
+            parity_reference=meta.get(c.PARITY_REFERENCE, "tensorflow"),
+        )
+        c.check_model(info.task, info.labels, preprocessing.metadata, preprocessing.channels,
+                      preprocessing.size, info.inputs, info.outputs)
+    except ContractError as error:
+        raise UnusableModel(name, str(error)) from None
+    return info

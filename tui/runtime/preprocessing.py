@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tui.runtime.errors import ModelError
+from tui.runtime.errors import UnusableModel
 
 IMAGE = "image"
 WHITE_ON_BLACK, BLACK_ON_WHITE = "white-on-black", "black-on-white"
@@ -25,6 +25,7 @@ class Preprocessing:
 
     kind: str = ""  # "image", "features" or "latent"
     size: tuple[int, int] = MNIST_SIZE
+    channels: int = 1  # 1 for grey, 3 for colour: the input's last axis
     polarity: str = WHITE_ON_BLACK
     binarize: float | None = None  # pixels above this are 1, the rest 0
     features: tuple[str, ...] = ()
@@ -47,14 +48,17 @@ class Preprocessing:
 
     @classmethod
     def from_metadata(cls, value: dict[str, Any], model: str) -> Preprocessing:
-        """The metadata's JSON object; ModelError names the first value the runtime cannot use."""
-        def bad(key: str, wanted: str) -> ModelError:
-            return ModelError(f"model {model}: preprocessing {key!r} should be {wanted}, not {value[key]!r}")
+        """The metadata's JSON object; UnusableModel names the first value the runtime cannot use."""
+        def bad(key: str, wanted: str) -> UnusableModel:
+            return UnusableModel(model, f"preprocessing {key!r} should be {wanted}, not {str(value[key])[:40]!r}")
 
         size = value.get("size", MNIST_SIZE)
         if not (isinstance(size, (list, tuple)) and len(size) == 2
                 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size)):
             raise bad("size", "two positive whole numbers")
+        channels = value.get("channels", 1)
+        if channels not in (1, 3) or isinstance(channels, bool):
+            raise bad("channels", "1 (grey) or 3 (colour)")
         polarity = value.get("polarity") or WHITE_ON_BLACK
         if polarity not in (WHITE_ON_BLACK, BLACK_ON_WHITE):
             raise bad("polarity", f"{WHITE_ON_BLACK} or {BLACK_ON_WHITE}")
@@ -64,7 +68,8 @@ class Preprocessing:
         features = value.get("features") or []
         if not isinstance(features, list):
             raise bad("features", "a list of names")
-        return cls(kind=str(value.get("kind", "")), size=(size[0], size[1]), polarity=polarity,
+        return cls(kind=str(value.get("kind", "")), size=(size[0], size[1]), channels=channels,
+                   polarity=polarity,
                    binarize=None if binarize is None else float(binarize),
                    features=tuple(str(name) for name in features), units=str(value.get("units") or ""),
                    metadata=dict(value))

@@ -1,0 +1,219 @@
+"""What a model file promises (docs/model-contract.md): its metadata keys, the limits on what is
+read, and the checks a model must pass before anything runs it.
+
+Pure Python: no TensorFlow, Textual, onnx or onnxruntime, so both sides can import it. A model
+is checked once, when it loads (`check_model`); its probabilities are checked on every run
+(`probability_problem`), since only a run shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+# Metadata keys (`metadata_props`; every value a string, some a JSON document).
+MODEL, TASK, DESCRIPTION, LABELS = "model", "task", "description", "labels"
+PREPROCESSING, METRICS, HISTORY, CONFIG, DATASET = "preprocessing", "metrics", "history", "config", "dataset"
+CREATED, VERSIONS, PARITY, OOD = "created", "versions", "parity", "ood"
+PRECISION, FLOAT_METRICS, FLOAT_SHA256, QUANTIZATION = "precision", "float_metrics", "float_sha256", "quantization"
+PARITY_REFERENCE, PARITY_OUTPUTS = "parity_reference", "parity_outputs"
+
+CLASSIFICATION, ENCODER, DECODER = "classification", "encoder", "decoder"
+IMAGE, FEATURES, LATENT = "image", "features", "latent"
+PROBABILITIES = "probabilities"  # a classifier's output (else its first output)
+FLOAT_TYPES = ("tensor(float)", "tensor(double)", "tensor(float16)")
+
+# Limits on what is read from a file: the shipped files' largest value is 1.6 KB, their whole
+# metadata 3 KB, their deepest JSON 4 levels. Past these a model is refused before its JSON is
+# parsed (a deep document is a RecursionError in json, a huge one a MemoryError).
+MAX_VALUE_BYTES = 1 << 20
+MAX_METADATA_BYTES = 4 << 20
+MAX_DEPTH = 32
+MAX_LABELS = 100_000
+# How far a row of probabilities may stray from a distribution. The shipped models' rows, int8
+# twins' too (their softmax stays float), sum to 1 within 2.4e-7 on MNIST, inverted MNIST and noise.
+TOLERANCE = 1e-3
+
+Tensor = tuple[str, list, str]  # (name, shape: ints for fixed axes, else names or None, type)
+
+
+class ContractError(ValueError):
+    """What makes a model unusable, in one line that does not name the model."""
+
+
+def megabytes(n: int) -> str:
+    """A byte count for a message."""
+    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"
+
+
+def check_sizes(sizes: dict[str, int]) -> None:
+    """Refuse metadata whose values (their lengths in bytes, by key) are out of proportion."""
+    for key, size in sizes.items():
+        if size > MAX_VALUE_BYTES:
+            raise ContractError(f"metadata {key[:40]!r} is {megabytes(size)}, more than the "
+                                f"{megabytes(MAX_VALUE_BYTES)} a value may have")
+    total = sum(sizes.values()) + sum(len(key) for key in sizes)
+    if total > MAX_METADATA_BYTES:
+        raise ContractError(f"its metadata is {megabytes(total)}, more than the {megabytes(MAX_METADATA_BYTES)} allowed")
+
+
+def depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """How deeply a JSON text nests its arrays and objects (brackets in strings do not count);
+    the scan stops as soon as it passes `limit`."""
+    level = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            level += 1
+            if level > deepest:
+                deepest = level
+                if deepest > limit:
+                    break
+        elif char in "]}":
+            level -= 1
+    return deepest
+
+
+def parse_json(key: str, text: str) -> Any:
+    """One metadata value's JSON, within the limits; ContractError says why not."""
+    if len(text) > MAX_VALUE_BYTES:
+        raise ContractError(f"metadata {key!r} is {megabytes(len(text))}, more than the "
+                            f"{megabytes(MAX_VALUE_BYTES)} a value may have")
+    if depth(text) > MAX_DEPTH:
+        raise ContractError(f"metadata {key!r} nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ContractError(f"metadata {key!r} is not valid JSON") from None
+
+
+def fixed(dim: object) -> int | None:
+    """An axis's fixed length, or None for a dynamic one."""
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
+
+
+def batch_of(shape: Sequence[object]) -> int | None:
+    """The fixed batch size of a signature (None: a dynamic batch axis)."""
+    return fixed(shape[0]) if shape else None
+
+
+def _shape(shape: Sequence[object]) -> str:
+    return "[" + ", ".join(str(d) if fixed(d) else "N" for d in shape) + "]"
+
+
+def output_of(outputs: Sequence[Tensor]) -> Tensor:
+    """A classifier's probabilities: the output of that name, else its first."""
+    return next((out for out in outputs if out[0] == PROBABILITIES), outputs[0])
+
+
+def check_labels(labels: object) -> list[str]:
+    """The labels as names: a list of distinct strings (or whole numbers)."""
+    if not isinstance(labels, list):
+        raise ContractError("its labels are not a list")
+    if len(labels) > MAX_LABELS:
+        raise ContractError(f"it has {len(labels):,} labels, more than {MAX_LABELS:,}")
+    if any(isinstance(label, bool) or not isinstance(label, (str, int)) for label in labels):
+        raise ContractError("its labels should be names (strings)")
+    names = [str(label) for label in labels]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ContractError(f"label {name[:40]!r} appears more than once")
+        seen.add(name)
+    return names
+
+
+def check_model(task: str, labels: Sequence[str], preprocessing: dict, channels: int,
+                size: tuple[int, int], inputs: Sequence[Tensor], outputs: Sequence[Tensor]) -> None:
+    """What the runtime needs of a model of this task, against its own metadata; ContractError
+    names the first thing wrong. Tasks the runtime does not run are not checked."""
+    if task not in (CLASSIFICATION, ENCODER, DECODER):
+        return
+    if len(inputs) != 1:
+        raise ContractError(f"it has {len(inputs)} inputs; the contract allows one")
+    if not outputs:
+        raise ContractError("it has no outputs")
+    name, shape, kind = inputs[0]
+    if kind not in FLOAT_TYPES:
+        raise ContractError(f"its input {name!r} is {kind}, not float")
+    if not shape:
+        raise ContractError(f"its input {name!r} has no batch axis")
+    batch = batch_of(shape)
+    prep = preprocessing.get("kind")
+    if task == DECODER or prep == LATENT:
+        _check_rank(name, shape, 2, "[N, latent dimensions]")
+    elif prep == IMAGE:
+        want = [size[0], size[1], channels]
+        if len(shape) not in (3, 4) or (len(shape) == 3 and channels != 1):
+            raise ContractError(f"its input {name!r} is {_shape(shape)}; its preprocessing asks "
+                                f"for images [N, {want[0]}, {want[1]}, {channels}]")
+        for axis, (dim, wanted) in enumerate(zip(shape[1:], want), 1):
+            if fixed(dim) and dim != wanted:
+                raise ContractError(f"its input {name!r} is {_shape(shape)}, but its preprocessing says "
+                                    f"[N, {want[0]}, {want[1]}, {channels}] (axis {axis})")
+    elif prep == FEATURES:
+        _check_rank(name, shape, 2, "[N, features]")
+        count = len(preprocessing.get("features") or [])
+        if count and fixed(shape[1]) and shape[1] != count:
+            raise ContractError(f"its input {name!r} is {_shape(shape)}, but its preprocessing "
+                                f"names {count} features")
+    elif task == CLASSIFICATION:
+        raise ContractError(f"its preprocessing kind is {str(prep)[:40]!r}, none of image, features or latent")
+    for out, out_shape, out_kind in outputs:
+        if out_kind not in FLOAT_TYPES:
+            raise ContractError(f"its output {out!r} is {out_kind}, not float")
+        if not out_shape:
+            raise ContractError(f"its output {out!r} is a scalar, with no batch axis")
+        if batch_of(out_shape) != batch and batch_of(out_shape) is not None:
+            raise ContractError(f"its output {out!r} has a batch of {out_shape[0]}, its input of "
+                                f"{batch or 'any size'}")
+    if task == CLASSIFICATION:
+        out, out_shape, _ = output_of(outputs)
+        if len(out_shape) != 2:
+            raise ContractError(f"its output {out!r} is {_shape(out_shape)} ({len(out_shape)}-d); a "
+                                f"classifier's is [N, classes]")
+        if not labels:
+            raise ContractError("it is a classifier with no labels")
+        width = fixed(out_shape[1])
+        if width is not None and width != len(labels):
+            raise ContractError(f"its output {out!r} has {width} classes but {len(labels)} labels")
+
+
+def _check_rank(name: str, shape: Sequence[object], rank: int, wanted: str) -> None:
+    if len(shape) != rank:
+        raise ContractError(f"its input {name!r} is {_shape(shape)}; the contract asks for {wanted}")
+
+
+def check_probabilities(values: Any, rows: int, labels: int) -> None:
+    """A run's probabilities: `rows` rows of `labels` each (a dynamic axis is only known now)."""
+    shape = getattr(values, "shape", ())
+    if len(shape) != 2 or shape[0] != rows or shape[1] != labels:
+        raise ContractError(f"it returned probabilities of shape {list(shape)} for {rows} images "
+                            f"and {labels} labels")
+
+
+def probability_problem(values: Sequence[float]) -> str | None:
+    """Why one row of a classifier's output is no probability distribution, or None."""
+    if any(math.isnan(v) for v in values):
+        return "model produced NaN"
+    if not all(map(math.isfinite, values)):
+        return "model produced infinity"
+    low, high, total = min(values, default=0.0), max(values, default=0.0), math.fsum(values)
+    if low < -TOLERANCE:
+        return f"model produced a negative probability ({low:.3g})"
+    if high > 1 + TOLERANCE:
+        return f"model produced a probability above 1 ({high:.3g})"
+    if abs(total - 1) > TOLERANCE:
+        return f"model's probabilities sum to {total:.3g}, not 1"
+    return None
