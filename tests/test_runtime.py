@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx_models
 import onnxruntime as ort
 import pytest
 
-import onnx_models
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
 
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()

@@ -83,7 +83,7 @@ def open_session(
     """Load one model; ModelError if it cannot be read, DeviceError if CUDA fell back."""
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-    except Exception as error:  # onnxruntime raises its own unexported exception types
+    except Exception as error:  # noqa: BLE001 (onnxruntime raises its own unexported exception types)
         raise ModelError(f"cannot load model {path}: {_reason(error)}") from None
     # onnxruntime falls back to the CPU silently when CUDA libraries are missing.
     if device == "cuda" and session.get_providers()[0] != CUDA:
