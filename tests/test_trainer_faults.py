@@ -32,7 +32,7 @@ def iris(out: Path, *args: str) -> list[str]:
 
 def run(argv: list[str]) -> tuple[int, list[dict], str]:
     """Run dl-train to the end; returns exit code, events and stderr."""
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=ENV)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=ENV, check=False)
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
 
 
@@ -122,7 +122,7 @@ def test_kill_while_writing_a_checkpoint_or_the_model_loses_nothing(tmp_path):
     assert "resuming iris after epoch 1" in err
     assert (tmp_path / "iris.onnx").read_bytes() == PREVIOUS
 
-    code, events, err = run(argv)
+    code, _, err = run(argv)
     assert code == 0, err
     assert "resuming iris after epoch 4" in err
     assert history(tmp_path / "iris.onnx") == [1, 2, 3, 4]  # no gap: weights and history are one file
@@ -135,7 +135,7 @@ def test_kill_while_writing_a_checkpoint_or_the_model_loses_nothing(tmp_path):
 def mount_tmpfs(folder: Path, options: str) -> Path:
     folder.mkdir()
     try:
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True, check=False)
     except FileNotFoundError:
         pytest.skip("no mount command to make a small tmpfs")
     if proc.returncode != 0:
@@ -266,14 +266,87 @@ def test_unreadable_checkpoints_fall_back_to_the_one_before_then_start_fresh(tmp
     assert reporter.lines[-1].endswith("; starting tiny from epoch 1")
 
 
+def tiny_model():
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_only_exact_epoch_names_are_checkpoints(tmp_path):
+    """epoch-3.old.npz (a user's copy), epoch-9.npz.bak and a folder named epoch-7.npz are not checkpoints:
+    resume ignores them and the clean-up leaves them alone."""
+    from trainer import checkpoints
+
+    model = tiny_model()
+    kernel = model.layers[0].kernel
+    for epoch in (1, 2):
+        kernel.assign(np.full((2, 1), epoch, np.float32))
+        checkpoints.save(model, tmp_path, [{"epoch": e} for e in range(1, epoch + 1)])
+    (tmp_path / "epoch-3.old.npz").write_bytes((tmp_path / "epoch-2.npz").read_bytes())
+    (tmp_path / "epoch-9.npz.bak").write_bytes(b"")
+    (tmp_path / "epoch-7.npz").mkdir()
+    reporter = Lines()
+    assert checkpoints.restore(model, tmp_path, "tiny", reporter) == [{"epoch": 1}, {"epoch": 2}]
+    assert reporter.lines == [] and float(kernel.numpy()[0, 0]) == 2.0
+
+    for epoch in (3, 4):
+        checkpoints.save(model, tmp_path, [{"epoch": e} for e in range(1, epoch + 1)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-3.npz", "epoch-3.old.npz", "epoch-4.npz", "epoch-7.npz", "epoch-9.npz.bak"]
+
+    # One epoch is "1 epoch".
+    one = tmp_path / "one"
+    checkpoints.save(model, one, [{"epoch": 1}])
+    (one / "epoch-1.npz").rename(one / "epoch-2.npz")
+    assert checkpoints.restore(model, one, "tiny", reporter) == []
+    assert reporter.lines == [f"checkpoint {one / 'epoch-2.npz'} cannot be read (history has 1 epoch, expected 2); starting tiny from epoch 1"]
+
+
+@pytest.mark.parametrize("where, bad", [("weights", np.nan), ("weights", -np.inf), ("optimizer", np.inf)])
+def test_a_checkpoint_with_nan_or_infinite_values_is_refused_naming_it_and_restart(tmp_path, where, bad):
+    from trainer import checkpoints
+
+    model = tiny_model()
+    kernel = model.layers[0].kernel
+    checkpoints.save(model, tmp_path, [{"epoch": 1}])
+    variable = kernel if where == "weights" else model.optimizer.variables[-1]
+    variable.assign(np.full(variable.shape, bad, np.float32))
+    checkpoints.save(model, tmp_path, [{"epoch": 1}, {"epoch": 2}])
+    kernel.assign(np.full((2, 1), 7, np.float32))
+    with pytest.raises(checkpoints.CheckpointError) as caught:
+        checkpoints.restore(model, tmp_path, "tiny", Lines())
+    assert str(caught.value) == (f"checkpoint {tmp_path / 'epoch-2.npz'} holds NaN or infinite values (training diverged, "
+                                 "or the file was changed); run the same command with --restart to start over")
+    assert float(kernel.numpy()[0, 0]) == 7.0  # nothing of it was loaded
+
+
+def test_resuming_from_a_nan_checkpoint_is_one_line_and_restart_starts_over(tmp_path):
+    argv = iris(tmp_path, "--epochs", "2")
+    kill_while_writing(argv, "epoch-2.npz")
+    checkpoint = tmp_path / ".checkpoints" / "iris" / "epoch-1.npz"
+    with np.load(checkpoint) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    arrays["v0000"] = np.full_like(arrays["v0000"], np.nan)
+    np.savez(checkpoint, **arrays)
+
+    code, events, err = run(argv)
+    message = one_error_line(code, events, err, f"checkpoint {checkpoint} holds NaN or infinite values")
+    assert code == 2 and message.endswith("run the same command with --restart to start over")
+    assert not (tmp_path / "iris.onnx").exists() and checkpoint.exists()
+
+    code, _, err = run([*argv, "--restart"])
+    assert code == 0, err
+    assert history(tmp_path / "iris.onnx") == [1, 2]
+
+
 def test_an_hdf5_write_failure_is_one_line_and_leaves_nothing(tmp_path):
     """Keras's .h5 writer (vae.weights.h5) reports a full disk as HDF5 text naming the errno."""
     from trainer.outdir import OutputError, atomic_target
 
     hdf5 = "Unable to synchronously create file (file write failed: time = ...\n, errno = 28, error message = 'No space left on device')"
-    with pytest.raises(OutputError, match=r"^cannot write \S+vae.weights.h5: No space left on device; earlier files are kept"):
-        with atomic_target(tmp_path / "vae.weights.h5", suffix=".weights.h5"):
-            raise OSError(hdf5)
+    with (pytest.raises(OutputError, match=r"^cannot write \S+vae.weights.h5: No space left on device; earlier files are kept"),
+          atomic_target(tmp_path / "vae.weights.h5", suffix=".weights.h5")):
+        raise OSError(hdf5)
     assert list(tmp_path.iterdir()) == []
 
 

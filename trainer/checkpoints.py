@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from trainer.data import one_line
+from trainer.data import DataError, one_line, plural
 from trainer.outdir import write_atomic
 from trainer.progress import Reporter
 
 KEEP = 2  # the newest checkpoint and the one before it
+NAME = re.compile(r"epoch-(0|[1-9][0-9]*)\.npz")  # what save writes; epoch-3.old.npz is someone else's file
+
+
+class CheckpointError(DataError):
+    """A checkpoint that must not be resumed from; one line for the user, exit 2 like bad data."""
 
 
 def checkpoint_dir(out: Path, name: str) -> Path:
@@ -42,7 +48,9 @@ def restore(model, folder: Path, name: str, reporter: Reporter, upto: int | None
     for i, path in enumerate(found):
         try:
             return _load(model, path)
-        except Exception as exc:  # truncated, corrupt or from another model: all mean "try the one before"
+        except CheckpointError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (truncated, corrupt or from another model: all mean "try the one before")
             after = f"trying {found[i + 1].name}" if i + 1 < len(found) else f"starting {name} from epoch 1"
             reporter.info(f"checkpoint {path} cannot be read ({one_line(exc)}); {after}")
     return []
@@ -64,11 +72,16 @@ def _load(model, path: Path) -> list[dict]:
         arrays = [npz[key] for key in sorted(k for k in npz.files if k != "history")]
     epoch = _epoch(path)
     if not isinstance(history, list) or len(history) != epoch:
-        raise ValueError(f"history has {len(history)} epochs, expected {epoch}")
+        raise ValueError(f"history has {plural(len(history), 'epoch')}, expected {epoch}")
     variables = _variables(model)
     shapes = [tuple(v.shape) for v in variables]
     if [a.shape for a in arrays] != shapes:
         raise ValueError("its variables do not fit this model")
+    # A run that diverged (or a changed file) would go on from NaN silently, and export NaN; the one
+    # before it diverges the same way, so it is no way out either.
+    if not all(np.isfinite(a).all() for a in arrays if np.issubdtype(a.dtype, np.inexact)):
+        raise CheckpointError(f"checkpoint {path} holds NaN or infinite values (training diverged, or the file was changed); "
+                              "run the same command with --restart to start over")
     for variable, array in zip(variables, arrays):
         variable.assign(array)
     return history
@@ -82,8 +95,11 @@ def _variables(model) -> list:
 
 
 def _newest_first(folder: Path) -> list[Path]:
-    return sorted(folder.glob("epoch-[0-9]*.npz"), key=_epoch, reverse=True) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    found = [path for path in folder.iterdir() if NAME.fullmatch(path.name) and path.is_file()]
+    return sorted(found, key=_epoch, reverse=True)
 
 
 def _epoch(path: Path) -> int:
-    return int(path.stem.removeprefix("epoch-"))
+    return int(NAME.fullmatch(path.name).group(1))
