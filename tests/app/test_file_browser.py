@@ -1,13 +1,15 @@
-"""The image browser lists folders and images, and hides what a user never wants to open."""
+"""The image browser lists folders and images, hides what a user never wants to open, goes up a folder,
+filters by name and shows long names cut with an ellipsis."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from app_helpers import wait_for
+from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tui.widgets.file_browser import ImageTree, first_image
+from tui.widgets.file_browser import ImageTree, first_image, shorten
 
 
 class BrowserApp(App[None]):
@@ -33,3 +35,89 @@ async def test_the_tree_shows_images_the_runtime_opens_and_folders(tmp_path: Pat
         shown = sorted(node.data.path.name for node in tree.root.children)
     assert shown == ["a.png", "b.JPG", "sub"]
     assert first_image(tmp_path) == tmp_path / "a.png"
+
+
+class RootedApp(App[None]):
+    """The tree as the Classify screen has it: a border, a fixed width, the cursor on a start file."""
+
+    CSS = "#browser { width: 30; border: round $primary; }"
+
+    def __init__(self, folder: Path, select: Path | None = None) -> None:
+        super().__init__()
+        self.folder, self.select = folder, select
+
+    def compose(self) -> ComposeResult:
+        yield ImageTree(self.folder, select=self.select, id="browser")
+
+
+def names(tree: ImageTree) -> list[str]:
+    """The names under the tree's root, in order."""
+    return [node.data.path.name for node in tree.root.children]
+
+
+def tree_lines(app: App) -> list[str]:
+    """The tree's rows as the terminal shows them, borders included."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_backspace_goes_up_to_the_parent_folder_with_the_cursor_on_the_one_left(tmp_path: Path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"")
+    (tmp_path / "up.png").write_bytes(b"")
+    app = RootedApp(tmp_path / "images", select=tmp_path / "images" / "a.png")
+    async with app.run_test(size=(60, 12)) as pilot:
+        tree = app.query_one(ImageTree)
+        await wait_for(pilot, lambda: names(tree) == ["a.png"] and tree.cursor_line == 1)
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: names(tree) == ["images", "up.png"])
+        await wait_for(pilot, lambda: tree.cursor_node is not None and tree.cursor_node.data.path.name == "images")
+        assert tree.path == tmp_path
+        assert "⌫ up" in str(tree.border_subtitle)  # the key is on screen, not only in the help
+
+
+async def test_slash_filters_the_file_names_as_you_type_and_escape_clears_it(tmp_path: Path):
+    for name in ("cat-1.png", "dog-1.png", "DOG-2.png", "quail.png"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    app = RootedApp(tmp_path)
+    async with app.run_test(size=(60, 12)) as pilot:
+        tree = app.query_one(ImageTree)
+        await wait_for(pilot, lambda: len(names(tree)) == 5)
+        await pilot.press("slash", "d", "o", "g")
+        await wait_for(pilot, lambda: names(tree) == ["sub", "dog-1.png", "DOG-2.png"])  # any case; folders stay
+        assert "/dog" in str(tree.border_subtitle)
+        await pilot.press("backspace", "backspace", "backspace", "q")  # keys that mean something else
+        await wait_for(pilot, lambda: names(tree) == ["sub", "quail.png"])
+        assert app.is_running and tree.path == tmp_path  # q typed, not quit; backspace edited, not went up
+        await pilot.press("enter")
+        assert "filter: q" in str(tree.border_subtitle)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(names(tree)) == 5)
+        assert tree.filter == ""
+
+
+async def test_a_long_name_is_cut_in_the_middle_keeping_its_ending_and_w_widens_the_tree(tmp_path: Path):
+    long_name = "a_really_long_file_name_that_goes_on_and_on-2024-01-01.png"
+    (tmp_path / long_name).write_bytes(b"")
+    (tmp_path / "b.png").write_bytes(b"")
+    app = RootedApp(tmp_path)
+    async with app.run_test(size=(140, 12)) as pilot:
+        tree = app.query_one(ImageTree)
+        await wait_for(pilot, lambda: len(names(tree)) == 2)
+        await pilot.pause(0.1)
+        row = next(line for line in tree_lines(app) if "a_really" in line)
+        assert "…" in row and "01.png│" in row  # cut where it shows, its extension kept
+        assert tree.max_scroll_x == 0  # no sideways scrolling to find the rest
+        assert "w wider" in str(tree.border_subtitle)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: any(long_name in line for line in tree_lines(app)))
+        await pilot.press("w")
+        await wait_for(pilot, lambda: tree.outer_size.width == 30)
+
+
+def test_shorten_keeps_the_icon_and_the_ending():
+    text = Text("📄 " + "x" * 40 + ".png", style="bold")
+    short = shorten(text, 20, keep=1)
+    assert short.cell_len <= 20
+    assert short.plain.startswith("📄 x") and short.plain.endswith(".png") and "…" in short.plain
+    assert shorten(Text("📄 b.png"), 20, keep=1).plain == "📄 b.png"

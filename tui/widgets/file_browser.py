@@ -1,19 +1,34 @@
-"""A directory tree of folders and images that announces the image under the cursor."""
+"""A directory tree of folders and images that announces the image under the cursor.
+
+Backspace goes up to the parent folder, `/` filters the file names as you type, and `w` widens the
+tree; a name longer than the tree is cut in the middle with an ellipsis, keeping its ending.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text, TextType
-from textual import on
+from textual import events, on
+from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DirectoryTree, Tree
 from textual.widgets._directory_tree import DirEntry
+from textual.widgets._tree import TreeNode
 
-from tui.runtime.preprocess import IMAGE_SUFFIXES  # one list of the formats the runtime opens
+# One list of the formats the runtime opens.
+from tui.runtime.preprocess import IMAGE_SUFFIXES
 from tui.text import clean
+
+ELLIPSIS = "…"
+FILTER_DELAY = 0.2  # seconds of no typing before the folders are listed again with the filter
+WIDE = 0.6  # `w` widens the tree to fit the longest name, up to this share of its container
 
 
 def first_image(folder: Path) -> Path | None:
@@ -25,13 +40,46 @@ def first_image(folder: Path) -> Path | None:
     return next((p for p in names if p.is_file()), None)
 
 
+def shorten(text: Text, width: int, keep: int = 0) -> Text:
+    """TEXT cut to WIDTH cells by an ellipsis in the middle, keeping its first KEEP characters (an icon)
+    and its ending (the file's extension), and its styles."""
+    if text.cell_len <= width:
+        return text
+    plain = text.plain
+    room = width - cell_len(plain[:keep]) - 1  # cells for the name's two sides, less the ellipsis
+    if room < 2:
+        return text[:keep]
+    end = len(plain)  # the ending takes about a third of the room
+    while end - 1 > keep and cell_len(plain[end - 1:]) <= room // 3:
+        end -= 1
+    start = keep
+    while start < end and cell_len(plain[keep:start + 1]) <= room - cell_len(plain[end:]):
+        start += 1
+    ellipsis = text[start:start + 1]  # styled as the character it replaces
+    ellipsis.plain = ELLIPSIS
+    return text[:start] + ellipsis + text[end:]
+
+
 class ImageTree(DirectoryTree):
     """Folders and image files; moving the cursor onto an image selects it, so browsing is one key per image."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("backspace", "parent", "Up a folder", show=False, id="browser.parent",
+                tooltip="Show the folder above this one"),
+        Binding("slash", "filter", "Filter", show=False, id="browser.filter",
+                tooltip="Type part of a file name to show only the files that have it; Escape clears"),
+        Binding("w", "wider", "Wider", show=False, id="browser.wider",
+                tooltip="Widen the tree to fit long names; again for the usual width"),
+    ]
 
     def __init__(self, path: Path, *, select: Path | None = None, id: str | None = None) -> None:
         super().__init__(path, id=id)
         # The file already on screen: the cursor goes onto it once its folder has loaded.
         self._select = select.resolve() if select is not None else None
+        self.filter = ""  # file names shown contain this (any case); "" shows every file
+        self.typing = False  # keys go to the filter (after `/`, until Enter or Escape)
+        self.wide = False
+        self._refilter: Timer | None = None
 
     @dataclass
     class ImageHighlighted(Message):
@@ -45,12 +93,19 @@ class ImageTree(DirectoryTree):
             """The tree that sent it."""
             return self.tree
 
+    def on_mount(self) -> None:
+        """Say which keys go up, filter and widen."""
+        self._show_state()
+
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        """Hide dot files, Python caches and files the runtime will not open; keep other folders."""
+        """Hide dot files, Python caches and files the runtime will not open; keep other folders.
+        With a filter, files whose name does not contain it are hidden too."""
+        wanted = self.filter.casefold()
         for path in paths:
             if path.name.startswith(".") or path.name == "__pycache__":
                 continue
-            if self._safe_is_dir(path) or path.suffix.lower() in IMAGE_SUFFIXES:
+            is_image = path.suffix.lower() in IMAGE_SUFFIXES and wanted in path.name.casefold()
+            if is_image or self._safe_is_dir(path):
                 yield path
 
     def process_label(self, label: TextType) -> Text:
@@ -58,9 +113,124 @@ class ImageTree(DirectoryTree):
         plain = label.plain if isinstance(label, Text) else label
         return Text(clean(plain))
 
+    # Long names --------------------------------------------------------------------------------------
+    def _room(self, node: TreeNode[DirEntry]) -> int:
+        """Cells a node's label may take: the tree's width less the guides in front of it."""
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        return self.scrollable_content_region.width - depth * self.guide_depth
+
+    def render_label(self, node: TreeNode[DirEntry], base_style: Style, style: Style) -> Text:
+        """The label, cut in the middle with an ellipsis when it is wider than the tree."""
+        label = super().render_label(node, base_style, style)
+        room = self._room(node)
+        return shorten(label, room, keep=1) if room > 0 else label
+
+    def on_resize(self) -> None:
+        """Labels are cut to the new width."""
+        self._show_state()
+
+    @staticmethod
+    def _natural_width(node: TreeNode[DirEntry]) -> int:
+        """Cells a node's label takes uncut: its icon (two cells and a space) and its name."""
+        return 3 + node.label.cell_len
+
+    def _cut(self) -> bool:
+        """Whether some label shown is cut to fit."""
+        return any(self._natural_width(node) > self._room(node) for node in self._shown_nodes())
+
+    def _shown_nodes(self) -> list[TreeNode[DirEntry]]:
+        nodes, stack = [], [self.root]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            if node.is_expanded:
+                stack.extend(node.children)
+        return nodes
+
+    def action_wider(self) -> None:
+        """Fit the longest name shown, up to WIDE of the screen's width; again for the usual width."""
+        self.wide = not self.wide
+        if self.wide and self.parent is not None:
+            need = max((self._natural_width(node) + self._room(self.root) - self._room(node)
+                        for node in self._shown_nodes()), default=0)
+            extra = self.outer_size.width - self.scrollable_content_region.width
+            limit = int(self.parent.content_region.width * WIDE)
+            self.styles.width = max(self.outer_size.width, min(need + extra, limit))
+        else:
+            self.styles.width = None  # back to the width app.tcss gives
+        self._show_state()
+
+    # Up a folder -------------------------------------------------------------------------------------
+    def action_parent(self) -> None:
+        """Show the parent folder, the cursor on the folder we came from."""
+        here = Path(self.path).resolve()
+        if here.parent == here:
+            self.notify("this is the top folder", severity="warning")
+            return
+        self._select = here
+        self.path = here.parent
+        self._show_state()
+
+    # Filter ------------------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        """Start typing a filter (the folders stay, so you can still move between them)."""
+        self.typing = True
+        self._show_state()
+
+    def on_key(self, event: events.Key) -> None:
+        """While typing a filter, letters and Backspace edit it, Enter keeps it, Escape clears it."""
+        if not self.typing and not (self.filter and event.key == "escape"):
+            return
+        if event.key == "escape":
+            self.typing = False
+            self._set_filter("")
+        elif event.key == "enter":
+            self.typing = False
+        elif event.key == "backspace":
+            if self.filter:
+                self._set_filter(self.filter[:-1])
+            else:
+                self.typing = False
+        elif event.is_printable and event.character:
+            self._set_filter(self.filter + event.character)
+        else:  # arrows and the like still move the cursor
+            return
+        event.stop()
+        event.prevent_default()
+        self._show_state()
+
+    def _set_filter(self, text: str) -> None:
+        """List the folders again with the new filter once typing pauses."""
+        if text == self.filter:
+            return
+        self.filter = text
+        if self._refilter is not None:
+            self._refilter.stop()
+        self._refilter = self.set_timer(FILTER_DELAY, self._apply_filter)
+
+    async def _apply_filter(self) -> None:
+        """List every open folder again through filter_paths."""
+        await self.reload()
+
+    def _show_state(self) -> None:
+        """The bottom border: the filter being typed or in use, else the keys this tree adds."""
+        if self.typing:
+            self.border_subtitle = Text(f"/{clean(self.filter)}▏")
+        elif self.filter:
+            self.border_subtitle = Text(f"filter: {clean(self.filter)} · esc clears")
+        else:
+            hints = ["⌫ up", "/ filter"] + (["w wider"] if self.wide or self._cut() else [])
+            width = self.outer_size.width - 4
+            line = "  ".join(hints)
+            self.border_subtitle = line if len(line) <= width or width <= 0 else " ".join(hints)
+
+    # Cursor ------------------------------------------------------------------------------------------
     @on(Tree.NodeExpanded)
     def _select_start(self, event: Tree.NodeExpanded[DirEntry]) -> None:
         """Put the cursor on the start file when its folder's entries arrive, so Down goes to the next one."""
+        self.call_after_refresh(self._show_state)
         if self._select is None:
             return
         for node in event.node.children:
