@@ -25,12 +25,26 @@ def test_train_without_tensorflow_says_how_to_install_it(no_tensorflow, tmp_path
     result = subprocess.run(
         [sys.executable, "-c", "from trainer.cli import main; main()", "iris", "--epochs", "1",
          "--out", str(tmp_path / "out"), "--progress", progress],
-        env=no_tensorflow, capture_output=True, text=True, timeout=60)
+        env=no_tensorflow, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["error: training needs TensorFlow, which this install does not have: "
-                     "pip install 'dl-tui[train]'"]
+    assert lines == [("error: training needs TensorFlow, which this install does not have: "
+                      "pip install 'dl-tui[train]'")]
     if progress == "jsonl":
         events = [json.loads(line) for line in result.stdout.splitlines()]
         assert events[-1]["event"] == "error" and "pip install 'dl-tui[train]'" in events[-1]["message"]
+
+
+@pytest.mark.parametrize("out", ["exported", "new/nested/exported", "existing"])
+def test_train_without_tensorflow_leaves_no_folder_behind(no_tensorflow, tmp_path, out):
+    """Training that cannot start creates nothing: not --out (the default, exported/), nor its parents;
+    a folder that was there stays, without the lock file."""
+    (tmp_path / "existing").mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    result = subprocess.run(
+        [sys.executable, "-c", "from trainer.cli import main; main()", "iris", "--epochs", "1", "--progress", "none",
+         *([] if out == "exported" else ["--out", str(tmp_path / out)])],
+        env=no_tensorflow, capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr
+    assert sorted(tmp_path.rglob("*")) == before

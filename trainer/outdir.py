@@ -28,11 +28,12 @@ class OutputError(Exception):
 
 @contextmanager
 def claim(out: Path) -> Iterator[None]:
-    """Make OUT, hold its lock for the run, and remove temporary files that killed runs left there."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot use --out {out}: {exc.strerror or exc}") from None
+    """Make OUT, hold its lock for the run, and remove temporary files that killed runs left there.
+
+    Folders it made are removed again if the run leaves them empty: a run that cannot start (no
+    TensorFlow, a bad strategy) creates nothing.
+    """
+    made = _missing(out)
     fd = _lock(out)
     try:
         remove_stale_temps(out)
@@ -41,14 +42,37 @@ def claim(out: Path) -> Iterator[None]:
         # Unlink before unlocking: a run that opened this file meanwhile sees it gone and retries.
         (out / LOCK_NAME).unlink(missing_ok=True)
         os.close(fd)
+        for folder in made:  # deepest first; rmdir refuses a folder that has anything in it
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _missing(out: Path) -> list[Path]:
+    """OUT and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    return missing
 
 
 def _lock(out: Path) -> int:
-    """An exclusive flock on OUT's lock file, which names our PID; OutputError naming the holder's if taken."""
+    """Make OUT and take an exclusive flock on its lock file, which names our PID; OutputError naming
+    the holder's if taken."""
     path = out / LOCK_NAME
+    attempts = 0
     while True:
         try:
+            out.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError as exc:  # a run that made OUT removed it, empty, as we made it
+            attempts += 1
+            if attempts < 5:
+                continue
+            raise OutputError(f"cannot use --out {out}: {exc.strerror or exc}") from None
         except OSError as exc:
             raise OutputError(f"cannot use --out {out}: {exc.strerror or exc}") from None
         try:
