@@ -18,7 +18,7 @@ import typer
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
 from trainer.outliers import OutlierLoss
-from trainer.progress import JsonlReporter, Reporter, make_reporter
+from trainer.progress import JsonlReporter, Reporter, make_reporter, refuse_closed_streams
 from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
 
 app = typer.Typer(
@@ -121,6 +121,8 @@ def _run(progress: ProgressMode, job) -> None:
         _fail(reporter, f"interrupted; {RESUME_HINT}", 130)
     except Terminated:
         _fail(reporter, f"terminated; {RESUME_HINT}", 143)
+    except BrokenPipeError:  # `| head`: the reader went away; quiet, as if killed by SIGPIPE (as dl-tui)
+        raise typer.Exit(128 + signal.SIGPIPE) from None
     except Exception as exc:  # a failed export or a missing VAE is one line; anything else is a bug: traceback
         from trainer.export import ExportError
         from trainer.training import MissingModelError
@@ -292,6 +294,7 @@ def all_models(
 
 def main() -> None:
     """Console-script entry point."""
+    refuse_closed_streams("dl-train")
     app()
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, get_args
 
 import click
 
-from tui.options import Command, command, device_option, models_option, precision_option
+from tui.options import (Command, command, device_option, models_option, precision_option,
+                         refuse_closed_streams)
 from tui.runtime.choices import Device, Precision
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
@@ -168,6 +169,7 @@ def mistyped_command(args: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """The `dl-tui` console script."""
     args = sys.argv[1:] if argv is None else list(argv)
+    refuse_closed_streams("dl-tui")
     if meant := mistyped_command(args):
         print(f"dl-tui: error: no such command or path: {clean(args[0])} (did you mean "
               f"`dl-tui {meant}`?)", file=sys.stderr)

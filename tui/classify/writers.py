@@ -11,9 +11,17 @@ the bar in the table where the image does not look like a digit.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
+import select
+import signal
+import stat
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
@@ -57,6 +65,80 @@ def _out() -> TextIO:
     return sys.stdout
 
 
+# A pipe takes a write of at most PIPE_BUF bytes whole or not at all.
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def emit(text: str) -> None:
+    """Whole lines to stdout: straight to its file descriptor (see `write_lines`), or
+    through the stream where it has none (a test's capture) or is a terminal (people)."""
+    out = _out()
+    try:
+        fd = None if out.isatty() else out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        fd = None
+    if fd is None:
+        out.write(text)
+        out.flush()
+        return
+    out.flush()  # whatever went through the stream goes first
+    write_lines(fd, text.encode(getattr(out, "encoding", None) or "utf-8",
+                                getattr(out, "errors", None) or "strict"))
+
+
+def write_lines(fd: int, data: bytes) -> None:
+    """Write DATA, whole lines, so that no signal leaves half a line behind.
+
+    A signal handler raises (Stopped, KeyboardInterrupt) where a write is interrupted. A
+    write to a pipe of at most PIPE_BUF bytes is never cut: interrupted, it wrote nothing.
+    So the lines go in such pieces; a longer line, or any write to a socket or a device
+    (where a write can stop part way), goes with the signals held, acted on once it is out.
+    A regular file is never cut by a signal: it takes the lot at once.
+    """
+    mode = os.fstat(fd).st_mode
+    view = memoryview(data)
+    if stat.S_ISREG(mode):
+        _write_all(fd, view)
+        return
+    pipe = stat.S_ISFIFO(mode)
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + PIPE_BUF) + 1
+        if end <= start:  # one line longer than PIPE_BUF (or no line end at all)
+            end = data.find(b"\n", start + PIPE_BUF) + 1 or len(data)
+        if pipe and end - start <= PIPE_BUF:
+            _write_all(fd, view[start:end])
+        else:
+            with _signals_held():
+                _write_all(fd, view[start:end])
+        start = end
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Within: SIGINT, SIGTERM and SIGHUP are noted, not acted on; after, each that came
+    is raised again, for the handler it would have had."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and ours write from there)
+        return
+    arrived: list[int] = []
+    before = {signum: signal.signal(signum, lambda signum, frame: arrived.append(signum))
+              for signum in HELD}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
+
+
 class JsonlWriter:
     """One JSON object per file and model; the path kept exact (JSON escapes controls)."""
 
@@ -64,9 +146,7 @@ class JsonlWriter:
         self.top = top
 
     def write(self, batch: Batch) -> None:
-        out = _out()
-        out.write("".join(self._line(row) for rows in batch for row in rows))
-        out.flush()
+        emit("".join(self._line(row) for rows in batch for row in rows))
 
     def _line(self, row: Row) -> str:
         line = self._plain(row)
@@ -142,7 +222,8 @@ class CsvWriter:
         self.started = False
 
     def write(self, batch: Batch) -> None:
-        writer = csv.writer(_out(), lineterminator="\n")
+        buffer = io.StringIO()  # the batch's lines, then one emit (whole lines only)
+        writer = csv.writer(buffer, lineterminator="\n")
         if not self.started:
             writer.writerow(["path", "model", "label", "confidence", "error", "ood_score", "ood_flagged",
                              *self._header()])
@@ -154,7 +235,7 @@ class CsvWriter:
                     "" if row.confidence is None else f"{row.confidence:.6g}",
                     _text_cell(row.error or ""), *_ood_cells(row), *self._probabilities(row),
                 ])
-        _out().flush()
+        emit(buffer.getvalue())
 
     def _header(self) -> list[str]:
         if self.top is None:
