@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from textual import on
-from textual.events import ScreenResume
+from textual.events import Mount, ScreenResume
 from textual.screen import Screen
+from textual.widgets import Header
+
+from tui.widgets.screen_tabs import ScreenTabs
 
 if TYPE_CHECKING:
     from tui.app import DlTuiApp
@@ -29,6 +32,16 @@ class AppScreen(Screen):
     def runtime(self) -> Runtime:
         """The shared onnxruntime models."""
         return self.dl_app.runtime
+
+    @on(Mount)
+    async def _screen_tabs(self) -> None:
+        """The stock header gives way to one naming every screen, this one highlighted (tui/widgets/screen_tabs.py)."""
+        app = self.dl_app
+        mode = next((mode for mode, screen in app.MODES.items() if isinstance(screen, type) and isinstance(self, screen)),
+                    app.current_mode)
+        for header in self.query_children(Header):
+            header.display = False
+            await self.mount(ScreenTabs(app.SCREENS_BY_KEY, mode, id="screen-tabs"), after=header)
 
     @on(ScreenResume)
     def catch_up(self) -> None:

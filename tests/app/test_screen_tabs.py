@@ -1,0 +1,71 @@
+"""The header names every screen by its key and marks the one shown, at 80x24 and narrower, in one row."""
+
+from __future__ import annotations
+
+from app_helpers import wait_for
+
+from tui.screens.classify import ClassifyScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.train import TrainScreen
+from tui.widgets.screen_tabs import ScreenTabs
+
+SMALL = (80, 24)
+
+
+def header_row(app) -> list:
+    """The top row's segments: (text, style)."""
+    return list(app.screen._compositor.render_strips()[0])
+
+
+def style_of(app, word: str):
+    """The style the top row draws WORD in."""
+    return next(segment.style for segment in header_row(app) if word in segment.text)
+
+
+async def test_the_header_names_every_screen_and_marks_the_one_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for(pilot, lambda: "CPUExecutionProvider" in app.sub_title)
+        top = "".join(segment.text for segment in header_row(app))
+        for key, _, title in app.SCREENS_BY_KEY:
+            assert f"{key} {title}" in top
+        assert "CPUExecution" in top  # what runs the models stays in the header
+        current, other = style_of(app, "Classify"), style_of(app, "Train")
+        assert current.bgcolor != other.bgcolor and current.bold and not other.bold
+        await pilot.press("3")
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen))
+        await pilot.pause(0.1)
+        assert style_of(app, "Train").bold and not style_of(app, "Classify").bold
+
+
+async def test_the_header_takes_no_row_of_its_own(make_app):
+    """It replaces the stock header's row: the screens keep every row they had at 80x24."""
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause(0.2)
+        tabs = app.screen.query_one(ScreenTabs)
+        assert tabs.region.y == 0 and tabs.region.height == 1
+        body = [widget for widget in app.screen.children if widget.display and widget.region.height]
+        assert min(widget.region.y for widget in body if widget is not tabs) == 1
+
+
+async def test_clicking_a_screen_name_goes_there(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause(0.2)
+        tabs = app.screen.query_one(ScreenTabs)
+        x = next(start for start, _, mode in tabs._spans if mode == "models")
+        await pilot.click(ScreenTabs, offset=(x + 1, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelsScreen))
+        await pilot.click(ScreenTabs, offset=(2, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, ClassifyScreen))
+
+
+async def test_at_40_columns_every_key_still_shows_and_the_current_name(make_app):
+    app = make_app()
+    async with app.run_test(size=(40, 24)) as pilot:
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        top = "".join(segment.text for segment in header_row(app))
+        assert " 1 " in top and " 3 " in top and " 4 " in top and " 5 " in top
+        assert "2 Latent space" in top

@@ -1,0 +1,86 @@
+"""The header row: every screen by its key, the one shown highlighted, then what runs the models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+
+from tui.text import clean
+
+# Each tab is " key title "; the title side gets what the tabs leave, down to this many columns.
+TITLE_ROOM = 24
+
+
+class ScreenTabs(Widget):
+    """One row naming every screen (`1 Classify  2 Latent space ...`), the current one highlighted;
+    click a name to go there. The app's title and sub-title (provider, models folder) fill the rest."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"screen-tabs--tab", "screen-tabs--current", "screen-tabs--title"}
+
+    DEFAULT_CSS = """
+    ScreenTabs { dock: top; width: 100%; height: 1; background: $panel; color: $foreground; }
+    ScreenTabs > .screen-tabs--tab { color: $foreground 70%; }
+    ScreenTabs > .screen-tabs--current { background: $primary; color: $text; text-style: bold; }
+    ScreenTabs > .screen-tabs--title { color: $foreground 70%; }
+    """
+
+    def __init__(self, screens: Sequence[tuple[str, str, str]], current: str, *, id: str | None = None) -> None:
+        """`screens` holds (key, mode, title) for each screen, in order; `current` is this screen's mode."""
+        super().__init__(id=id)
+        self.screens = list(screens)
+        self.current = current
+        self._spans: list[tuple[int, int, str]] = []  # (start, end, mode) of each tab as last drawn
+
+    def on_mount(self) -> None:
+        """Redraw when the title or sub-title changes (the provider arrives from a worker)."""
+        self.watch(self.app, "title", self.refresh, init=False)
+        self.watch(self.app, "sub_title", self.refresh, init=False)
+
+    def labels(self, width: int) -> list[str]:
+        """Each tab's text, as long as WIDTH allows: full titles, first words, or keys beside the current title."""
+        full = [f" {key} {title} " for key, _, title in self.screens]
+        short = [f" {key} {title.split()[0]} " for key, _, title in self.screens]
+        keys = [f" {key} {title} " if mode == self.current else f" {key} " for key, mode, title in self.screens]
+        for labels in (full, short):
+            if sum(map(len, labels)) + TITLE_ROOM <= width:
+                return labels
+        return short if sum(map(len, short)) <= width else keys
+
+    def title_text(self) -> str:
+        """The app's title and sub-title, as the stock header shows them."""
+        title, sub_title = clean(self.app.title), clean(self.app.sub_title)
+        return f"{title} — {sub_title}" if sub_title else title
+
+    def render(self) -> Text:
+        """The tabs from the left, the title against the right edge, cut with an ellipsis if short of room."""
+        width = self.size.width
+        tab_style = self.get_component_rich_style("screen-tabs--tab")
+        current_style = self.get_component_rich_style("screen-tabs--current")
+        text = Text(no_wrap=True, overflow="crop")
+        self._spans = []
+        for (_, mode, _), label in zip(self.screens, self.labels(width)):
+            start = text.cell_len
+            text.append(label, style=current_style if mode == self.current else tab_style)
+            self._spans.append((start, text.cell_len, mode))
+        room = width - text.cell_len - 2
+        if room >= 8:
+            title = Text(self.title_text(), style=self.get_component_rich_style("screen-tabs--title"))
+            title.truncate(room, overflow="ellipsis")
+            text.append(" " * (width - text.cell_len - title.cell_len - 1))
+            text.append_text(title)
+        return text
+
+    def mode_at(self, x: int) -> str | None:
+        """The screen whose tab covers column X, if any."""
+        return next((mode for start, end, mode in self._spans if start <= x < end), None)
+
+    async def on_click(self, event: events.Click) -> None:
+        """Go to the screen whose name was clicked."""
+        mode = self.mode_at(event.x)
+        if mode is not None and mode != self.current:
+            event.stop()
+            await self.app.run_action(f"goto('{mode}')")
