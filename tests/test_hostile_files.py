@@ -9,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from tui.classify.sources import iter_files
 from tui.runtime import ImageError, prepare
-from tui.runtime.preprocess import IMAGE_SUFFIXES, MAX_PIXELS, SUPPORTED_FORMATS
+from tui.runtime.preprocess import IMAGE_SUFFIXES, MAX_PIXELS
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS_HEADER = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n"
@@ -37,7 +38,7 @@ def classify(*args, env=None, timeout=60) -> tuple[list[dict], subprocess.Comple
     """`dl-tui classify -f jsonl` in a fresh interpreter: its rows and the finished process."""
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "classify", "-f", "jsonl", *map(str, args)],
-        capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env,
+        check=False, capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env,
     )
     return [json.loads(line) for line in proc.stdout.splitlines()], proc
 
@@ -100,6 +101,17 @@ def test_every_open_in_tui_names_its_formats():
         if "Image.open(" in line and "formats=" not in line
     ]
     assert calls == []
+
+
+def test_every_picture_file_is_opened_in_one_place():
+    # open_image: one open, checked with fstat, sizes checked, never mapped into memory.
+    files = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tui").rglob("*.py")
+        for line in path.read_text().splitlines()
+        if "Image.open(" in line
+    ]
+    assert files == ["tui/runtime/preprocess.py"]
 
 
 # --- formats Pillow names but does not open -------------------------------------------
@@ -221,8 +233,8 @@ def big_files(tmp_path_factory):
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_big_pictures_stay_under_300_mb_or_are_refused_at_once(big_files):
     files = sorted(big_files.iterdir())
-    proc = subprocess.run([sys.executable, "-c", PEAK, *map(str, files)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", PEAK, *map(str, files)], check=False,
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     report = [line.split("\t") for line in proc.stdout.splitlines()]
     assert len(report) == len(files)
@@ -318,3 +330,237 @@ def test_walk_order_is_unchanged(tmp_path):
             (parent / f"{i:02d}{rng.choice(['.png', '.txt', '.jpg'])}").write_bytes(b"x")
     found = [path for path, error in iter_files([tmp_path], recursive=True)]
     assert found == walked_recursively(tmp_path) and len(found) > 10
+
+
+# --- files that change while read, or lie about their size ----------------------------
+
+CHANGING = """
+import sys, time
+from tui.runtime.preprocess import ImageError, load_image
+
+ok, failed = 0, set()
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        load_image(sys.argv[1])
+        ok += 1
+    except ImageError as error:
+        failed.add(str(error))
+print(ok, len(failed), sorted(failed)[:3], sep="\\t")
+"""
+
+
+def spawn(script: str, *args, data_limit: int = 1536 << 20) -> subprocess.Popen:
+    """A fresh interpreter running `script`, its data segment capped so that a file that
+    still unpacks into gigabytes fails there, not on the machine."""
+    cap = f"import resource\nresource.setrlimit(resource.RLIMIT_DATA, ({data_limit}, {data_limit}))\n"
+    return subprocess.Popen([sys.executable, "-c", cap + script, *map(str, args)], cwd=ROOT,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="truncating a file under a reader: Linux")
+@pytest.mark.parametrize("suffix", [".pgm", ".bmp", ".tga"])
+def test_a_file_cut_short_while_it_is_read_is_an_error_not_sigbus(tmp_path, suffix):
+    # Raw PGM, BMP and TGA are what Pillow maps into memory when it opens them by name:
+    # reading a page the file no longer has kills the process with SIGBUS.
+    path = tmp_path / f"changing{suffix}"
+    Image.new("L", (3000, 3000), 200).save(path)
+    whole = path.read_bytes()
+    reader = spawn(CHANGING, path, 3)
+    deadline = time.monotonic() + 30
+    while reader.poll() is None and time.monotonic() < deadline:
+        os.truncate(path, 100)  # another program rewrites the file as we read it
+        time.sleep(0.001)
+        with open(path, "r+b") as file:
+            file.write(whole)
+        time.sleep(0.001)
+    out, err = reader.communicate(timeout=30)
+    assert reader.returncode == 0, (reader.returncode, err)  # -7 is SIGBUS
+    ok, kinds, said = out.rstrip("\n").split("\t")
+    assert int(ok) > 0 and int(kinds) > 0, out  # the race was run: some reads met a short file
+    assert "cannot decode" in said, said
+
+
+FIFO_RACE = """
+import sys, time
+from tui.runtime.preprocess import ImageError, load_image
+
+seen = set()
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    try:
+        load_image(sys.argv[1])
+        seen.add("ok")
+    except ImageError as error:
+        seen.add(str(error))
+print(sorted(seen))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_swapped_in_after_the_check_does_not_hang(tmp_path):
+    # The name is a picture when it is checked and a FIFO when it is opened: opening a FIFO
+    # to read waits for a writer that never comes.
+    regular, fifo, path = tmp_path / "regular", tmp_path / "fifo", tmp_path / "x.png"
+    digit(tmp_path / "d.png").rename(regular)
+    os.mkfifo(fifo)
+    os.link(regular, path)
+    reader = spawn(FIFO_RACE, path)
+    deadline = time.monotonic() + 10
+    try:
+        while reader.poll() is None and time.monotonic() < deadline:
+            for source in (fifo, regular):
+                os.link(source, tmp_path / "new")
+                os.replace(tmp_path / "new", path)
+        assert reader.poll() is not None, "hung on the FIFO"
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    out, err = reader.communicate(timeout=10)
+    assert reader.returncode == 0, err
+    assert "'ok'" in out and "not a regular file" in out, out
+
+
+def test_a_linked_picture_is_read_and_a_link_to_a_fifo_or_device_is_refused(tmp_path):
+    # A link to a file is read: folders of pictures often hold some. A link is followed
+    # for the last time only after its target is known to be a plain file.
+    os.symlink(digit(tmp_path / "d.png"), tmp_path / "link.png")
+    assert prepare(tmp_path / "link.png").max() > 0.5
+    os.mkfifo(tmp_path / "pipe")
+    for target in (tmp_path / "pipe", Path("/dev/zero"), tmp_path):
+        link = tmp_path / f"to-{target.name or 'root'}.png"
+        os.symlink(target, link)
+        with pytest.raises(ImageError, match="regular file|folder"):
+            prepare(link)
+    os.symlink("loop.png", tmp_path / "loop.png")
+    with pytest.raises(ImageError, match="^cannot read: "):
+        prepare(tmp_path / "loop.png")
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_with_chunk(path: Path, declared: int, present: int | None = None) -> None:
+    """A 28x28 PNG with a private chunk `prVt` that declares `declared` bytes before its
+    pixels; `present` of them are in the file (all by default, as a hole: the file is sparse,
+    a few KB on disk whatever it says)."""
+    digit(path, 28)
+    data = path.read_bytes()
+    at = data.index(b"IDAT") - 4
+    with open(path, "wb") as file:
+        file.write(data[:at] + struct.pack(">I", declared) + b"prVt")
+        if present is None:  # the data, zeros, then its right CRC: a valid PNG
+            crc, zeros = zlib.crc32(b"prVt"), bytes(1 << 20)
+            for start in range(0, declared, len(zeros)):
+                crc = zlib.crc32(zeros[: declared - start], crc)
+            file.seek(declared, os.SEEK_CUR)
+            file.write(struct.pack(">I", crc) + data[at:])
+        else:
+            file.write(bytes(present))
+
+
+def jpeg_with_segments(path: Path, marker: int, total: int) -> None:
+    """A 28x28 JPEG with `total` bytes of APPn or COM segments before its frame, each the
+    largest a segment can be; the file is sparse, each segment's zeros a hole."""
+    out = io.BytesIO()
+    Image.new("L", (28, 28)).save(out, "JPEG")
+    data = out.getvalue()
+    with open(path, "wb") as file:
+        file.write(data[:2])
+        for _ in range(total // 65533):
+            file.write(struct.pack(">BBH", 0xFF, marker, 65535))
+            file.seek(65533, os.SEEK_CUR)
+        file.write(data[2:])
+
+
+def jpeg_with_scans(path: Path, extra: int) -> None:
+    """A progressive JPEG with `extra` copies of its first scan added: every scan is a
+    pass over the whole picture's coefficients."""
+    img = Image.new("L", (2048, 2048), 0)
+    ImageDraw.Draw(img).ellipse((500, 500, 1500, 1500), fill=255)
+    out = io.BytesIO()
+    img.save(out, "JPEG", progressive=True)
+    head, *scans = out.getvalue()[:-2].split(b"\xff\xda")  # entropy data never holds FF DA
+    body = b"".join(b"\xff\xda" + scan for scan in scans + [scans[0]] * extra)
+    path.write_bytes(head + body + b"\xff\xd9")
+
+
+def tall_png(path: Path, width: int, height: int) -> None:
+    """A grey PNG `width` x `height`, written without ever holding its pixels."""
+    z = zlib.compressobj(9)
+    row = b"\x00" + b"\x80" * width  # filter byte, then the row
+    body = b"".join(z.compress(row * 100_000) for _ in range(height // 100_000))
+    body += z.compress(row * (height % 100_000)) + z.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body)
+                     + png_chunk(b"IEND", b""))
+
+
+# Per file: how much the process grew while reading it (VmHWM after, less VmRSS before;
+# writing 5 to clear_refs starts the high-water mark again), how long it took, what was said.
+GROWTH = """
+import sys, time
+from tui.runtime.preprocess import ImageError, prepare
+
+def status(field):
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) // 1024
+
+for path in sys.argv[1:]:
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    before, start = status("VmRSS"), time.perf_counter()
+    try:
+        prepare(path)
+        said = "ok"
+    except ImageError as error:
+        said = str(error)
+    except MemoryError:
+        said = "MemoryError"
+    print(path.rsplit("/", 1)[-1], status("VmHWM") - before, round(time.perf_counter() - start, 2),
+          said, sep="\\t", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def lying_files(tmp_path_factory):
+    """Small files (sparse: a few KB on disk) that declare or hold hundreds of MB."""
+    folder = tmp_path_factory.mktemp("lying")
+    png_with_chunk(folder / "private-2GB.png", 2**31 - 1)  # 2 GB long, over the file limit
+    png_with_chunk(folder / "private-150MB.png", 150 << 20)  # under it: its metadata is not
+    png_with_chunk(folder / "private-claims-2GB.png", 2**31 - 1, present=8000)  # 8 KB long
+    jpeg_with_segments(folder / "app-150MB.jpg", 0xE5, 150 << 20)
+    jpeg_with_segments(folder / "com-150MB.jpg", 0xFE, 150 << 20)
+    jpeg_with_scans(folder / "scans-300.jpg", 300)
+    tall_png(folder / "tall-1x39M.png", 1, 39_000_000)
+    return folder
+
+
+METADATA = "too large: over 16 MB of metadata in a {}, more than any picture needs"
+REFUSED = {
+    "private-2GB.png": "too large: 2 GB file, over the 200 MB limit (--max-file-size)",
+    "private-150MB.png": METADATA.format("PNG"),
+    "private-claims-2GB.png": "cannot decode: truncated PNG: a chunk declares more bytes than "
+                              "the file has",
+    "app-150MB.jpg": METADATA.format("JPEG"),
+    "com-150MB.jpg": METADATA.format("JPEG"),
+    "scans-300.jpg": "too many scans: a JPEG of over 100 scans (each is a pass over the whole "
+                     "picture; encoders write about 10)",
+    "tall-1x39M.png": "too large: 1x39000000 pixels, a side over the 65536-pixel limit",
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc")
+def test_small_files_that_declare_gigabytes_are_refused_at_once(lying_files):
+    files = sorted(lying_files.iterdir())
+    assert sum(path.stat().st_blocks * 512 for path in files) < 40 << 20  # mostly holes
+    reader = spawn(GROWTH, *files)
+    out, err = reader.communicate(timeout=240)
+    assert reader.returncode == 0, err
+    report = {name: (int(grew), float(seconds), said) for name, grew, seconds, said
+              in (line.split("\t") for line in out.splitlines())}
+    assert {name: said for name, (_, _, said) in report.items()} == REFUSED
+    for name, (grew, seconds, _) in report.items():
+        assert grew < 50 and seconds < 1.0, (name, grew, seconds)

@@ -8,8 +8,14 @@ of 28x28.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import stat
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image, ImageChops, UnidentifiedImageError
@@ -35,6 +41,18 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
 }
 _BY_NAME_ONLY = ("TGA",)  # no signature: any file would do, so only files named so
 MAX_PIXELS = 40_000_000  # the most we decode: a full-size copy is then at most 160 MB
+# Pillow keeps a pointer per row in each copy: a 1x39M picture would cost 300 MB of them.
+MAX_SIDE_PIXELS = 65_536
+MAX_FILE_BYTES = 200 << 20  # the default of --max-file-size: bigger files are not read
+# What a file may hold besides its pixels (PNG chunks, JPEG APPn and COM segments): Pillow
+# keeps it all, sometimes twice. Photos carry well under 1 MB (EXIF, XMP, an ICC profile).
+MAX_METADATA_BYTES = 16 << 20
+# libjpeg makes a pass over every coefficient of the picture for each scan: a few
+# thousand scans in a small file take minutes. Encoders write about 10.
+MAX_SCANS = 100
+MAX_SEGMENTS = 10_000  # JPEG segments we walk, in Python; photos have a few dozen
+# What one file's decoding may add to a `dl-tui classify` process (tui.classify.pool).
+DECODE_MEMORY = 400 << 20
 # Decoders that hold more than the picture while they work, in picture-sized copies:
 # WebP its canvas and frame besides ours, PPM's plain-text reader its bytes twice.
 _DECODER_COPIES = {"WEBP": 4, "PPM": 3}
@@ -60,36 +78,48 @@ class ImageError(Exception):
     """A file that cannot be used as an image; the message is one line."""
 
 
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open a file lazily with the supported decoders only; ImageError if none reads it."""
+@contextmanager
+def open_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
+               cancelled: Callable[[], bool] | None = None) -> Iterator[Image.Image]:
+    """The file opened lazily with the supported decoders only, once it is known to be a
+    regular file of at most `max_bytes` whose declared sizes fit in it; ImageError if not,
+    or if no decoder reads it. Pillow reads the open file, never the name again, and never
+    maps it into memory (a file cut short under a mapping kills the process with SIGBUS).
+    With `cancelled`, each read first asks it and stops the decoding when it says so."""
     path = os.fspath(path)
     guess = _BY_SUFFIX.get(os.path.splitext(path)[1].lower())
     # The format the name suggests first skips probing the others; a misnamed file
     # still opens, but only ever with a decoder from the list.
     formats = [guess] if guess else []
     formats += [name for name in SUPPORTED_FORMATS if name not in (guess, *_BY_NAME_ONLY)]
-    try:
-        return Image.open(path, formats=formats)
-    except UnidentifiedImageError:
-        raise ImageError(_unsupported(path)) from None
-
-
-def load_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Read a supported image into mode `L`: EXIF orientation applied, first frame,
-    transparency flattened, 16-bit scaled, at most about 1024 pixels a side.
-    ImageError says why a file cannot be used."""
-    path = os.fspath(path)  # a str: a Path costs more to build than this whole check
-    try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise ImageError("is a folder, not an image")
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-            raise ImageError("not a regular file")
-        if info.st_size == 0:
+    with _open_regular(path) as file:
+        size = os.fstat(file.fileno()).st_size
+        if size == 0:
             raise ImageError("empty file")
-        with open_image(path) as img:
+        if size > max_bytes:
+            raise ImageError(f"too large: {_bytes(size)} file, over the {_bytes(max_bytes)} "
+                             "limit (--max-file-size)")
+        prefix = file.read(16)
+        _check_structure(file, size, prefix)
+        file.seek(0)
+        try:
+            source = file if cancelled is None else _Cancellable(file, cancelled)
+            img = Image.open(source, formats=formats)
+        except UnidentifiedImageError:
+            raise ImageError(_unsupported(path, prefix)) from None
+        with img:
             _check_pixels(img.size)
             _check_progressive(img)
+            yield img
+
+
+def load_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
+               cancelled: Callable[[], bool] | None = None) -> Image.Image:
+    """Read a supported image into mode `L`: EXIF orientation applied, first frame,
+    transparency flattened, 16-bit scaled, at most about 1024 pixels a side.
+    ImageError says why a file cannot be used (`open_image` says what is refused)."""
+    try:
+        with open_image(path, max_bytes, cancelled) as img:
             img.draft("L", (_MAX_SIDE, _MAX_SIDE))  # JPEG: decode straight to a smaller grey
             _check_decoded(img)
             img.load()  # the first frame of an animation
@@ -103,6 +133,13 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise ImageError("permission denied") from None
     except Image.DecompressionBombError as error:
         raise ImageError(f"too large: {one_line(error)}") from None
+    except MemoryError:  # over the limit a classify worker decodes under, or truly out
+        raise ImageError(f"too large: decoding needs over the {_bytes(DECODE_MEMORY)} "
+                         "a file may use") from None
+    except OSError as error:
+        if error.filename is not None:  # the file system's, not a decoder's
+            raise ImageError(f"cannot read: {one_line(error.strerror or error)}") from None
+        raise ImageError(f"cannot decode: {one_line(error) or type(error).__name__}") from None
     except Exception as error:  # a damaged file can make any decoder raise anything
         raise ImageError(f"cannot decode: {one_line(error) or type(error).__name__}") from None
     if turn is not None:
@@ -148,14 +185,15 @@ def prepare(
     polarity: str = "auto",
     normalize: bool = True,
     size: tuple[int, int] | list[int] = MNIST_SIZE,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> np.ndarray:
     """`load_image` then `to_model_input`: a file into one model input [H, W]."""
-    return to_model_input(load_image(path), polarity, normalize, size)
+    return to_model_input(load_image(path, max_bytes), polarity, normalize, size)
 
 
-def _unsupported(path: str) -> str:
+def _unsupported(path: str, prefix: bytes) -> str:
     supported = ", ".join(SUPPORTED_FORMATS)
-    name = _sniff(path)
+    name = _sniff(prefix)
     suffix = os.path.splitext(path)[1].lower()
     if name is None and suffix not in _BY_SUFFIX:
         name = Image.registered_extensions().get(suffix)
@@ -166,10 +204,8 @@ def _unsupported(path: str) -> str:
     return f"not an image in a supported format ({supported})"
 
 
-def _sniff(path: str) -> str | None:
+def _sniff(prefix: bytes) -> str | None:
     """The format a file's first bytes say, ours first; only signatures, nothing decodes."""
-    with open(path, "rb") as file:
-        prefix = file.read(16)
     Image.init()
     for name in [*SUPPORTED_FORMATS, *Image.OPEN]:
         accept = Image.OPEN[name][1]
@@ -182,7 +218,186 @@ def _sniff(path: str) -> str | None:
     return None
 
 
+# Read only, and never wait: opening a FIFO to read otherwise waits for a writer.
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """The file at `path`, open for reading, if it is a regular file (ImageError if not).
+
+    What is checked is what was opened: `fstat` on the descriptor, so a FIFO or a device
+    put in its place after the first look is refused, not read. The first look (`stat`,
+    which opens nothing) keeps us from opening a device named directly: opening some
+    has effects (a tape rewinds). The open itself follows no link (O_NOFOLLOW, where
+    there is one): a link that appears after the look fails, and is then followed here,
+    to a target looked at first in turn. So a linked picture, common in folders of
+    pictures, is still read; links in the folders above the file are followed as usual.
+    """
+    _check_kind(os.stat(path))
+    try:
+        fd = os.open(path, _OPEN_FLAGS | _NOFOLLOW)
+    except OSError as error:
+        if not _NOFOLLOW or error.errno not in (errno.ELOOP, errno.EMLINK):  # EMLINK: BSD
+            raise
+        target = os.path.realpath(path)
+        _check_kind(os.stat(target))
+        fd = os.open(target, _OPEN_FLAGS | _NOFOLLOW)
+    file = os.fdopen(fd, "rb")
+    try:
+        _check_kind(os.fstat(fd))
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _check_kind(info: os.stat_result) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError("is a folder, not an image")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise ImageError("not a regular file")
+
+
+class _Cancellable:
+    """A file whose reads stop (ImageError) once `cancelled()` says so: Pillow reads as it
+    decodes, so a decoding nobody waits for any more ends at its next read."""
+
+    def __init__(self, file: BinaryIO, cancelled: Callable[[], bool]) -> None:
+        self._file, self._cancelled = file, cancelled
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancelled():
+            raise ImageError("cancelled")
+        return self._file.read(size)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+
+def _bytes(count: int) -> str:
+    for unit, shift in (("GB", 30), ("MB", 20), ("KB", 10)):
+        if count >= 1 << shift:
+            return f"{count / (1 << shift):.4g} {unit}"
+    return f"{count} bytes"
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_PIXEL_CHUNKS = (b"IDAT", b"fdAT")  # fdAT: an APNG frame's pixels
+
+
+def _check_structure(file: BinaryIO, size: int, prefix: bytes) -> None:
+    """Refuse a PNG or JPEG whose declared sizes do not fit in the file, or that holds
+    more metadata or scans than any picture needs, before a decoder reads any of it."""
+    if prefix.startswith(_PNG):
+        _check_png(_Blocks(file, size), size)
+    elif prefix.startswith(b"\xff\xd8\xff"):
+        _check_jpeg(_Blocks(file, size), size)
+
+
+class _Blocks:
+    """A file read a block at a time, to walk its structure in few system calls."""
+
+    SIZE = 1 << 16
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file, self.size, self.start, self.data = file, size, 0, b""
+
+    def at(self, position: int, count: int) -> bytes:
+        """Up to `count` bytes from `position` (fewer at the end of the file)."""
+        offset = position - self.start
+        if offset < 0 or offset + count > len(self.data):
+            self.file.seek(position)
+            # No more than the file has: a big buffer costs more to get than a small file.
+            wanted = min(max(count, self.SIZE), self.size - position)
+            self.data, self.start, offset = self.file.read(max(wanted, 0)), position, 0
+        return self.data[offset : offset + count]
+
+
+def _check_png(blocks: _Blocks, size: int) -> None:
+    position, metadata = len(_PNG), 0
+    while position + 12 <= size:
+        head = blocks.at(position, 8)
+        if len(head) < 8:
+            return  # the file shrank: the decoder will say so
+        length, kind = struct.unpack(">I4s", head)
+        if length > size - position - 12:
+            raise ImageError("cannot decode: truncated PNG: a chunk declares more bytes "
+                             "than the file has")
+        if kind not in _PIXEL_CHUNKS:
+            metadata += length
+            _check_metadata(metadata, "PNG")
+        if kind == b"IEND":
+            return
+        position += 12 + length
+
+
+# Where a scan's entropy-coded data ends: a marker, FF then a byte that is none of 00
+# (a stuffed FF), D0-D7 (restart markers, inside the data) or FF (fill before a marker).
+_NEXT_MARKER = re.compile(b"\xff[^\x00\xd0-\xd7\xff]")
+_SOS, _EOI, _COM = 0xDA, 0xD9, 0xFE
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length
+
+
+def _check_jpeg(blocks: _Blocks, size: int) -> None:
+    position, metadata, scans = 2, 0, 0
+    for _ in range(MAX_SEGMENTS):
+        head = blocks.at(position, 4)
+        if len(head) < 2 or head[0] != 0xFF:
+            return  # damaged: the decoder says how
+        marker = head[1]
+        if marker == 0xFF:  # a fill byte
+            position += 1
+            continue
+        if marker == _EOI:
+            return  # the end of the first picture (an MPO's others follow)
+        if marker in _STANDALONE:
+            position += 2
+            continue
+        length = int.from_bytes(head[2:], "big")
+        if len(head) < 4 or length < 2:
+            return
+        if length > size - position - 2:
+            raise ImageError("cannot decode: truncated JPEG: a segment declares more bytes "
+                             "than the file has")
+        if 0xE0 <= marker <= 0xEF or marker == _COM:
+            metadata += length
+            _check_metadata(metadata, "JPEG")
+        position += 2 + length
+        if marker == _SOS:
+            scans += 1
+            if scans > MAX_SCANS:
+                raise ImageError(f"too many scans: a JPEG of over {MAX_SCANS} scans (each "
+                                 "is a pass over the whole picture; encoders write about 10)")
+            found = _next_marker(blocks, position)
+            if found is None:
+                return  # no end: a truncated file, which the decoder refuses
+            position = found
+    raise ImageError(f"too large: a JPEG of over {MAX_SEGMENTS} segments")
+
+
+def _next_marker(blocks: _Blocks, position: int) -> int | None:
+    while True:
+        block = blocks.at(position, blocks.SIZE)
+        if len(block) < 2:
+            return None
+        found = _NEXT_MARKER.search(block)
+        if found:
+            return position + found.start()
+        position += len(block) - 1  # a marker may start on the block's last byte
+
+
+def _check_metadata(total: int, kind: str) -> None:
+    if total > MAX_METADATA_BYTES:
+        raise ImageError(f"too large: over {_bytes(MAX_METADATA_BYTES)} of metadata in a "
+                         f"{kind}, more than any picture needs")
+
+
 def _check_pixels(size: tuple[int, int]) -> None:
+    if max(size) > MAX_SIDE_PIXELS:
+        raise ImageError(f"too large: {size[0]}x{size[1]} pixels, a side over the "
+                         f"{MAX_SIDE_PIXELS}-pixel limit")
     # Pillow only warns between its limit and twice it; we refuse the whole range.
     limit = Image.MAX_IMAGE_PIXELS
     if limit and size[0] * size[1] > limit:
