@@ -209,6 +209,19 @@ def test_unusable_out_is_one_line(tmp_path, where, request):
     assert code == 1 and len(events) == 1
 
 
+def test_a_bad_tf_config_is_one_line_in_the_singular_and_leaves_no_out(tmp_path):
+    """TF_CONFIG naming worker 3 of a cluster of 1 is refused before TensorFlow loads ("1 worker"), and
+    the --out the run made is gone again."""
+    config = json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}})
+    out = tmp_path / "out"
+    proc = subprocess.run([*iris(out, "--strategy", "multi-worker")], capture_output=True, text=True, timeout=120,
+                          env={**ENV, "TF_CONFIG": config}, check=False)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    message = one_error_line(proc.returncode, events, proc.stderr, "is not among the cluster's 1 worker)")
+    assert proc.returncode == 2 and "1 workers" not in message
+    assert not out.exists()
+
+
 # --- two runs, SIGTERM ---------------------------------------------------------------------------
 
 

@@ -11,8 +11,10 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from functools import cache
 from enum import Enum
+from functools import cache
+
+from trainer.data import plural
 
 # Testing aid, read before TensorFlow starts: split the CPU into N logical devices, so mirrored
 # training (meant for several GPUs) can run and be tested on a machine without any.
@@ -57,7 +59,7 @@ class Distribution:
         return {"strategy": self.name, "replicas": self.replicas, "global_batch_size": self.global_batch}
 
     def describe(self) -> str:
-        where = f"{', '.join(self.devices)}" if self.name != "multi-worker" else f"{len(_cluster()[0])} workers, this one {_cluster()[1]}"
+        where = f"{', '.join(self.devices)}" if self.name != "multi-worker" else f"{plural(len(_cluster()[0]), 'worker')}, this one {_cluster()[1]}"
         return f"{self.name} strategy on {where}: {self.replicas} x {self.batch_size} = {self.global_batch} examples a step"
 
 
@@ -129,7 +131,7 @@ def _cluster() -> tuple[list[str], int]:
         config = json.loads(raw)
         workers, task = config["cluster"]["worker"], config["task"]
         if task["type"] != "worker" or not 0 <= int(task["index"]) < len(workers):
-            raise ValueError(f"task {task} is not one of the {len(workers)} workers")
+            raise ValueError(f"task {task} is not among the cluster's {plural(len(workers), 'worker')}")
         return list(workers), int(task["index"])
     except (ValueError, KeyError, TypeError) as exc:
         raise StrategyError(f"TF_CONFIG cannot be used ({exc}); it needs cluster.worker and task.type 'worker' with its index") from None
