@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from tui.trainer_client import INVERT_MODELS, MNIST_MODELS, TRAINABLE, TrainOptions
+from tui.widgets.checkbox import Check
 
 DEFAULT_EPOCHS = 10
 
@@ -48,14 +49,14 @@ class TrainForm(VerticalScroll):
         yield Label("Epochs")
         yield Input(str(DEFAULT_EPOCHS), placeholder=f"{DEFAULT_EPOCHS} (the notebook's)", type="integer",
                     id="train-epochs")
-        invert = Checkbox("--invert", id="train-invert")
+        invert = Check("--invert", id="train-invert")
         invert.tooltip = "CNN only: train and validate on the digits and their inverses"
         yield invert
         yield Label("MNIST data (optional)", id="train-data-label")
         data = Input(placeholder="mnist.npz or IDX folder", id="train-data")
         data.tooltip = "--data: use this file or folder instead of downloading MNIST"
         yield data
-        restart = Checkbox("--restart", id="train-restart")
+        restart = Check("--restart", id="train-restart")
         restart.tooltip = "Start from scratch instead of resuming an interrupted run"
         yield restart
         yield Button("Start", variant="primary", id="train-start", disabled=not self.can_train)
