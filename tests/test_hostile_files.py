@@ -564,3 +564,36 @@ def test_small_files_that_declare_gigabytes_are_refused_at_once(lying_files):
     assert {name: said for name, (_, _, said) in report.items()} == REFUSED
     for name, (grew, seconds, _) in report.items():
         assert grew < 50 and seconds < 1.0, (name, grew, seconds)
+
+
+LIMITED = """
+import sys
+from tui.classify.pipeline import load_chunk
+from tui.classify.plan import Prep
+
+def status(field):
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) // 1024
+
+big, small = sys.argv[1:]
+before = status("VmRSS")
+loaded = load_chunk([(big, None), (small, None)], Prep(memory=64 << 20))
+print([item.error for item in loaded], status("VmHWM") - before)
+bytearray(200 << 20)  # the limit was for decoding only
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RLIMIT_DATA as Linux counts it")
+def test_classify_decodes_under_a_memory_limit(tmp_path):
+    # Whatever gets past the checks, one file's decoding may not make a worker (or the
+    # process, or a Ray worker: all decode in load_chunk) grow past its limit.
+    Image.new("RGBA", (4000, 4000), (0, 0, 0, 0)).save(tmp_path / "big.png", compress_level=1)
+    digit(tmp_path / "small.png")
+    proc = subprocess.run([sys.executable, "-c", LIMITED, str(tmp_path / "big.png"),
+                           str(tmp_path / "small.png")], check=False, capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    errors, grew = proc.stdout.rsplit(" ", 1)
+    assert errors.startswith("['too large: decoding needs over the ") and errors.endswith(", None]")
+    assert int(grew) < 80

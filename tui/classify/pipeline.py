@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from tui.classify.plan import CHUNK, Prep
-from tui.classify.pool import DIED, ordered
+from tui.classify.pool import DIED, memory_limit, ordered
 from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.runtime.ood import Ood
@@ -60,17 +60,19 @@ def quiet_pillow() -> None:
 
 
 def load_chunk(chunk: list[Source], prep: Prep) -> list[Loaded]:
-    """Load and preprocess some files, one result each, never raising for a bad file."""
+    """Load and preprocess some files, one result each, never raising for a bad file; no
+    file may make the process grow by more than `prep.memory` (its error row says so)."""
     results = []
-    for path, error in chunk:
-        start = perf_counter()
-        image = None
-        if error is None:
-            try:
-                image = prepare(path, prep.polarity, prep.normalize, prep.size)
-            except ImageError as problem:
-                error = str(problem)
-        results.append(Loaded(path, image, error, perf_counter() - start))
+    with memory_limit(prep.memory):
+        for path, error in chunk:
+            start = perf_counter()
+            image = None
+            if error is None:
+                try:
+                    image = prepare(path, prep.polarity, prep.normalize, prep.size, prep.max_bytes)
+                except ImageError as problem:
+                    error = str(problem)
+            results.append(Loaded(path, image, error, perf_counter() - start))
     return results
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tui.runtime import ModelInfo
+from tui.runtime.preprocess import DECODE_MEMORY, MAX_FILE_BYTES
 from tui.runtime.preprocessing import MNIST_SIZE
 from tui.runtime.sessions import cores
 
@@ -24,6 +25,8 @@ class Prep:
     polarity: str = "auto"
     normalize: bool = True
     size: tuple[int, int] = MNIST_SIZE
+    max_bytes: int = MAX_FILE_BYTES  # --max-file-size: bigger files get an error row
+    memory: int = DECODE_MEMORY  # the most one file's decoding may add to a process
 
 
 @dataclass(frozen=True)

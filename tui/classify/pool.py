@@ -14,6 +14,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -144,3 +145,34 @@ def _die_with(parent: int) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before that
         os._exit(1)
+
+
+@contextmanager
+def memory_limit(extra: int) -> Iterator[None]:
+    """Within: this process's data may grow by at most `extra` bytes more (RLIMIT_DATA, on
+    Linux); past that an allocation fails with MemoryError instead of the process growing
+    until the OOM killer picks something. Set around decoding only, on whichever process
+    decodes (a worker, this one, a Ray worker): onnxruntime's sessions and arenas, and
+    the threads of Ray or of this process, run outside it and keep all their memory."""
+    used = _data_bytes()
+    if used is None:  # no /proc: nothing to measure the limit from
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = min([used + extra, *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_bytes() -> int | None:
+    """The process's data and stack now (what RLIMIT_DATA counts, and its stack), in bytes."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[5]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
