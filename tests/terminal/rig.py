@@ -18,6 +18,7 @@ from PIL import Image
 
 NEEDED = ("Xvfb", "xterm", "xdotool", "xwd", "convert")
 COLUMNS, ROWS = 140, 45
+XTERM_FONT = ("-fa", "Monospace", "-fs", "10")  # cells of 10x20 pixels
 
 
 def require(*programs: str) -> None:
@@ -62,19 +63,25 @@ class Terminal:
         self.window = self._find_window()
 
     @classmethod
-    def xterm(cls, display: Display, command: list[str], columns: int = COLUMNS, rows: int = ROWS) -> Terminal:
-        """xterm as a VT340 with 256 colour registers; synthetic keys allowed; no border to measure around."""
+    def xterm(cls, display: Display, command: list[str], columns: int = COLUMNS, rows: int = ROWS,
+              font: tuple[str, ...] = XTERM_FONT) -> Terminal:
+        """xterm as a VT340 with 256 colour registers; synthetic keys allowed; no border to measure around.
+
+        `font`: xterm's font options (`-fa NAME -fs SIZE`, or a bitmap font such as `-fn 9x15`).
+        """
         return cls(display, [
             "xterm", "-ti", "vt340", "-xrm", "XTerm*decTerminalID: vt340", "-xrm", "XTerm*numColorRegisters: 256",
             "-xrm", "XTerm*allowSendEvents: true", "-b", "0", "-geometry", f"{columns}x{rows}+0+0",
-            "-fa", "Monospace", "-fs", "10", "-bg", "black", "-fg", "white", "-e", *command,
+            *font, "-bg", "black", "-fg", "white", "-e", *command,
         ], columns, rows)
 
     @classmethod
-    def kitty(cls, display: Display, command: list[str], columns: int = 100, rows: int = 30) -> Terminal:
-        """kitty (0.26 on Debian 12: no Unicode-placeholder images), sized in cells."""
+    def kitty(cls, display: Display, command: list[str], columns: int = 100, rows: int = 30,
+              options: tuple[str, ...] = ()) -> Terminal:
+        """kitty (0.26 on Debian 12: no Unicode-placeholder images), sized in cells; `options`: more `-o` settings."""
         return cls(display, [
-            "kitty", "-o", "font_size=10", "-o", "window_padding_width=0", "-o", "remember_window_size=no",
+            "kitty", "-o", "font_size=10", *(part for option in options for part in ("-o", option)),
+            "-o", "window_padding_width=0", "-o", "remember_window_size=no",
             "-o", f"initial_window_width={columns}c", "-o", f"initial_window_height={rows}c", *command,
         ], columns, rows)
 
@@ -82,7 +89,7 @@ class Terminal:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             found = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(self.process.pid)],
-                                   env=self.display.env(), capture_output=True, text=True).stdout.split()
+                                   env=self.display.env(), capture_output=True, text=True, check=False).stdout.split()
             if found:
                 return found[0]
             time.sleep(0.1)

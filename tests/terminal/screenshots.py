@@ -14,7 +14,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rig import NEEDED, Display, Terminal  # noqa: E402
+from rig import NEEDED, Display, Terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 # (file, keys pressed before the shot)

@@ -53,7 +53,7 @@ def content_regions(models: Path, images: Path, size: tuple[int, int], graphics:
                     monkeypatch, help_too: bool = False) -> dict[str, tuple[int, int, int, int]]:
     """Where each picture's content lies, in cells: the same app at the same size, headless
     (and the `?` dialog's outer region, with `help_too`)."""
-    monkeypatch.setattr("tui.widgets.sixel.cell_pixels", lambda: cell)
+    monkeypatch.setattr("tui.terminal.cell_size", lambda: cell)
 
     async def measure() -> dict[str, tuple[int, int, int, int]]:
         app = DlTuiApp(Runtime(models, device="cpu", interactive=True), images, graphics=graphics)
@@ -174,7 +174,7 @@ def test_the_latent_maps_legend_has_the_pictures_colours(display, monkeypatch):
         cell = terminal.cell()
     finally:
         terminal.close()
-    monkeypatch.setattr("tui.widgets.sixel.cell_pixels", lambda: cell)
+    monkeypatch.setattr("tui.terminal.cell_size", lambda: cell)
 
     async def legend_region() -> tuple[int, int, int, int]:
         app = DlTuiApp(Runtime(models, device="cpu", interactive=True), images, graphics="sixel")

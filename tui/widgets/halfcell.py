@@ -13,6 +13,10 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui import terminal
+
+SHAPE_ERROR = 0.03  # how far from the picture's own width/height a picture may be drawn
+
 
 @lru_cache(maxsize=65536)
 def _style(upper: tuple[int, int, int], lower: tuple[int, int, int]) -> Style:
@@ -21,16 +25,33 @@ def _style(upper: tuple[int, int, int], lower: tuple[int, int, int]) -> Style:
 
 
 def fit(width: int, height: int, max_width: int, max_height: int, aspect: float = 2.0) -> tuple[int, int]:
-    """The largest cell size (width, height) that shows a width x height picture undistorted,
-    in cells `aspect` times taller than wide."""
+    """The largest cell size (columns, rows), within max_width x max_height (0: rows unlimited), that shows a
+    width x height picture undistorted in cells `aspect` times taller than wide.
+
+    Rows are whole cells, so the width is chosen as well: the widest that keeps the shape within
+    SHAPE_ERROR, else the one that comes closest (a 12-column picture with rows rounded off by
+    half a row would be 8% off).
+    """
     if not (width and height and max_width):
         return 0, 0
-    cells_wide = max_width
-    cells_high = max(1, round(cells_wide * height / width / aspect))
-    if max_height and cells_high > max_height:
-        cells_high = max_height
-        cells_wide = max(1, round(cells_high * aspect * width / height))
-    return cells_wide, cells_high
+    per_column = height / width / aspect  # rows per column for the picture's shape
+    widest = max_width
+    if max_height:
+        widest = max(1, min(widest, int((max_height + 0.5) / per_column)))
+    best = (float("inf"), -widest, 1)
+    for columns in range(widest, max(0, widest - widest // 4 - 1), -1):
+        rows = rows_for(width, height, columns, max_height, aspect)
+        error = abs(rows / (columns * per_column) - 1)
+        if error <= SHAPE_ERROR:
+            return columns, rows
+        best = min(best, (error, -columns, rows))
+    return -best[1], best[2]
+
+
+def rows_for(width: int, height: int, columns: int, max_height: int, aspect: float) -> int:
+    """The rows that keep a width x height picture's shape at `columns` wide (at most max_height, if set)."""
+    rows = max(1, round(columns * height / width / aspect))
+    return min(rows, max_height) if max_height else rows
 
 
 class HalfcellPicture(Widget):
@@ -58,16 +79,25 @@ class HalfcellPicture(Widget):
         self.refresh(layout=True)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
-        """As wide as the container allows, unless the height limits it first."""
+        """As wide as the container (and max-width) allows, unless the height limits it first."""
         if self._image is None:
             return 0
-        return fit(*self._image.size, container.width, self._rows(container, viewport), self.cell_aspect())[0]
+        columns = self._columns(container, viewport)
+        return fit(*self._image.size, columns, self._rows(container, viewport), self.cell_aspect())[0]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """The height that keeps the picture's proportions at this width."""
-        if self._image is None:
+        if self._image is None or not width:
             return 0
-        return fit(*self._image.size, width, self._rows(container, viewport), self.cell_aspect())[1]
+        return rows_for(*self._image.size, width, self._rows(container, viewport), self.cell_aspect())
+
+    def _columns(self, container: Size, viewport: Size) -> int:
+        """Columns the picture may take: the container's, or fewer under max-width (less the border)."""
+        columns = container.width
+        if self.styles.max_width is not None:
+            limit = max(1, int(self.styles.max_width.resolve(container, viewport)) - self.styles.gutter.width)
+            columns = min(columns, limit) if columns else limit
+        return columns
 
     def _rows(self, container: Size, viewport: Size) -> int:
         """Rows the picture may take: the container's, or fewer under max-height (less the border)."""
@@ -79,8 +109,9 @@ class HalfcellPicture(Widget):
         return rows
 
     def cell_aspect(self) -> float:
-        """How many times taller than wide a picture's pixel is drawn: two pixels a cell."""
-        return 2.0
+        """How many times taller than wide the terminal's cells are (two pixels a cell, each half as tall)."""
+        width, height = terminal.cell_size()
+        return height / width
 
     def render_line(self, y: int) -> Strip:
         """One row of cells, from strips made once per picture and size."""

@@ -22,6 +22,7 @@ from rich.style import Style
 from textual.geometry import Size
 from textual.strip import Strip
 
+from tui import terminal
 from tui.widgets.halfcell import HalfcellPicture
 
 # A no-op control code: Rich and Textual then pass the segment through as zero-width.
@@ -83,14 +84,6 @@ def encode(indices: np.ndarray) -> bytes:
     return b"".join(out)
 
 
-def cell_pixels() -> tuple[int, int]:
-    """A terminal cell's size in pixels, as the terminal reported it before the app started."""
-    from textual_image._terminal import get_cell_size  # the query textual-image already made
-
-    size = get_cell_size()
-    return (size.width or 10, size.height or 20)
-
-
 def scaled(image: PILImage.Image, width: int, height: int) -> PILImage.Image:
     """The picture at exactly width x height: crisp blocks when enlarged, averaged when shrunk.
 
@@ -118,11 +111,7 @@ class SixelPicture(HalfcellPicture):
     """A PIL picture as Sixel graphics filling the widget, undistorted; blank cells around it."""
 
     DEFAULT_CSS = "SixelPicture { width: auto; height: auto; }"
-
-    def cell_aspect(self) -> float:
-        """How many times taller than wide a cell is, in pixels."""
-        width, height = cell_pixels()
-        return height / width
+    _strips_cell = (0, 0)  # the cell size the strips were made for: the font can change
 
     def on_mount(self) -> None:
         """Redraw when another screen comes over this one or goes away (see `render_line`)."""
@@ -136,7 +125,7 @@ class SixelPicture(HalfcellPicture):
         blank = Strip.blank(size.width, self.rich_style)
         if self._image is None or not size.width or not size.height or not self.screen.is_active:
             return blank
-        if size != self._strips_size:
+        if (size, terminal.cell_size()) != (self._strips_size, self._strips_cell):
             self._strips, self._strips_size = self._make_strips(size), size
         if y >= len(self._strips):
             return blank
@@ -144,7 +133,7 @@ class SixelPicture(HalfcellPicture):
 
     def _make_strips(self, size: Size) -> list[Strip]:
         assert self._image is not None
-        cell_width, cell_height = cell_pixels()
+        self._strips_cell = cell_width, cell_height = terminal.cell_size()
         picture = registers(paletted(scaled(self._image, size.width * cell_width, size.height * cell_height)))
         strips = []
         for row in range(size.height):
