@@ -100,7 +100,7 @@ class ClassifyScreen(AppScreen):
                     with VerticalScroll(id="predictions"):
                         yield Select([], prompt="Model", allow_blank=True, id="model-select")
                         yield Static("", id="file-error")
-                        yield BarColumns(id="bars")
+                        yield BarColumns(id="bars", one_key="c")
             with TabPane("Iris", id=IRIS_TAB):
                 yield IrisPane(self.runtime, id="iris")
         yield Footer()
