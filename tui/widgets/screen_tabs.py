@@ -50,10 +50,12 @@ class ScreenTabs(Widget):
                 return labels
         return short if sum(map(len, short)) <= width else keys
 
-    def title_text(self) -> str:
-        """The app's title and sub-title, as the stock header shows them."""
+    def title_text(self, room: int) -> str:
+        """The app's title and sub-title, as the stock header shows them; the sub-title alone (what runs
+        the models, and from where) if both do not fit in ROOM."""
         title, sub_title = clean(self.app.title), clean(self.app.sub_title)
-        return f"{title} — {sub_title}" if sub_title else title
+        both = f"{title} — {sub_title}" if sub_title else title
+        return sub_title if len(both) > room and sub_title else both
 
     def render(self) -> Text:
         """The tabs from the left, the title against the right edge, cut with an ellipsis if short of room."""
@@ -68,7 +70,7 @@ class ScreenTabs(Widget):
             self._spans.append((start, text.cell_len, mode))
         room = width - text.cell_len - 2
         if room >= 8:
-            title = Text(self.title_text(), style=self.get_component_rich_style("screen-tabs--title"))
+            title = Text(self.title_text(room), style=self.get_component_rich_style("screen-tabs--title"))
             title.truncate(room, overflow="ellipsis")
             text.append(" " * (width - text.cell_len - title.cell_len - 1))
             text.append_text(title)
