@@ -597,3 +597,108 @@ def test_classify_decodes_under_a_memory_limit(tmp_path):
     errors, grew = proc.stdout.rsplit(" ", 1)
     assert errors.startswith("['too large: decoding needs over the ") and errors.endswith(", None]")
     assert int(grew) < 80
+
+
+# --- --max-file-size ------------------------------------------------------------------
+
+
+def test_classify_refuses_files_over_max_file_size(tmp_path, tiny_models):
+    small, big = digit(tmp_path / "small.png", 28), tmp_path / "big.png"
+    with open(big, "wb") as file:  # 250 MB, nearly all a hole: over the default limit
+        file.write(small.read_bytes())
+        file.truncate(250 << 20)
+    rows, proc = classify(small, big, "--models", tiny_models)
+    assert [row["error"] for row in rows] == [
+        None, "too large: 250 MB file, over the 200 MB limit (--max-file-size)"]
+    assert proc.returncode == 1
+    rows, proc = classify(small, big, "--max-file-size", "50b", "--models", tiny_models)
+    assert [row["error"] for row in rows] == [
+        f"too large: {small.stat().st_size} bytes file, over the 50 bytes limit (--max-file-size)",
+        "too large: 250 MB file, over the 50 bytes limit (--max-file-size)"]
+    rows, proc = classify(small, big, "--max-file-size", "1G", "--models", tiny_models)
+    assert [row["error"] for row in rows] == [None, None]  # a PNG, then zeros after its end
+
+
+@pytest.mark.parametrize("given", ["lots", "-1", "0", "12X", ""])
+def test_a_wrong_max_file_size_is_a_usage_error(tmp_path, given):
+    rows, proc = classify(digit(tmp_path / "d.png"), "--max-file-size", given)
+    assert (rows, proc.returncode) == ([], 2)
+    assert proc.stderr.startswith("dl-tui classify: error: ") and "--max-file-size" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
+# --- the app: a bounded, cancelled decoding while you browse ---------------------------
+
+BROWSE = """
+import asyncio, sys, time
+from pathlib import Path
+from tui.app import DlTuiApp
+from tui.runtime import Runtime
+
+models, folder, save, steps = sys.argv[1:5]
+names = sorted(path.name for path in Path(folder).iterdir())
+
+def status(field):
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) // 1024
+
+async def browse():
+    app = DlTuiApp(Runtime(Path(models), device="cpu", interactive=True), Path(folder),
+                   graphics="halfcell", can_train=False, save_dir=Path(save), **extra)
+    async with app.run_test(size=(140, 45)) as pilot:
+        while not app.screen.models:
+            await pilot.pause(0.05)
+        before = status("VmRSS")
+        for _ in range(int(steps)):
+            await pilot.press("down")  # on to the next file, not waiting for this one
+            await pilot.pause(0.02)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (
+                app.screen.current.name != names[-1]
+                or any(worker.is_running and worker.group == "classify" for worker in app.workers)):
+            await pilot.pause(0.05)
+        shown = app.screen.query_one("#file-error").visual
+        print(app.screen.current.name, status("VmHWM"), status("VmHWM") - before, sep="\\t")
+        print(str(getattr(shown, "plain", shown)).replace("\\n", " "))
+
+extra = {"max_file_size": int(sys.argv[5])} if len(sys.argv) > 5 else {}
+asyncio.run(browse())
+"""
+
+
+def browse(models: Path, folder: Path, save: Path, *extra) -> tuple[str, int, int, str]:
+    """The app on `folder`, the cursor moved down through every file without waiting:
+    the file shown at the end, the process's peak and growth in MB, the error line."""
+    steps = len(list(folder.iterdir())) - 1
+    reader = spawn(BROWSE, models, folder, save, steps, *extra, data_limit=3 << 30)
+    out, err = reader.communicate(timeout=300)
+    assert reader.returncode == 0, err[-3000:]
+    (name, peak, grew), (said,) = (line.split("\t") for line in out.splitlines()[-2:])
+    return name, int(peak), int(grew), said
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_the_app_decodes_one_file_at_a_time_while_you_browse(tmp_path, tiny_models):
+    # Each of these takes about 300 MB to decode (and again in colour for the eye): the
+    # app used to start a decoding for every file the cursor passed, and hold them all.
+    folder = tmp_path / "heavy"
+    folder.mkdir()
+    Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(folder / "a0.png", compress_level=1)
+    for index in range(1, 6):
+        os.link(folder / "a0.png", folder / f"a{index}.png")
+    png_with_chunk(folder / "b-private-150MB.png", 150 << 20)
+    jpeg_with_segments(folder / "c-app-150MB.jpg", 0xE5, 150 << 20)
+    digit(folder / "d-last.png")
+    name, peak, grew, said = browse(tiny_models, folder, tmp_path)
+    assert name == "d-last.png" and said == ""
+    assert peak < 600, (peak, grew)
+
+
+def test_the_app_refuses_files_over_max_file_size(tmp_path, tiny_models):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    digit(folder / "a.png")
+    _, _, _, said = browse(tiny_models, folder, tmp_path, 50)
+    assert said == (f"⚠ a.png: too large: {(folder / 'a.png').stat().st_size} bytes file, "
+                    "over the 50 bytes limit (--max-file-size)")

@@ -12,6 +12,7 @@ module that dispatches to it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,29 @@ def precision_option(function):
         envvar=PRECISION_ENV, show_envvar=True,
         help="auto: a model's int8 twin where one meets the bar (within 0.1 accuracy points "
         "of the float model; faster on the CPU), else the float model.")(function)
+
+
+MAX_FILE_SIZE = "200M"  # tui.runtime.preprocess.MAX_FILE_BYTES, without importing Pillow here
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: a number, with K, M or G for 1024, 1024² or 1024³ (200M, 1.5G)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        found = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([KMG]?)I?B?", str(value).strip(), re.IGNORECASE)
+        size = int(float(found[1]) * 1024 ** " KMG".index(found[2].upper() or " ")) if found else 0
+        if size < 1:
+            self.fail(f"{value!r} is not a size: give bytes, or K, M or G (such as 200M)", param, ctx)
+        return size
+
+
+def max_file_size_option(function):
+    """`--max-file-size SIZE`: larger files are not read (one error line each)."""
+    return click.option(
+        "--max-file-size", type=ByteSize(), default=MAX_FILE_SIZE, show_default=True, metavar="SIZE",
+        help="Do not read image files larger than SIZE (bytes, or with K, M or G): each gets an "
+        "error naming the limit.")(function)

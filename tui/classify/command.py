@@ -23,7 +23,7 @@ from tui.classify.report import ProgressBar, Stats
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
-from tui.options import command, device_option, models_option, precision_option
+from tui.options import command, device_option, max_file_size_option, models_option, precision_option
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
 from tui.runtime.choices import Device, Polarity, Precision
 from tui.runtime.sessions import CPU, providers_for
@@ -90,6 +90,7 @@ HELP = (
 @models_option
 @device_option
 @precision_option
+@max_file_size_option
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Processes loading images (and on the CPU running the models too).",
               show_default="on the CPU one per core, at most 8; beside a GPU a third of the cores")
@@ -105,8 +106,8 @@ HELP = (
               "files, instead of sending them here.")
 def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_size: int,
         fmt: Format | None, recursive: bool, follow: bool, polarity: Polarity, normalize: bool,
-        models: Path | None, device: Device, precision: Precision, workers: int | None,
-        quiet: bool, engine: Engine, ray_address: str | None, output: Path | None) -> int:
+        models: Path | None, device: Device, precision: Precision, max_file_size: int,
+        workers: int | None, quiet: bool, engine: Engine, ray_address: str | None, output: Path | None) -> int:
     """Classify files and folders, streamed in batches; see HELP."""
     quiet_pillow()
     on_ray = engine is Engine.ray
@@ -138,7 +139,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
         say("warning", nothing_found(paths, recursive, follow))
         return OK
     top = cap_top(top, infos)
-    prep = Prep(polarity.value, normalize, infos[0].preprocessing.size)
+    prep = Prep(polarity.value, normalize, infos[0].preprocessing.size, max_bytes=max_file_size)
     if on_ray:
         from tui.classify.ray_engine import Job  # 20 ms, for Ray runs only
 
