@@ -241,7 +241,7 @@ def _bytes(n: int) -> str:
         if size < 1024 or unit == "EiB":
             break
         size /= 1024
-    return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+    return plural(n, "byte") if unit == "bytes" else f"{size:.1f} {unit}"
 
 
 def plural(n: int, word: str) -> str:
