@@ -40,7 +40,7 @@ def test_classify_compare_view(make_app, snap_compare, size):
         await tree_ready(pilot)
         screen = pilot.app.screen
         await pilot.press("down")  # from broken.png, the first image, to digit-0.png
-        await wait_for(pilot, lambda: all(bars.probabilities for bars in screen.query_one("#bars").children))
+        await wait_for(pilot, lambda: all(bars.probabilities for bars in screen.query("#bars ProbabilityBars")))
         await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=pick_digit)
