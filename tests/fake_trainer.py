@@ -1,9 +1,13 @@
 """A scripted stand-in for `dl-train ... --progress jsonl`: prints the contract's events with short sleeps.
 
 FAKE_TRAINER_MODE: `ok` (default), `garbage` (a line that is not JSON, a traceback, exit 1),
-`slow` (batches until interrupted; SIGINT gives an `error` event and exit 130, as dl-train does).
+`slow` (batches until interrupted; SIGINT gives an `error` event and exit 130, as dl-train does),
+`stop-after-1` (exits 137 after epoch 1, as if killed).
+Like dl-train it resumes: each finished epoch leaves `<--out>/.checkpoints/<model>/epoch-N`, a run
+starts after the newest (`--restart` drops them), and an export removes them.
 FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
-folder whose every file is copied into `--out` (the VAE's encoder, decoder and weights).
+folder whose every file is copied into `--out` (the VAE's encoder, decoder and weights), after
+FAKE_TRAINER_EXPORT_DELAY seconds.
 """
 
 from __future__ import annotations
@@ -55,13 +59,20 @@ def train() -> int:
     # dl-train throttles batch events to a few a second; a flood would also keep Pilot from settling.
     delay = float(os.environ.get("FAKE_TRAINER_DELAY", "0.1" if mode == "slow" else "0.01"))
     model = "cnn-invert" if args.invert else args.model
+    checkpoints = args.out / ".checkpoints" / model
+    if args.restart:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    done = max((int(path.name.removeprefix("epoch-")) for path in checkpoints.glob("epoch-*")), default=0)
     emit(event="start", model=model, epochs=args.epochs, batch_size=128, steps=STEPS, train_size=512,
          config={"invert": args.invert})
+    if done:
+        print(f"resuming {model} after epoch {done} (use --restart to start over)", file=sys.stderr, flush=True)
     if mode == "garbage":
         print("Traceback (most recent call last):", flush=True)
         print("RuntimeError: out of cheese", file=sys.stderr, flush=True)
         return 1
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(done + 1, args.epochs + 1):
         emit(event="epoch_start", model=model, epoch=epoch, epochs=args.epochs)
         step = 0
         while step < STEPS or mode == "slow":
@@ -69,21 +80,26 @@ def train() -> int:
             time.sleep(delay)
             emit(event="batch", model=model, epoch=epoch, step=step, steps=STEPS,
                  loss=1.0 / (epoch + step / STEPS), metrics={"accuracy": 0.5 + 0.1 * epoch})
+        (checkpoints / f"epoch-{epoch}").touch()  # before epoch_end, as dl-train saves before it reports
         emit(event="epoch_end", model=model, epoch=epoch, epochs=args.epochs, loss=1.0 / (epoch + 1),
              metrics={"accuracy": 0.5 + 0.1 * epoch}, val_metrics={"loss": 1.2 / (epoch + 1),
              "accuracy": 0.45 + 0.1 * epoch}, seconds=0.1)
+        if mode == "stop-after-1" and epoch == 1:  # a run killed between epochs
+            return 137
     source = os.environ.get("FAKE_TRAINER_EXPORT")
     copies = {}
     if source and Path(source).is_dir():
         copies = {path: args.out / path.name for path in sorted(Path(source).iterdir())}
     elif source:
         copies = {Path(source): args.out / f"{model}.onnx"}
+    time.sleep(float(os.environ.get("FAKE_TRAINER_EXPORT_DELAY", "0")))  # dl-train tests, then exports
     for origin, path in copies.items():
         temporary = path.with_name(f".{path.name}.tmp")
         shutil.copyfile(origin, temporary)
         os.replace(temporary, path)
         if path.suffix == ".onnx":
             emit(event="export", model=path.stem, path=str(path), parity=1e-7)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     emit(event="done", model=model, metrics={"test_accuracy": 0.9}, seconds=0.5)
     return 0
 

@@ -20,6 +20,7 @@ from trainer.outdir import OutputError, claim
 from trainer.outliers import OutlierLoss
 from trainer.progress import JsonlReporter, Reporter, make_reporter, refuse_closed_streams
 from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
+from tui.extras import NO_TENSORFLOW
 
 app = typer.Typer(
     help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
@@ -50,7 +51,7 @@ Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of 
 Strategy = Annotated[StrategyMode, typer.Option(
     "--strategy", help="default: one device; mirrored: one replica per GPU, each taking --batch-size examples a step; "
     "auto: mirrored when there are two or more GPUs; multi-worker: every worker in TF_CONFIG runs this command, each with its own --out, and worker 0 writes the model.")]
-INSTALL_HINT = "training needs TensorFlow, which this install does not have: pip install 'dl-tui[train]'"
+INSTALL_HINT = NO_TENSORFLOW  # the Train screen gives the same pip command (tui/extras.py)
 
 
 def _batch_size(model: str):

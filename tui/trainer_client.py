@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.extras import TRAIN_EXTRA as INSTALL_HINT  # noqa: F401  (the Train screen's; dl-train says the same)
+
 TRAINABLE = ("cnn", "iris", "vae", "vae-classifier", "all")
-INSTALL_HINT = "pip install '.[train]'"
 EVENTS = {"start", "epoch_start", "batch", "epoch_end", "export", "done", "error"}
 # Which commands take which options: one home for the command line and the form.
 INVERT_MODELS = ("cnn",)
@@ -65,6 +66,11 @@ def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
     return [*argv, "--epochs", str(options.epochs), "--out", str(out), "--progress", "jsonl"]
 
 
+def plural(count: int, word: str, words: str = "") -> str:
+    """`1 epoch`, `2 epochs`: COUNT and the word in the number it takes."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
 class NotAnEvent(ValueError):
     """A stdout line that is not one of the trainer's JSON events."""
 
@@ -109,6 +115,8 @@ class TrainingState:
     metric: Series = field(default_factory=Series)  # accuracy, or the VAE's ELBO (see metric_name)
     val_metric: Series = field(default_factory=Series)
     metric_name: str = "accuracy"
+    # The run before this one: a run of the same model that resumes continues its finished epochs.
+    earlier: TrainingState | None = field(default=None, repr=False, compare=False)
 
     @property
     def epochs_done(self) -> float:
@@ -125,12 +133,20 @@ class TrainingState:
             # `dl-train all` sends one start per model: each starts fresh curves.
             fresh = TrainingState(model=event.get("model", ""), epochs=int(event.get("epochs", 0)))
             fresh.steps, fresh.status = int(event.get("steps", 0)), "training"
+            if self.earlier is not None and self.earlier.model == fresh.model:
+                fresh.earlier = self.earlier
             self.__dict__.update(fresh.__dict__)
-            return f"start {self.model}: {self.epochs} epochs, {self.steps} batches each"
+            return f"start {self.model}: {plural(self.epochs, 'epoch')}, {plural(self.steps, 'batch', 'batches')} each"
         if kind == "epoch_start":
             self.epoch, self.step = int(event["epoch"]), 0
             self.epochs = int(event.get("epochs", self.epochs))
-            return f"epoch {self.epoch}/{self.epochs}"
+            resumed = ""
+            if self.epoch > 1 and not self.loss.xs and not self.val_loss.xs:  # the run's first epoch: a resume
+                resumed = f" (resuming after epoch {self.epoch - 1})"
+                if self.earlier is not None:
+                    self._continue(self.earlier, self.epoch - 1)
+            self.earlier = None
+            return f"epoch {self.epoch}/{self.epochs}{resumed}"
         if kind == "batch":
             self.epoch, self.step = int(event["epoch"]), int(event["step"])
             self.steps = int(event.get("steps", self.steps)) or 1
@@ -151,6 +167,15 @@ class TrainingState:
         self.status = "error"
         return f"error: {event.get('message', '')}"
 
+    def _continue(self, earlier: TrainingState, done: int) -> None:
+        """Start from EARLIER's curves up to epoch DONE, the last one the resumed run kept: what came
+        after it (the interrupted epoch's batches) is replaced by this run's, never drawn twice."""
+        for name in ("loss", "val_loss", "metric", "val_metric"):
+            old: Series = getattr(earlier, name)
+            kept = [(x, y) for x, y in zip(old.xs, old.ys) if x <= done]
+            setattr(self, name, Series([x for x, _ in kept], [y for _, y in kept]))
+        self.metric_name = earlier.metric_name
+
     def _metric(self, metrics: dict[str, Any] | None) -> float | None:
         # The second chart's value: Keras's "accuracy", or the VAE's ELBO, which then names the chart.
         metrics = metrics or {}
@@ -166,6 +191,8 @@ class TrainingState:
         self.metric.add(self.epoch, self._metric(event.get("metrics")))
         self.val_loss.add(self.epoch, val.get("loss"))
         self.val_metric.add(self.epoch, self._metric(val))
+        if self.epoch >= self.epochs and self.status == "training":
+            self.status = "testing and exporting…"  # dl-train evaluates, then writes and checks each ONNX file
         seconds = event.get("seconds")
         took = f" in {seconds:.1f}s" if isinstance(seconds, (int, float)) else ""
         train = {"loss": event.get("loss"), **(event.get("metrics") or {})}

@@ -9,6 +9,8 @@ import pytest
 from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
 
+from tui.extras import NO_TENSORFLOW, TRAIN_EXTRA
+from tui.screens.keep_model import KeepModelScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.chart import LineChart
 
@@ -158,7 +160,7 @@ async def test_without_tensorflow_it_says_how_to_install_and_plays_back_history(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         screen = app.screen
-        assert "pip install '.[train]'" in str(screen.query_one("#install-note", Static).render())
+        assert f"Training needs TensorFlow: {TRAIN_EXTRA}" in str(screen.query_one("#install-note", Static).render())
         assert screen.query_one("#train-start", Button).disabled
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
         history = app.runtime.info("cnn").history
@@ -206,4 +208,118 @@ async def test_an_elbo_chart_stays_linear(make_app):
         await pilot.press("h", "l")
         second = screen.query_one("#accuracy-chart", LineChart)
         await wait_for(pilot, lambda: second.title == "elbo" and second.lines[-1].ys)
-        assert not second.log_scale and "linear (values ≤ 0)" in second.border_title
+        assert not second.log_scale and "log" not in second.border_title
+
+
+async def test_long_log_lines_wrap_instead_of_being_cut(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_train(pilot, epochs=1)
+        log = screen.query_one("#train-log", RichLog)
+        line = "a long line " + " ".join(f"word{i}" for i in range(40)) + " THE-END"
+        screen.query_one("#train-view").log_line(line)
+        await pilot.pause(0.2)
+        width = log.scrollable_content_region.width
+        assert width < len(line)
+        assert all(strip.cell_length <= width for strip in log.lines)
+        assert "".join(strip.text for strip in log.lines).replace(" ", "").endswith(line.replace(" ", ""))
+        assert log.virtual_size.width <= width  # nothing to scroll sideways to
+        await pilot.resize_terminal(140, 45)  # wider: the same lines, wrapped again to the new width
+        await pilot.pause(0.3)
+        assert max(strip.cell_length for strip in log.lines) > width
+        assert "".join(strip.text for strip in log.lines).replace(" ", "").endswith(line.replace(" ", ""))
+
+
+async def test_h_twice_replays_the_history_without_repeating_it_in_the_log(make_app):
+    app = make_app(can_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        once = log_text(screen)
+        await pilot.press("h")
+        await pilot.pause(0.1)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        await pilot.pause(0.2)
+        history = app.runtime.info("cnn").history
+        assert log_text(screen).count("epoch 1/") == 1, log_text(screen)
+        assert log_text(screen).count("recorded history of cnn") == once.count("recorded history of cnn") == 1
+        assert screen.state.val_loss.ys == pytest.approx([row["val_loss"] for row in history])  # drawn once
+
+
+async def test_the_palette_start_vae_sets_the_form_to_vae(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=1)
+        await pilot.press("1", "ctrl+p")
+        await pilot.press(*"Train: start vae")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen and screen.state.model == "vae")
+        assert screen.query_one("#train-model", Select).value == "vae"
+        assert "/trainer" not in log_text(screen) and " vae --epochs 1 " in log_text(screen)
+        await wait_for(pilot, lambda: not screen.running)
+
+
+async def test_a_resumed_run_continues_the_curves_it_had(make_app, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODE", "stop-after-1")  # killed after epoch 1 of 3
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=3)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: not screen.running)
+        assert screen.state.val_loss.xs == [1]
+        monkeypatch.setenv("FAKE_TRAINER_MODE", "ok")
+        await pilot.press("s")  # resumes after epoch 1
+        await wait_for(pilot, lambda: screen.state.status == "finished")
+        assert screen.state.val_loss.xs == [1, 2, 3]  # epoch 1 from the first run, once
+        assert screen.state.val_loss.ys == pytest.approx([0.6, 0.4, 0.3])
+        xs = screen.state.loss.xs
+        assert xs == sorted(xs) and len(xs) == 3 * 4 + 3  # never back over an epoch: no smear
+        chart = screen.query_one("#loss-chart", LineChart)
+        assert chart.lines[-2].xs == xs
+        assert "resuming after epoch 1" in log_text(screen)
+
+
+async def test_one_epoch_is_not_epochs(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=1)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status == "finished")
+        assert "start cnn: 1 epoch, 4 batches each" in log_text(screen)
+        assert "1 epochs" not in log_text(screen)
+
+
+async def test_exporting_shows_while_the_model_is_written(make_app, monkeypatch, tiny_models):
+    monkeypatch.setenv("FAKE_TRAINER_EXPORT", str(tiny_models / "cnn.onnx"))
+    monkeypatch.setenv("FAKE_TRAINER_EXPORT_DELAY", "1.5")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=1)
+        await pilot.press("s")
+        status = screen.query_one("#train-status", Static)
+        await wait_for(pilot, lambda: screen.state.epoch == 1 and screen.state.val_loss.xs)
+        await pilot.pause(0.2)
+        assert "exporting" in str(status.render())
+        await wait_for(pilot, lambda: "done" in log_text(screen))
+        assert "exporting" not in str(status.render())
+        await wait_for(pilot, lambda: not screen.running or isinstance(app.screen, KeepModelScreen))
+
+
+async def test_log_scale_is_for_the_loss_only(make_app):
+    app = make_app(can_train=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        await pilot.press("l")
+        loss, accuracy = screen.query_one("#loss-chart", LineChart), screen.query_one("#accuracy-chart", LineChart)
+        assert loss.log_scale and "log" in loss.border_title
+        assert not accuracy.log_scale and "log" not in accuracy.border_title
+
+
+def test_the_app_and_dl_train_give_the_same_install_hint():
+    from trainer import cli
+
+    assert TRAIN_EXTRA == "pip install 'dl-tui[train]'"
+    assert cli.INSTALL_HINT == NO_TENSORFLOW and NO_TENSORFLOW.endswith(TRAIN_EXTRA)

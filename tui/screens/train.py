@@ -15,14 +15,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Select, Static
 
 from tui.screens.base import AppScreen
 from tui.screens.keep_model import KeepModelScreen
 from tui.staging import Comparison, Staging
 from tui.text import one_line
 from tui.trainer_client import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
-                          parse_event)
+                                parse_event, plural)
 from tui.widgets.train_form import TrainForm
 from tui.widgets.train_view import TrainView
 
@@ -40,7 +40,8 @@ class TrainScreen(AppScreen):
                 id="train.playback"),
         Binding("m", "smooth", "Smooth", tooltip="Smooth the batch curves: off, 0.6, 0.9 (as TensorBoard)",
                 id="train.smooth"),
-        Binding("l", "log_scale", "Log", tooltip="Log scale on the charts' y axes", id="train.log"),
+        Binding("l", "log_scale", "Log", tooltip="Log scale on the loss chart's y axis (accuracy stays linear)",
+                id="train.log"),
     ]
     PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
 
@@ -103,7 +104,9 @@ class TrainScreen(AppScreen):
         self.problems: deque[str] = deque(maxlen=12)
         self._playback: Timer | None = None
         self._pending: deque[dict[str, Any]] = deque()
+        self._log_playback = True
         self.staging: Staging | None = None  # set from Start until the new models are kept or dropped
+        self._history_in_log = ""  # the model whose replayed history the log ends with: h again adds nothing
 
     def compose(self) -> ComposeResult:
         """The form and the view."""
@@ -159,7 +162,10 @@ class TrainScreen(AppScreen):
         self.start(self.query_one(TrainForm).options())
 
     def action_train(self, model: str) -> None:
-        """Start training MODEL with the form's other options: the command palette's "Train: start"."""
+        """Choose MODEL in the form, then start it with the form's other options: the palette's "Train: start"."""
+        if self.running or not self.dl_app.can_train:
+            return
+        self.query_one("#train-model", Select).value = model  # the form shows what runs
         self.start(replace(self.query_one(TrainForm).options(), model=model))
 
     def start(self, options: TrainOptions) -> None:
@@ -169,7 +175,10 @@ class TrainScreen(AppScreen):
         self._stop_playback()
         self.staging = Staging(self.runtime.folders)
         argv = self.dl_app.trainer_command(options, self.staging.folder)
-        self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting")
+        # A run of the same model that resumes continues this one's curves (a replayed history is not a run).
+        earlier = None if self.state.status.startswith("history") else self.state
+        self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting", earlier=earlier)
+        self._history_in_log = ""
         self.problems.clear()
         view = self.query_one(TrainView)
         view.show_errors("", [])
@@ -368,7 +377,11 @@ class TrainScreen(AppScreen):
         self._stop_playback()
         self.state = TrainingState(model=message.model, epochs=len(message.history), status="history")
         self._pending = deque(history_event(message.model, len(message.history), row) for row in message.history)
-        view.log_line(f"recorded history of {message.model}: {len(message.history)} epochs")
+        # Replayed again (h twice): the curves play again, the log already holds these lines.
+        self._log_playback = self._history_in_log != message.model
+        if self._log_playback:
+            view.log_line(f"recorded history of {message.model}: {plural(len(message.history), 'epoch')}")
+        self._history_in_log = message.model
         view.draw(self.state)
         self._playback = self.set_interval(self.PLAYBACK_INTERVAL, self._play_one)
 
@@ -377,7 +390,9 @@ class TrainScreen(AppScreen):
             self._stop_playback()
             return
         view = self.query_one(TrainView)
-        view.log_line(self.state.apply(self._pending.popleft()))
+        line = self.state.apply(self._pending.popleft())
+        if self._log_playback:
+            view.log_line(line)
         self.state.status = "history" if self._pending else "history (recorded)"
         view.draw(self.state)
 
@@ -387,7 +402,7 @@ class TrainScreen(AppScreen):
         self.notify(f"smoothing {weight:g}" if weight else "smoothing off")
 
     def action_log_scale(self) -> None:
-        """Toggle a log scale on the y axes."""
+        """Toggle a log scale on the loss chart's y axis."""
         log = self.query_one(TrainView).toggle_log()
         self.notify("log scale" if log else "linear scale")
 

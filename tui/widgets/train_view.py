@@ -3,9 +3,11 @@ run it would replace), a log and errors."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Static
@@ -17,6 +19,32 @@ from tui.widgets.chart import Line, LineChart
 
 TRAIN_COLOR, VAL_COLOR = "dodger_blue1", "dark_orange"
 PREVIOUS_TRAIN_COLOR, PREVIOUS_VAL_COLOR = "grey42", "grey62"
+
+
+class TrainLog(RichLog):
+    """The run's log: lines wrap at the log's width, and wrap again when it changes."""
+
+    MAX_LINES = 500
+
+    def __init__(self, *, id: str | None = None) -> None:
+        # min_width 1: RichLog's default (78) renders wider than a narrow log and cuts the lines off.
+        super().__init__(id=id, markup=False, wrap=True, min_width=1, max_lines=self.MAX_LINES)
+        self.texts: deque[str] = deque(maxlen=self.MAX_LINES)
+        self._wrapped_at = 0
+
+    def add(self, line: str) -> None:
+        """Append one line, shown literally."""
+        self.texts.append(line)
+        self.write(line)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrap every line again at the new width (RichLog keeps them as first wrapped)."""
+        width = self.scrollable_content_region.width
+        if self._wrapped_at and width != self._wrapped_at and self.texts:
+            self.clear()
+            for line in self.texts:
+                self.write(line)
+        self._wrapped_at = width
 
 
 class TrainView(Vertical):
@@ -43,7 +71,7 @@ class TrainView(Vertical):
             yield LineChart("loss", id="loss-chart")
             yield LineChart("accuracy", id="accuracy-chart")
         yield Static("", id="train-errors")
-        yield RichLog(id="train-log", markup=False, wrap=True, max_lines=500)
+        yield TrainLog(id="train-log")
 
     def charts(self) -> list[LineChart]:
         """The loss chart and the accuracy (or ELBO) chart."""
@@ -58,11 +86,11 @@ class TrainView(Vertical):
         return weight
 
     def toggle_log(self) -> bool:
-        """Log scale on or off for the y axes (where the values allow it); returns it."""
-        log = not self.charts()[0].log_y
-        for chart in self.charts():
-            chart.log_y = log
-        return log
+        """Log scale on or off for the loss (where its values allow it); returns it. Accuracy, bounded
+        by 0 and 1 and read near 1, stays linear, as does an ELBO."""
+        chart = self.query_one("#loss-chart", LineChart)
+        chart.log_y = not chart.log_y
+        return chart.log_y
 
     def show_previous(self, history: list[dict[str, Any]]) -> None:
         """Draw a recorded run (the model a new run would replace) faintly under the curves."""
@@ -107,7 +135,7 @@ class TrainView(Vertical):
     def log_line(self, line: str) -> None:
         """Append one line to the log, shown literally."""
         if line:
-            self.query_one("#train-log", RichLog).write(clean(line))
+            self.query_one(TrainLog).add(clean(line))
 
     def show_errors(self, title: str, lines: Sequence[str]) -> None:
         """Show the trainer's last error lines in place, or hide the panel when there are none."""
