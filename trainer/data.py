@@ -71,7 +71,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         with open(path, "rb") as file:
             start = file.read(8)
             _check_zip_directory(path, file)
-            with zipfile.ZipFile(file) as archive, ExitStack() as stack:
+            try:
+                archive = zipfile.ZipFile(file)
+            except zipfile.BadZipFile:
+                raise DataError(_not_a_zip(path, start)) from None
+            with archive, ExitStack() as stack:
                 members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
                 missing = [k for k in IDX_FILES if k not in members]
                 if missing:
@@ -82,15 +86,17 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                 return {key: _read_array(stream, path, shape, dtype, order) for key, (stream, shape, dtype, order) in opened.items()}
     except DataError:
         raise
-    except zipfile.BadZipFile:
-        if start[:1] == b"\x80":
-            raise DataError(f"{path}: a Python pickle, not an .npz; {NPZ_FORMAT}") from None
-        if start.startswith(b"\x93NUMPY"):
-            raise DataError(f"{path}: a single .npy array, not an .npz; {NPZ_FORMAT}") from None
-        raise DataError(f"{path}: cannot read as .npz (not a zip archive); {NPZ_FORMAT}") from None
-    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error) as exc:
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error, zipfile.BadZipFile) as exc:
         # zipfile's CRC, compression and encryption errors all mean the same to a user
         raise DataError(f"{path}: cannot read as .npz ({one_line(exc)})") from None
+
+
+def _not_a_zip(path: Path, start: bytes) -> str:
+    if start[:1] == b"\x80":
+        return f"{path}: a Python pickle, not an .npz; {NPZ_FORMAT}"
+    if start.startswith(b"\x93NUMPY"):
+        return f"{path}: a single .npy array, not an .npz; {NPZ_FORMAT}"
+    return f"{path}: cannot read as .npz (not a zip archive); {NPZ_FORMAT}"
 
 
 def _check_zip_directory(path: Path, file) -> None:
