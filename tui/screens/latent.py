@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.events import ScreenResume
-from textual.timer import Timer
 from textual.containers import Horizontal, VerticalScroll
+from textual.events import ScreenResume
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
 
 from tui.runtime import latent
 from tui.screens.base import AppScreen
@@ -32,7 +34,7 @@ END_RGB = {"A": (0, 255, 120), "B": (255, 60, 60)}
 class LatentScreen(AppScreen, SavesPng):
     """Arrow keys walk the grid; the digit under the cursor is shown large with the CNN's verdict."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("plus,equals_sign", "resize(1)", "n+1", tooltip="One more row and column", id="latent.more"),
         Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),
         Binding("s", "save", "Save PNG", tooltip="Save the grid as a PNG in the current folder", id="latent.save"),
@@ -49,6 +51,10 @@ class LatentScreen(AppScreen, SavesPng):
     SAVED_TITLE = "grid saved"
     MORPH_STEPS = 12
     MORPH_INTERVAL = 0.25
+    # + and - pressed closer together than this decode once, at the last size: a decode of 40x40
+    # takes a second or more, and a thread cannot be stopped, so each press's decode held up quitting.
+    RESIZE_DELAY = 0.2
+    CHUNK = 256  # latent points per onnxruntime call: a cancelled decode stops within one call
 
     @dataclass
     class Decoded(Message):
@@ -101,6 +107,7 @@ class LatentScreen(AppScreen, SavesPng):
         self.morph: LatentScreen.Morphed | None = None
         self.morph_step = -1  # the frame shown, or -1 when not morphing
         self._morph_timer: Timer | None = None
+        self._resize_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """The grid on the left, the chosen digit and its bars on the right."""
@@ -139,7 +146,7 @@ class LatentScreen(AppScreen, SavesPng):
         """Read the encoded test digits beside the encoder and draw the scatter once."""
         try:
             picture = latent.draw_map(latent.load_map(self.runtime.info(latent.ENCODER).path))
-        except Exception as error:  # no encoder, no map, a map made by another encoder
+        except Exception as error:  # noqa: BLE001 - no encoder, no map, a map made by another encoder
             self.post_message(self.MapLoaded(None, one_line(error)))
             return
         self.post_message(self.MapLoaded(picture, ""))
@@ -163,7 +170,7 @@ class LatentScreen(AppScreen, SavesPng):
         names = [name for name, _ in inputs.values()]
         try:
             means = latent.encode(self.runtime, np.stack([image for _, image in inputs.values()]))
-        except Exception:  # no encoder: the map says why already
+        except Exception:  # noqa: BLE001 - no encoder: the map says why already
             return
         self.post_message(self.Encoded(list(zip(names, means))))
 
@@ -245,12 +252,12 @@ class LatentScreen(AppScreen, SavesPng):
             input_name = runtime.info(DECODER).inputs[0][0]
             logits = next(iter(runtime.run(DECODER, {input_name: points}).values()))
             digits = latent.sigmoid(logits).reshape(len(points), latent.DIGIT, latent.DIGIT)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (any decoder failure is shown as a line)
             self.post_message(self.Failed(one_line(error) or type(error).__name__))
             return
         try:
             probabilities = runtime.predict(CLASSIFIER, digits)
-        except Exception:  # the morph is still worth seeing without the CNN
+        except Exception:  # noqa: BLE001 - the morph is still worth seeing without the CNN
             probabilities = None
         self.post_message(self.Morphed(points, digits, probabilities))
 
@@ -288,21 +295,37 @@ class LatentScreen(AppScreen, SavesPng):
 
     @work(thread=True, exclusive=True, group="latent", exit_on_error=False)
     def decode(self, n: int) -> None:
-        """Decode all n*n latent points in one batch, then classify every cell in one batch."""
+        """Decode all n*n latent points, then classify every cell, CHUNK points a call; a decode
+        cancelled (by a newer one, or by quitting) stops after the call under way."""
         runtime = self.runtime
+        worker = get_current_worker()
+
+        def in_chunks(run, items: np.ndarray) -> np.ndarray | None:
+            parts = []
+            for start in range(0, len(items), self.CHUNK):
+                if worker.is_cancelled:
+                    return None
+                parts.append(run(items[start:start + self.CHUNK]))
+            return np.concatenate(parts)
+
         try:
             input_name = runtime.info(DECODER).inputs[0][0]
             points = latent.grid_points(n)
-            logits = next(iter(runtime.run(DECODER, {input_name: points}).values()))
+            logits = in_chunks(lambda part: next(iter(runtime.run(DECODER, {input_name: part}).values())), points)
+            if logits is None:
+                return
             digits = latent.to_digits(logits, n)
-        except Exception as error:  # a missing or broken decoder: say so where the grid goes
+        except Exception as error:  # noqa: BLE001 - a missing or broken decoder: say so where the grid goes
             self.post_message(self.Failed(one_line(error) or type(error).__name__))
             return
         probabilities, labels, note = None, [], ""
         try:
-            probabilities = runtime.predict(CLASSIFIER, digits.reshape(n * n, latent.DIGIT, latent.DIGIT))
+            probabilities = in_chunks(lambda part: runtime.predict(CLASSIFIER, part),
+                                      digits.reshape(n * n, latent.DIGIT, latent.DIGIT))
+            if probabilities is None:
+                return
             labels = runtime.info(CLASSIFIER).labels
-        except Exception as error:  # the grid is still worth seeing without the CNN
+        except Exception as error:  # noqa: BLE001 - the grid is still worth seeing without the CNN
             note = one_line(error)
         self.post_message(self.Decoded(n, points, digits, latent.tile(digits), probabilities, labels, note))
 
@@ -372,7 +395,9 @@ class LatentScreen(AppScreen, SavesPng):
             return
         self.n = n
         self.query_one("#latent-info", Static).update(f"decoding {n}×{n}…")
-        self.decode(n)
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+        self._resize_timer = self.set_timer(self.RESIZE_DELAY, lambda: self.decode(self.n))
 
     def action_save(self) -> None:
         """Save the grid (without the cursor) as a PNG, now or as soon as it is decoded."""
