@@ -85,6 +85,7 @@ async def test_slash_filters_the_file_names_as_you_type_and_escape_clears_it(tmp
         await wait_for(pilot, lambda: len(names(tree)) == 5)
         await pilot.press("slash", "d", "o", "g")
         await wait_for(pilot, lambda: names(tree) == ["sub", "dog-1.png", "DOG-2.png"])  # any case; folders stay
+        await wait_for(pilot, lambda: tree.cursor_node.data.path.name == "dog-1.png")  # the first match is open
         assert "/dog" in str(tree.border_subtitle)
         await pilot.press("backspace", "backspace", "backspace", "q")  # keys that mean something else
         await wait_for(pilot, lambda: names(tree) == ["sub", "quail.png"])

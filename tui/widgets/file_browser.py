@@ -211,8 +211,15 @@ class ImageTree(DirectoryTree):
         self._refilter = self.set_timer(FILTER_DELAY, self._apply_filter)
 
     async def _apply_filter(self) -> None:
-        """List every open folder again through filter_paths."""
+        """List every open folder again through filter_paths; the cursor goes to the first match if
+        the file it was on is filtered out."""
         await self.reload()
+        node = self.cursor_node
+        if node is None or node.data is None or self._safe_is_dir(node.data.path):
+            first = next((child for child in self.root.children
+                          if child.data is not None and not child.allow_expand), None)
+            if first is not None:
+                self.move_cursor(first, animate=False)
 
     def _show_state(self) -> None:
         """The bottom border: the filter being typed or in use, else the keys this tree adds."""
