@@ -122,3 +122,21 @@ def test_shorten_keeps_the_icon_and_the_ending():
     assert short.cell_len <= 20
     assert short.plain.startswith("📄 x") and short.plain.endswith(".png") and "…" in short.plain
     assert shorten(Text("📄 b.png"), 20, keep=1).plain == "📄 b.png"
+
+
+async def test_on_the_classify_screen_the_filter_takes_the_screens_letters_and_backspace_goes_up(make_app, images):
+    """In the app, c and q typed into the filter are letters (not Compare, not Quit); Backspace goes up."""
+    (images / "cq-7.png").write_bytes((images / "digit-0.png").read_bytes())
+    app = make_app(start=images)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        tree = screen.query_one(ImageTree)
+        await wait_for(pilot, lambda: len(tree.root.children) == 6 and screen.models)
+        model = screen.model
+        await pilot.press("slash", "c", "q")
+        await wait_for(pilot, lambda: names(tree) == ["cq-7.png"])
+        await wait_for(pilot, lambda: screen.current is not None and screen.current.name == "cq-7.png")
+        assert app.is_running and screen.model == model
+        await pilot.press("escape", "backspace")
+        await wait_for(pilot, lambda: "images" in names(tree))
+        assert tree.path == images.parent

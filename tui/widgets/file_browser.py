@@ -201,6 +201,12 @@ class ImageTree(DirectoryTree):
         event.prevent_default()
         self._show_state()
 
+    def on_blur(self) -> None:
+        """Typing ends when the tree loses the keys; the filter stays."""
+        if self.typing:
+            self.typing = False
+            self._show_state()
+
     def _set_filter(self, text: str) -> None:
         """List the folders again with the new filter once typing pauses."""
         if text == self.filter:
