@@ -93,6 +93,11 @@ class IrisPane(Vertical):
         """New numbers: predict again."""
         self.predict(event.features)
 
+    @on(IrisForm.Invalid)
+    def _invalid(self, event: IrisForm.Invalid) -> None:
+        """No bars for measurements no flower has: the reason, with the range, in their place."""
+        self.query_one("#iris-bars", ProbabilityBars).show_error(event.reason)
+
     @work(thread=True, exclusive=True, group="iris", exit_on_error=False)
     def predict(self, features: tuple[float, ...]) -> None:
         """Run the iris model on one row of measurements."""
