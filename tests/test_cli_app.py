@@ -26,7 +26,7 @@ def started(monkeypatch):
     """The arguments `run_app` was called with, in a make-believe terminal."""
     calls = []
     monkeypatch.setattr(tui.cli, "interactive", lambda: True)
-    monkeypatch.setattr(tui.app, "run_app", lambda *args: calls.append(args))
+    monkeypatch.setattr(tui.app, "run_app", lambda *args, **options: calls.append(args))
     monkeypatch.delenv("DL_TUI_GRAPHICS", raising=False)
     return calls
 

@@ -18,6 +18,7 @@ from textual.widgets import Input, TextArea
 from tui.commands import DlTuiCommands
 from tui.paths import describe_folders
 from tui.runtime import DeviceError, Runtime
+from tui.runtime.preprocess import MAX_FILE_BYTES
 from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
 from tui.screens.confirm_quit import ConfirmQuitScreen
@@ -75,9 +76,11 @@ class DlTuiApp(App[None]):
         trainer_command: CommandBuilder = dl_train_command,
         can_train: bool | None = None,
         save_dir: Path | None = None,
+        max_file_size: int = MAX_FILE_BYTES,
     ) -> None:
         super().__init__()
         self.runtime = runtime
+        self.max_file_size = max_file_size  # --max-file-size: bigger image files are not read
         self.start_path = Path(start_path)  # a file or folder that exists: `dl-tui` checked it
         self.graphics = graphics
         self.trainer_command = trainer_command
@@ -204,7 +207,7 @@ class DlTuiApp(App[None]):
 
 
 def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics: str = "auto",
-            precision: str | None = None) -> None:
+            precision: str | None = None, max_file_size: int = MAX_FILE_BYTES) -> None:
     """Start the app in this terminal on PATH, a file or folder that exists (the `dl-tui` command)."""
     try:
         runtime = Runtime(models_dir, device=device, interactive=True, precision=precision)
@@ -218,4 +221,4 @@ def run_app(path: Path, models_dir: Path | None, device: str = "auto", graphics:
         # its palette). Without COLORTERM, Rich reads TERM=xterm as 16 colours: the latent map's
         # legend would then name ten digits with seven colours unlike the picture's.
         os.environ.setdefault("COLORTERM", "truecolor")
-    DlTuiApp(runtime, path, graphics=graphics).run()
+    DlTuiApp(runtime, path, graphics=graphics, max_file_size=max_file_size).run()

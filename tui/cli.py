@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, get_args
 
 import click
 
-from tui.options import (Command, command, device_option, models_option, precision_option,
-                         refuse_closed_streams)
+from tui.options import (Command, command, device_option, max_file_size_option, models_option,
+                         precision_option, refuse_closed_streams)
 from tui.runtime.choices import Device, Precision
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
@@ -58,6 +58,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 @models_option
 @device_option
 @precision_option
+@max_file_size_option
 @click.option("--graphics", type=click.Choice(get_args(Graphics), case_sensitive=False),
               default="auto", show_default=True, envvar=GRAPHICS_ENV, show_envvar=True,
               help="How pictures are drawn: auto asks the terminal; kitty, sixel or halfcell "
@@ -65,7 +66,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print the version and exit.")
 def app(path: Path | None, models: Path | None, device: Device, precision: Precision,
-        graphics: Graphics) -> int:
+        max_file_size: int, graphics: Graphics) -> int:
     """Start the app; see `help`."""
     from tui.paths import shipped_images_dir
 
@@ -78,7 +79,7 @@ def app(path: Path | None, models: Path | None, device: Device, precision: Preci
         return 2
     from tui.app import run_app
 
-    run_app(path, models, device.value, graphics.lower(), precision.value)
+    run_app(path, models, device.value, graphics.lower(), precision.value, max_file_size=max_file_size)
     return 0
 
 

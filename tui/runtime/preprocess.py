@@ -431,14 +431,19 @@ def _refuse_over(size: tuple[int, int], limit: int, kind: str | None) -> None:
 
 
 def _shrink(img: Image.Image) -> Image.Image:
-    """A picture over twice the working size reduced by a whole factor, a band of rows at a
-    time, so that no full-size copy is ever made (converting would make several)."""
+    """A picture over twice the working size reduced by a whole factor (see `reduce_in_bands`)."""
     factor = max(img.size) // _MAX_SIDE
-    if factor < 2:
-        return img
+    return reduce_in_bands(img, factor, _reducible) if factor >= 2 else img
+
+
+def reduce_in_bands(img: Image.Image, factor: int,
+                    band: Callable[[Image.Image], Image.Image] = lambda part: part) -> Image.Image:
+    """`img.reduce(factor)` a band of rows at a time, each band first through `band`, so that
+    no full-size copy is made besides the decoded picture (converting, or reducing a
+    transparent picture, would make one or several)."""
     width, height = img.size
     rows = factor * max(1, _BAND // (width * factor))
-    parts = [_reducible(img.crop((0, top, width, min(top + rows, height)))).reduce(factor)
+    parts = [band(img.crop((0, top, width, min(top + rows, height)))).reduce(factor)
              for top in range(0, height, rows)]
     small = Image.new(parts[0].mode, (parts[0].width, sum(part.height for part in parts)))
     top = 0

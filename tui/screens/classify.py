@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
 from tui.runtime.choices import POLARITIES
-from tui.runtime.display import display_copy
+from tui.runtime.display import decode, display_copy
 from tui.runtime.preprocessing import BLACK_ON_WHITE
 from tui.screens.base import AppScreen
 from tui.text import clean, markup_safe, one_line
@@ -181,15 +181,28 @@ class ClassifyScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="classify", exit_on_error=False)
     def classify(self, path: Path, names: list[str], polarity: str, normalize: bool) -> None:
-        """Read, preprocess and run every digit model; the result comes back as a message."""
+        """Read, preprocess and run every digit model; the result comes back as a message.
+        One picture is decoded at a time; moving on gives up this one's decoding, or its wait."""
         worker = get_current_worker()
-        try:
-            grey = load_image(path)
+        limit = self.dl_app.max_file_size
+
+        def cancelled() -> bool:
+            return worker.is_cancelled
+
+        def pictures() -> tuple[np.ndarray, PILImage.Image]:
+            grey = load_image(path, limit, cancelled)
             model_input = to_model_input(grey, polarity=polarity, normalize=normalize)
+            return model_input, display_copy(path, grey, limit, cancelled)
+
+        try:
+            decoded = decode(pictures, cancelled)
         except ImageError as error:
-            self.post_message(self.Failed(path, one_line(error)))
+            if not worker.is_cancelled:
+                self.post_message(self.Failed(path, one_line(error)))
             return
-        shown = display_copy(path, grey)
+        if decoded is None or worker.is_cancelled:
+            return
+        model_input, shown = decoded
         results: dict[str, np.ndarray | str] = {}
         flagged: dict[str, bool] = {}
         for name in names:
