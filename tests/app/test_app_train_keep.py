@@ -121,3 +121,37 @@ async def test_a_run_that_exports_nothing_asks_nothing(make_app, tiny_models, us
         await wait_for(pilot, lambda: screen.state.status == "finished" and not screen.running)
         assert app.screen is screen
         assert (user / ".staging").is_dir() and not (user / "cnn.onnx").exists()
+
+
+async def test_the_question_says_when_the_new_model_is_worse(make_app, tiny_models, user, new_iris):
+    app = make_app(models=[user, tiny_models])
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = await train_iris(pilot)
+        warning = str(prompt.query_one("#keep-verdict", Static).render())
+        assert "The new iris is worse than the one it replaces (60.0% vs 75.0% test accuracy)" in warning
+        assert prompt.query_one("#keep-verdict").display
+        assert app.focused is prompt.query_one("#keep-old")  # Enter keeps the better one
+        await pilot.press("escape")
+
+
+async def test_a_better_model_gets_no_warning(make_app, tiny_models, user, tmp_path, monkeypatch):
+    better = onnx_models.build("iris", tmp_path / "better", metrics={"test_accuracy": 0.9})
+    monkeypatch.setenv("FAKE_TRAINER_EXPORT", str(better))
+    app = make_app(models=[user, tiny_models])
+    async with app.run_test(size=SIZE) as pilot:
+        prompt = await train_iris(pilot)
+        assert not prompt.query_one("#keep-verdict").display
+        assert "worse" not in screen_text(app)
+        await pilot.press("escape")
+
+
+def test_worse_compares_the_headline_metric():
+    from tui.screens.keep_model import worse
+    from tui.staging import Comparison
+
+    assert worse([Comparison("vae", {"test_elbo": -160.0}, {"test_elbo": -155.5})]) == [
+        "The new vae is worse than the one it replaces (ELBO -160.0 vs -155.5)."]
+    assert worse([Comparison("cnn", {"test_accuracy": 0.971}, {"test_accuracy": 0.993})]) == [
+        "The new cnn is worse than the one it replaces (97.1% vs 99.3% test accuracy)."]
+    assert worse([Comparison("cnn", {"test_accuracy": 0.99}, None)]) == []  # nothing to replace
+    assert worse([Comparison("cnn", {}, {"test_accuracy": 0.9})]) == []  # nothing to compare

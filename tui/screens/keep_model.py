@@ -17,6 +17,36 @@ from tui.staging import Comparison
 from tui.text import clean
 
 
+# The number that says which model is better, for each kind of model: higher is better for both.
+HEADLINE = (("test_accuracy", "test accuracy"), ("test_elbo", "ELBO"))
+
+
+def _pair(new: float, old: float, percent: bool) -> tuple[str, str]:
+    """NEW and OLD to as few decimals as tell them apart (at most four)."""
+    scale, unit = (100, "%") if percent else (1, "")
+    for digits in range(1, 5):
+        shown = f"{new * scale:.{digits}f}{unit}", f"{old * scale:.{digits}f}{unit}"
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
+def worse(rows: list[Comparison]) -> list[str]:
+    """A sentence for each new model that tests worse than the one it would replace."""
+    lines = []
+    for row in rows:
+        for key, name in HEADLINE:
+            new, old = row.new.get(key), (row.old or {}).get(key)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (new, old)):
+                continue
+            if new < old:
+                a, b = _pair(new, old, "accuracy" in key)
+                shown = f"{a} vs {b} {name}" if "accuracy" in key else f"{name} {a} vs {b}"
+                lines.append(f"The new {clean(row.name)} is worse than the one it replaces ({shown}).")
+            break
+    return lines
+
+
 def comparison_table(rows: list[Comparison]) -> Table:
     """One row per model: what the app uses now, and what the run made."""
     table = Table(box=box.SIMPLE_HEAD, expand=True)
@@ -37,6 +67,8 @@ class KeepModelScreen(ModalScreen[bool]):
         width: 90; max-width: 100%; height: auto; max-height: 90%;
         border: thick $primary; background: $surface; padding: 1 2;
     }
+    #keep-verdict { display: none; color: $text-warning; text-style: bold; margin-bottom: 1; }
+    #keep-verdict.-shown { display: block; }
     #keep-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     #keep-buttons Button { margin-left: 2; }
     """
@@ -54,6 +86,8 @@ class KeepModelScreen(ModalScreen[bool]):
         with Vertical(id="keep-dialog"):
             yield Static("[b]Training finished.[/b] Replace the models in use with the new ones?")
             yield Static(comparison_table(self.rows), id="keep-table")
+            verdict = worse(self.rows)
+            yield Static(Text("\n".join(verdict)), id="keep-verdict", classes="-shown" if verdict else "")
             yield Static("[dim]Keep new: the models in use now stay restorable (Models screen, Restore "
                          "previous). Keep old: the new ones are dropped.[/dim]")
             with Horizontal(id="keep-buttons"):
