@@ -741,3 +741,34 @@ def test_a_decoding_given_up_while_waiting_never_starts(tmp_path):
     assert decode(lambda: "next", bool) == "next" and ran == []  # the given-up job never ran
     with pytest.raises(ImageError, match="^cancelled$"):  # a running one stops at its next read
         load_image(digit(tmp_path / "d.png"), cancelled=lambda: True)
+
+
+CHILDREN_PEAK = """
+import resource, subprocess, sys
+proc = subprocess.run([sys.executable, "-m", "tui.cli", "classify", "-f", "jsonl", *sys.argv[1:]],
+                      capture_output=True, text=True)
+sys.stderr.write(proc.stderr)
+sys.stdout.write(proc.stdout)
+print(proc.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_classify_workers_stay_small_on_files_that_declare_gigabytes(lying_files, tmp_path,
+                                                                     tiny_models):
+    # Enough files for worker processes; the largest any process of the run got, workers
+    # included (RUSAGE_CHILDREN counts the children's children once they are reaped).
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for index in range(140):
+        digit(folder / f"digit-{index:03d}.png", 28)
+    for path in lying_files.iterdir():
+        os.link(path, folder / path.name)
+    reader = spawn(CHILDREN_PEAK, folder, "--workers", "2", "--models", tiny_models)
+    out, err = reader.communicate(timeout=300)
+    *lines, last = out.splitlines()
+    code, peak = map(int, last.split())
+    rows = [json.loads(line) for line in lines]
+    assert code == 1, err
+    assert {Path(row["path"]).name: row["error"] for row in rows if row["error"]} == REFUSED
+    assert peak < 550, peak  # the parent, with its models, is about 150 MB
