@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -227,3 +228,17 @@ def test_metadata_is_json_in_the_file(tiny_models):
     assert json.loads(meta["labels"])[0] == "0"
     assert set(meta) >= {"model", "task", "description", "labels", "preprocessing", "metrics",
                          "history", "config", "dataset", "created", "versions", "parity"}
+
+
+def test_the_parity_of_an_int8_twin_is_against_its_float_model_not_tensorflow(tiny_models):
+    from tui.model_text import details
+
+    made_from = hashlib.sha256((tiny_models / "cnn.onnx").read_bytes()).hexdigest()
+    onnx_models.build("cnn", tiny_models, "cnn.int8", precision="int8", parity="2e-03", parity_reference="float",
+                      float_sha256=made_from, float_metrics={"test_accuracy": 0.75})
+    info = Runtime(tiny_models, device="cpu", precision="int8").info("cnn")
+    lines = dict(details(info, "shipped", "CPUExecutionProvider"))
+    assert info.precision == "int8"
+    assert lines["parity"] == "2.0e-03 (largest difference, int8 against the float model)"
+    float_lines = dict(details(Runtime(tiny_models, device="cpu", precision="float").info("cnn"), "", ""))
+    assert float_lines["parity"] == "0.0e+00 (largest difference, onnxruntime against TensorFlow)"

@@ -55,6 +55,14 @@ def dataset(values: dict) -> str:
     return " · ".join([str(values.get("name", "unknown")), *sizes])
 
 
+def parity_of(info: ModelInfo) -> str:
+    """What a model's `parity` compares: an int8 twin against its float model, else onnxruntime
+    against TensorFlow (docs/model-contract.md)."""
+    if info.precision == "int8" or info.parity_reference == "float":
+        return "int8 against the float model"
+    return "onnxruntime against TensorFlow"
+
+
 def details(info: ModelInfo, source: str, provider: str) -> list[tuple[str, str]]:
     """(key, value) lines describing a model, empty values left out."""
     precision = "float"
@@ -73,8 +81,7 @@ def details(info: ModelInfo, source: str, provider: str) -> list[tuple[str, str]
         ("history", f"{len(info.history)} epochs recorded" if info.history else ""),
         ("preprocessing", readable(info.preprocessing.metadata)),
         ("trained", info.created.replace("T", " ")),
-        ("parity", "" if info.parity is None else f"{info.parity:.1e} (largest difference, onnxruntime "
-                                                   "against TensorFlow)"),
+        ("parity", "" if info.parity is None else f"{info.parity:.1e} (largest difference, {parity_of(info)})"),
         ("runs on", provider),
         ("versions", readable(info.versions) if info.versions else ""),
     ]

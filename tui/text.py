@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls, DEL, C1 controls, and the bidi overrides that reorder what a line shows.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -23,6 +27,14 @@ def clean(text: object) -> str:
     """Replace ESC and every other C0/C1 control with a visible escape such as `\\x1b`."""
     text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", str(text))
     return _UNSAFE.sub(_visible, text)
+
+
+def plain(text: object, style: str = "") -> Text:
+    """Untrusted text (a file's name, a model's name or metadata) for Rich and Textual: cleaned,
+    and shown exactly as written, never read as markup."""
+    from rich.text import Text  # 13 ms: not for `dl-tui classify -f jsonl`
+
+    return Text(clean(text), style=style)
 
 
 def markup_safe(text: object) -> str:

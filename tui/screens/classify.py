@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,13 +17,15 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from tui.contract import probability_problem
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
 from tui.runtime.choices import POLARITIES
 from tui.runtime.display import decode, display_copy
+from tui.runtime.errors import UnusableModel
 from tui.runtime.preprocessing import BLACK_ON_WHITE
 from tui.screens.base import AppScreen
-from tui.text import clean, markup_safe, one_line
+from tui.text import clean, one_line, plain
 from tui.widgets.file_browser import ImageTree, first_image
 from tui.widgets.iris_pane import IrisPane
 from tui.widgets.picture import from_array, picture
@@ -99,6 +102,9 @@ class ClassifyScreen(AppScreen):
                         yield Static("", id="preprocess-info")
                     with VerticalScroll(id="predictions"):
                         yield Select([], prompt="Model", allow_blank=True, id="model-select")
+                        notes = Static("", id="model-notes")  # the models left out, and why; hidden while none
+                        notes.display = False
+                        yield notes
                         yield Static("", id="file-error")
                         yield BarColumns(id="bars", one_key="c")
             with TabPane("Iris", id=IRIS_TAB):
@@ -126,8 +132,11 @@ class ClassifyScreen(AppScreen):
         for name in self.runtime.available():
             try:
                 info = self.runtime.info(name)
+            except UnusableModel as error:  # off the contract: left out, and the notes say why
+                errors.append(f"skipped model {name}, unusable: {one_line(error.reason)}")
+                continue
             except Exception as error:  # one broken file must not hide the others
-                errors.append(f"{name}: {one_line(error)}")
+                errors.append(f"skipped model {name}: {one_line(error)}")
                 continue
             if info.is_image_classifier:
                 found.append(info)
@@ -137,10 +146,11 @@ class ClassifyScreen(AppScreen):
     async def _models_found(self, event: ModelsFound) -> None:
         """Offer the models, one bar column each, and classify the current image again."""
         self.models = event.models
-        for error in event.errors:
-            self.notify(markup_safe(error), title="model not loaded", severity="warning")
+        notes = self.query_one("#model-notes", Static)
+        notes.update(Text("\n").join(plain(f"⚠ {error}", "yellow") for error in event.errors))
+        notes.display = bool(event.errors)
         select = self.query_one("#model-select", Select)
-        options = [(markup_safe(info.name), info.name) for info in self.models]
+        options = [(plain(info.name), info.name) for info in self.models]
         if len(self.models) > 1:
             options.append(("all side by side", COMPARE))
         names = [value for _, value in options]
@@ -175,7 +185,7 @@ class ClassifyScreen(AppScreen):
     def open(self, path: Path) -> None:
         """Show and classify one image file."""
         self.current = path
-        self.query_one("#original").border_title = markup_safe(path.name)
+        self.query_one("#original").border_title = plain(path.name)
         if self.models:
             self.classify(path, [info.name for info in self.models], self.polarity, self.normalize)
 
@@ -208,7 +218,7 @@ class ClassifyScreen(AppScreen):
         for name in names:
             try:
                 probs, ood = self.runtime.predict_ood(name, model_input[None])
-                results[name] = probs[0]
+                results[name] = probability_problem(probs[0].tolist()) or probs[0]
                 if ood is not None:
                     flagged[name] = bool(ood.flags[0])
             except Exception as error:  # a model that fails shows its error in its own column
@@ -276,7 +286,7 @@ class ClassifyScreen(AppScreen):
         """Use one model (or COMPARE for all)."""
         offered = [info.name for info in self.models] + ([COMPARE] if len(self.models) > 1 else [])
         if name not in offered:
-            self.notify(f"{markup_safe(name)} is not a digit classifier here", severity="warning")
+            self.notify(f"{clean(name)} is not a digit classifier here", severity="warning", markup=False)
             return
         self.model = name
         select = self.query_one("#model-select", Select)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image as PILImage
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,11 +16,12 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
 from tui.classify.choose import classifiers
+from tui.contract import probability_problem
 from tui.paths import describe_folders
 from tui.runtime import ModelInfo, to_model_input
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
-from tui.text import markup_safe, one_line
+from tui.text import one_line, plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.canvas import DrawingCanvas
 from tui.widgets.picture import from_array, picture
@@ -42,9 +44,10 @@ class DrawScreen(AppScreen, SavesPng):
 
     @dataclass
     class ModelsFound(Message):
-        """The digit classifiers found."""
+        """The digit classifiers found, and a line for each model left out (unusable, unreadable)."""
 
         models: list[ModelInfo]
+        errors: list[str] = field(default_factory=list)
 
     @dataclass
     class Classified(Message):
@@ -72,6 +75,9 @@ class DrawScreen(AppScreen, SavesPng):
                     yield picture(self.dl_app.graphics, id="draw-input")
                     yield Static("", id="draw-info")
                 yield Static("", id="draw-warning")
+                notes = Static("", id="draw-notes")  # the models left out, and why; hidden while none
+                notes.display = False
+                yield notes
                 yield BarColumns(id="draw-bars")
         yield Footer()
 
@@ -89,12 +95,16 @@ class DrawScreen(AppScreen, SavesPng):
     @work(thread=True, exclusive=True, group="draw-models", exit_on_error=False)
     def load_models(self) -> None:
         """Read the models' metadata off the UI thread."""
-        self.post_message(self.ModelsFound(classifiers(self.runtime)))
+        errors: list[str] = []
+        self.post_message(self.ModelsFound(classifiers(self.runtime, errors.append), errors))
 
     @on(ModelsFound)
     async def _models_found(self, event: ModelsFound) -> None:
         """One bar column per model, stacked; then classify what is drawn."""
         self.models = event.models
+        notes = self.query_one("#draw-notes", Static)
+        notes.update(Text("\n").join(plain(f"⚠ {error}", "yellow") for error in event.errors))
+        notes.display = bool(event.errors)
         await self.query_one(BarColumns).set_models(
             [info.name for info in self.models], f"no digit classifier in {describe_folders(self.runtime.folders)}")
         self.call_after_refresh(self.query_one(BarColumns).fit)
@@ -127,7 +137,7 @@ class DrawScreen(AppScreen, SavesPng):
                 except Exception as error:  # a model that fails shows its error in its own column
                     results[name] = one_line(error) or type(error).__name__
                     continue
-                results[name] = probabilities[0]
+                results[name] = probability_problem(probabilities[0].tolist()) or probabilities[0]
                 if ood is not None and ood.flags[0]:
                     flagged.append(f"{name} {ood.scores[0]:.2f} > {ood.threshold:.2f}")
         warning = f"this does not look like a digit (OOD score: {', '.join(flagged)})" if flagged else ""
@@ -142,7 +152,7 @@ class DrawScreen(AppScreen, SavesPng):
         self.classified = event.pixels
         self.query_one("#draw-input").image = from_array(event.model_input)
         warning = self.query_one("#draw-warning", Static)
-        warning.update(f"⚠ {markup_safe(event.warning)}" if event.warning else "")
+        warning.update(plain(f"⚠ {event.warning}" if event.warning else ""))
         warning.display = bool(event.warning)
         bars = self.query_one(BarColumns)
         if event.results:
@@ -161,10 +171,10 @@ class DrawScreen(AppScreen, SavesPng):
             if isinstance(result, np.ndarray):
                 top = int(np.argmax(result))
                 label = info.labels[top] if top < len(info.labels) else str(top)
-                lines.append(f"{markup_safe(info.name)}: [b]{markup_safe(label)}[/b] {result[top] * 100:.0f}%")
+                lines.append(Text.assemble(plain(info.name), ": ", plain(label, "bold"), f" {result[top] * 100:.0f}%"))
         if not lines:
-            lines = ["draw a digit", "[dim]c clear · u undo · s save[/dim]"]
-        self.query_one("#draw-info", Static).update("\n".join(lines))
+            lines = [Text("draw a digit"), Text("c clear · u undo · s save", style="dim")]
+        self.query_one("#draw-info", Static).update(Text("\n").join(lines))
 
     def on_resize(self) -> None:
         """Fit the stacked bar columns again once laid out."""

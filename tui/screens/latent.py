@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +20,7 @@ from textual.worker import get_current_worker
 from tui.runtime import latent
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
-from tui.text import markup_safe, one_line
+from tui.text import clean, one_line, plain
 from tui.widgets.latent_grid import LatentGrid
 from tui.widgets.latent_map import LatentMapView, Marker
 from tui.widgets.picture import from_array, picture
@@ -182,7 +183,7 @@ class LatentScreen(AppScreen, SavesPng):
 
     def _show_markers(self) -> None:
         """The map's markers: the other screens' digits, A and B, and the cursor (or the morph) on top."""
-        markers = [Marker(tuple(map(float, z)), MARK_RGB[index % len(MARK_RGB)], f"{markup_safe(name)} "
+        markers = [Marker(tuple(map(float, z)), MARK_RGB[index % len(MARK_RGB)], f"{clean(name)} "
                           f"({z[0]:+.2f}, {z[1]:+.2f})") for index, (name, z) in enumerate(self.encoded)]
         markers += [Marker(tuple(map(float, z)), END_RGB[end], f"{end} ({z[0]:+.2f}, {z[1]:+.2f})")
                     for end, z in sorted(self.ends.items())]
@@ -282,15 +283,16 @@ class LatentScreen(AppScreen, SavesPng):
             return
         step, z = self.morph_step, self.morph.points[self.morph_step]
         self.query_one("#latent-digit").image = from_array(self.morph.digits[step])
-        lines = [f"z = ({z[0]:+.3f}, {z[1]:+.3f})", f"A → B: step {step + 1} of {len(self.morph.points)}"]
+        lines: list[str | Text] = [f"z = ({z[0]:+.3f}, {z[1]:+.3f})", f"A → B: step {step + 1} of {len(self.morph.points)}"]
         bars = self.query_one("#latent-bars", ProbabilityBars)
         if self.morph.probabilities is not None and self.grid is not None:
             probabilities = self.morph.probabilities[step]
             top = int(np.argmax(probabilities))
             label = self.grid.labels[top] if top < len(self.grid.labels) else str(top)
-            lines.append(f"{CLASSIFIER} says [b]{markup_safe(label)}[/b] ({probabilities[top] * 100:.1f}%)")
+            lines.append(Text.assemble(f"{CLASSIFIER} says ", plain(label, "bold"),
+                                       f" ({probabilities[top] * 100:.1f}%)"))
             bars.show(self.grid.labels, probabilities)
-        self.query_one("#latent-info", Static).update("\n".join(lines))
+        self.query_one("#latent-info", Static).update(_joined(lines))
         self._show_markers()
 
     @work(thread=True, exclusive=True, group="latent", exit_on_error=False)
@@ -347,11 +349,12 @@ class LatentScreen(AppScreen, SavesPng):
     def _failed(self, event: Failed) -> None:
         """Explain why there is no grid."""
         self.grid, self.error = None, event.error
-        self.query_one("#latent-info", Static).update(f"[b]no latent grid[/b]\n{markup_safe(event.error)}")
+        self.query_one("#latent-info", Static).update(Text.assemble(("no latent grid", "bold"), "\n",
+                                                                     plain(event.error)))
         self.refresh_bindings()
         if self._save_pending:
             self._save_pending = False
-            self.notify(markup_safe(event.error), title="not saved: no latent grid", severity="error")
+            self.notify(clean(event.error), title="not saved: no latent grid", severity="error", markup=False)
 
     @on(LatentGrid.CursorMoved)
     def _cursor_moved(self, event: LatentGrid.CursorMoved) -> None:
@@ -364,20 +367,21 @@ class LatentScreen(AppScreen, SavesPng):
         index = event.row * self.grid.n + event.col
         x, y = self.grid.points[index]
         self.query_one("#latent-digit").image = from_array(self.grid.digits[event.row, event.col])
-        lines = [f"z = ({x:+.3f}, {y:+.3f})", f"row {event.row + 1}, column {event.col + 1} of {self.grid.n}"]
+        lines: list[str | Text] = [f"z = ({x:+.3f}, {y:+.3f})", f"row {event.row + 1}, column {event.col + 1} of {self.grid.n}"]
         bars = self.query_one("#latent-bars", ProbabilityBars)
         if self.grid.probabilities is not None:
             probabilities = self.grid.probabilities[index]
             top = int(np.argmax(probabilities))
             label = self.grid.labels[top] if top < len(self.grid.labels) else str(top)
-            lines.append(f"{CLASSIFIER} says [b]{markup_safe(label)}[/b] ({probabilities[top] * 100:.1f}%)")
+            lines.append(Text.assemble(f"{CLASSIFIER} says ", plain(label, "bold"),
+                                       f" ({probabilities[top] * 100:.1f}%)"))
             bars.show(self.grid.labels, probabilities)
         else:
             bars.show_error(self.grid.note or f"no {CLASSIFIER} model")
         if self.grid.n > 12 and self.query_one(LatentGrid).coarse:
             # Half-cells give a 28x28 digit about four cells at n=20: say how to see them.
-            lines.append("[dim]tip: - shows fewer, larger digits[/dim]")
-        self.query_one("#latent-info", Static).update("\n".join(lines))
+            lines.append(Text("tip: - shows fewer, larger digits", style="dim"))
+        self.query_one("#latent-info", Static).update(_joined(lines))
         self._show_markers()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -407,3 +411,8 @@ class LatentScreen(AppScreen, SavesPng):
             return
         n = self.grid.n
         self.save_png(self.grid.tiles, self.dl_app.save_dir, f"latent-grid-{n}x{n}")  # -1.png, -2.png, ...
+
+
+def _joined(lines: list[str | Text]) -> Text:
+    """Lines as one Text: model labels inside stay as written, never read as markup."""
+    return Text("\n").join(line if isinstance(line, Text) else Text(line) for line in lines)

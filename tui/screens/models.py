@@ -15,12 +15,17 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tui.model_text import details, metrics, signature, size
 from tui.paths import model_source
 from tui.runtime import ModelInfo
+from tui.runtime.errors import UnusableModel
 from tui.screens.base import AppScreen
 from tui.staging import can_restore, restore
-from tui.text import clean, markup_safe, one_line
+from tui.text import clean, one_line, plain
 
 # What fits in 120 columns; outputs, parity and the provider are in the details.
 COLUMNS = ("model", "source", "task", "inputs", "size", "test metrics", "trained")
+DESCRIPTION_LIMIT = 500  # characters of a description shown; the contract allows a megabyte
+# A model that could not be shown: its name, why, and "unreadable" (it did not load) or
+# "unusable" (it loaded, but breaks the contract: docs/model-contract.md).
+Broken = tuple[str, str, str]
 
 
 class ModelsScreen(AppScreen):
@@ -34,9 +39,9 @@ class ModelsScreen(AppScreen):
 
     @dataclass
     class Loaded(Message):
-        """Every model's info (or the error that stopped it loading), and which can be restored."""
+        """Every model's info (or why it cannot be used), and which can be restored."""
 
-        rows: list[ModelInfo | tuple[str, str]]
+        rows: list[ModelInfo | Broken]
         provider: str
         restorable: set[str]
 
@@ -50,7 +55,7 @@ class ModelsScreen(AppScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[ModelInfo | tuple[str, str]] = []
+        self.rows: list[ModelInfo | Broken] = []
         self.provider = ""
         self.restorable: set[str] = set()
 
@@ -74,13 +79,15 @@ class ModelsScreen(AppScreen):
     @work(thread=True, exclusive=True, group="models", exit_on_error=False)
     def load(self) -> None:
         """Open every model off the UI thread; a broken file becomes a row with its error."""
-        rows: list[ModelInfo | tuple[str, str]] = []
+        rows: list[ModelInfo | Broken] = []
         names = self.runtime.available()
         for name in names:
             try:
                 rows.append(self.runtime.info(name))
-            except Exception as error:  # shown in the table, the rest still load
-                rows.append((name, one_line(error) or type(error).__name__))
+            except UnusableModel as error:
+                rows.append((name, one_line(error.reason), "unusable"))
+            except Exception as error:  # noqa: BLE001 (shown in the table, the rest still load)
+                rows.append((name, one_line(error) or type(error).__name__, "unreadable"))
         restorable = {name for name in names if can_restore(name, self.runtime.folders)}
         self.post_message(self.Loaded(rows, self.runtime.provider, restorable))
 
@@ -92,19 +99,20 @@ class ModelsScreen(AppScreen):
         table.clear()
         for index, row in enumerate(event.rows):
             if isinstance(row, tuple):
-                # The error itself is in the details: a long one would push the columns off screen.
-                cells = [Text(clean(row[0])), "", Text("unreadable", style="red")] + [""] * 4
+                # The reason itself is in the details: a long one would push the columns off screen.
+                cells = [plain(row[0]), Text(""), Text(row[2], style="red")] + [Text("")] * 4
             else:
-                cells = [Text(clean(row.name) + (" · int8" if row.precision == "int8" else "")), model_source(row.path, self.runtime.folders), row.task,
-                         signature(row.inputs), Text(size(row.size_bytes), justify="right"), metrics(row.metrics),
-                         clean(row.created[:16].replace("T", " "))]
-            table.add_row(*[c if isinstance(c, Text) else Text(clean(c)) for c in cells], key=str(index))
+                cells = [plain(row.name + (" · int8" if row.precision == "int8" else "")),
+                         plain(model_source(row.path, self.runtime.folders)), plain(row.task),
+                         plain(signature(row.inputs)), Text(size(row.size_bytes), justify="right"),
+                         plain(metrics(row.metrics)), plain(row.created[:16].replace("T", " "))]
+            table.add_row(*cells, key=str(index))
         if not event.rows:
-            folders = " or ".join(markup_safe(folder) for folder in self.runtime.folders)
-            self.query_one("#model-details", Static).update(f"No .onnx files in {folders}")
+            folders = " or ".join(str(folder) for folder in self.runtime.folders)
+            self.query_one("#model-details", Static).update(Text.assemble("No .onnx files in ", plain(folders)))
         self.refresh_bindings()
 
-    def highlighted(self) -> ModelInfo | tuple[str, str] | None:
+    def highlighted(self) -> ModelInfo | Broken | None:
         """The row under the cursor."""
         table = self.query_one(DataTable)
         if not self.rows or not 0 <= table.cursor_row < len(self.rows):
@@ -118,14 +126,21 @@ class ModelsScreen(AppScreen):
         panel = self.query_one("#model-details", Static)
         self.refresh_bindings()
         if isinstance(row, tuple):
-            panel.update(f"[b]{markup_safe(row[0])}[/b]\n{markup_safe(row[1])}")
+            name, reason, kind = row
+            # An unreadable file's error says so itself ("cannot load model ..."); an unusable one's reason needs the word.
+            why = Text("unusable: ", style="red") if kind == "unusable" else Text("")
+            panel.update(Text.assemble(plain(name, "bold"), "\n", why, plain(reason)))
             return
-        lines = [f"[b]{markup_safe(row.name)}[/b]: {markup_safe(row.description)}"]
+        description = row.description
+        if len(description) > DESCRIPTION_LIMIT:
+            description = description[: DESCRIPTION_LIMIT - 1] + "…"
+        text = Text.assemble(plain(row.name, "bold"), ": ", plain(description))
         for key, value in details(row, model_source(row.path, self.runtime.folders), self.provider):
-            lines.append(f"[dim]{key}:[/dim] {markup_safe(value)}")
+            text.append_text(Text.assemble("\n", (f"{key}:", "dim"), " ", plain(value)))
         if row.name in self.restorable:
-            lines.append("[dim]previous:[/dim] the model this one replaced is kept: [b]p[/b] restores it")
-        panel.update("\n".join(lines))
+            text.append_text(Text.assemble("\n", ("previous:", "dim"), " the model this one replaced is kept: ",
+                                           ("p", "bold"), " restores it"))
+        panel.update(text)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Restore where there is nothing to go back to."""

@@ -12,7 +12,7 @@ from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
 
-from tui.text import markup_safe, one_line
+from tui.text import clean, one_line
 
 MAX_NUMBER = 100_000  # a folder with this many already is one error, not a long search
 
@@ -65,6 +65,6 @@ class SavesPng(Screen):
     def _saved(self, event: Saved) -> None:
         """Say where the PNG went, or why it did not."""
         if event.error:
-            self.notify(markup_safe(event.error), title="not saved", severity="error")
+            self.notify(clean(event.error), title="not saved", severity="error", markup=False)
         else:
-            self.notify(markup_safe(str(event.path)), title=self.SAVED_TITLE)
+            self.notify(clean(event.path), title=self.SAVED_TITLE, markup=False)

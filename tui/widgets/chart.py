@@ -61,7 +61,7 @@ class LineChart(Widget):
     def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.title = title
-        self.border_title = title
+        self.border_title = Text(title)  # a metric's name, from the trainer: never markup
         self.lines: list[Line] = []
         self.x_max = 1.0
 
@@ -113,7 +113,7 @@ class LineChart(Widget):
                       for line in self.drawn() if line.legend]
             shown = " ".join(f"{name} {point[1]:.4g}" for name, point in values if point is not None)
             parts.append(f"epoch {self.hover:.2f}: {shown}")
-        self.border_title = " · ".join(parts)
+        self.border_title = Text(" · ".join(parts))
 
     def _plot_size(self) -> tuple[int, int]:
         return max(1, self.size.width - _AXIS_WIDTH), max(1, self.size.height - 2)

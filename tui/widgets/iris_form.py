@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label
 
-from tui.text import clean
+from tui.text import clean, plain
 
 # A versicolor near the middle of the data set, so the first picture shows a real decision.
 DEFAULTS = (5.9, 2.8, 4.3, 1.3)
@@ -92,7 +92,7 @@ class IrisForm(Vertical):
         """One labelled field per feature."""
         for index, name in enumerate(self.names):
             with Horizontal(classes="iris-row"):
-                yield Label(self.label(name), classes="iris-label")
+                yield Label(plain(self.label(name)), classes="iris-label")
                 default = DEFAULTS[index] if index < len(DEFAULTS) else 1.0
                 field = NumberField(f"{default:.1f}", type="number", validators=[InRange()], id=f"feature-{index}",
                                     classes="iris-field")

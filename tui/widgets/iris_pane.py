@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from tui.paths import describe_folders
 from tui.runtime import ModelInfo, Runtime
-from tui.text import markup_safe, one_line
+from tui.text import one_line, plain
 from tui.widgets.iris_form import IrisForm, NumberField
 from tui.widgets.probabilities import ProbabilityBars
 
@@ -83,7 +83,7 @@ class IrisPane(Vertical):
         names = prep.features or [f"feature {i + 1}" for i in range(4)]
         form = IrisForm(names, prep.units, id="iris-form")
         await self.mount(form, before=bars)
-        bars.border_title = markup_safe(event.info.description or IRIS)
+        bars.border_title = plain(event.info.description or IRIS)
         values = form.values()
         if values is not None:
             self.predict(values)

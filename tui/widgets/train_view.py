@@ -7,13 +7,14 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from tui.curves import SMOOTHINGS
-from tui.text import clean, markup_safe
+from tui.text import clean, plain
 from tui.trainer_client import TrainingState
 from tui.widgets.chart import Line, LineChart
 
@@ -118,8 +119,8 @@ class TrainView(Vertical):
         self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=state.step)
         self.query_one("#epoch-count", Label).update(f"{state.epoch}/{state.epochs}")
         self.query_one("#batch-count", Label).update(f"{state.step}/{state.steps}")
-        model = markup_safe(state.model) or "no model"
-        self.query_one("#train-status", Static).update(f"[b]{model}[/b] · {state.status}")
+        model = clean(state.model) or "no model"
+        self.query_one("#train-status", Static).update(Text.assemble((model, "bold"), " · ", plain(state.status)))
         x_max = max(state.epochs, len(self.previous), 1)
         self.query_one("#loss-chart", LineChart).plot(
             [*self._previous_lines("loss", "val_loss"),
@@ -141,5 +142,5 @@ class TrainView(Vertical):
         """Show the trainer's last error lines in place, or hide the panel when there are none."""
         panel = self.query_one("#train-errors", Static)
         panel.display = bool(title)
-        body = "\n".join(markup_safe(line) for line in lines[-12:])
-        panel.update(f"[b]{markup_safe(title)}[/b]\n{body}" if title else "")
+        body = "\n".join(clean(line) for line in lines[-12:])
+        panel.update(Text.assemble((clean(title), "bold"), "\n", body) if title else "")
