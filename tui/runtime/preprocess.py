@@ -9,6 +9,7 @@ of 28x28.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import stat
@@ -92,18 +93,22 @@ def open_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
     # still opens, but only ever with a decoder from the list.
     formats = [guess] if guess else []
     formats += [name for name in SUPPORTED_FORMATS if name not in (guess, *_BY_NAME_ONLY)]
-    with _open_regular(path) as file:
-        size = os.fstat(file.fileno()).st_size
+    file, size = _open_regular(path)
+    with file:
         if size == 0:
             raise ImageError("empty file")
         if size > max_bytes:
             raise ImageError(f"too large: {_bytes(size)} file, over the {_bytes(max_bytes)} "
                              "limit (--max-file-size)")
-        prefix = file.read(16)
-        _check_structure(file, size, prefix)
-        file.seek(0)
+        blocks = _Blocks(file, size)
+        prefix = blocks.at(0, 16)
+        _check_structure(blocks, prefix)
+        # A small file, read whole by the checks, is decoded from those bytes.
+        whole = blocks.start == 0 and len(blocks.data) == size
+        data = io.BytesIO(blocks.data) if whole else file
+        data.seek(0)
         try:
-            source = file if cancelled is None else _Cancellable(file, cancelled)
+            source = data if cancelled is None else _Cancellable(data, cancelled)
             img = Image.open(source, formats=formats)
         except UnidentifiedImageError:
             raise ImageError(_unsupported(path, prefix)) from None
@@ -224,8 +229,9 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEX
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _open_regular(path: str) -> BinaryIO:
-    """The file at `path`, open for reading, if it is a regular file (ImageError if not).
+def _open_regular(path: str) -> tuple[BinaryIO, int]:
+    """The file at `path`, open for reading, and its size, if it is a regular file
+    (ImageError if not).
 
     What is checked is what was opened: `fstat` on the descriptor, so a FIFO or a device
     put in its place after the first look is refused, not read. The first look (`stat`,
@@ -246,11 +252,12 @@ def _open_regular(path: str) -> BinaryIO:
         fd = os.open(target, _OPEN_FLAGS | _NOFOLLOW)
     file = os.fdopen(fd, "rb")
     try:
-        _check_kind(os.fstat(fd))
+        info = os.fstat(fd)
+        _check_kind(info)
     except BaseException:
         file.close()
         raise
-    return file
+    return file, info.st_size
 
 
 def _check_kind(info: os.stat_result) -> None:
@@ -287,18 +294,19 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _PIXEL_CHUNKS = (b"IDAT", b"fdAT")  # fdAT: an APNG frame's pixels
 
 
-def _check_structure(file: BinaryIO, size: int, prefix: bytes) -> None:
+def _check_structure(blocks: _Blocks, prefix: bytes) -> None:
     """Refuse a PNG or JPEG whose declared sizes do not fit in the file, or that holds
     more metadata or scans than any picture needs, before a decoder reads any of it."""
     if prefix.startswith(_PNG):
-        _check_png(_Blocks(file, size), size)
+        _check_png(blocks, blocks.size)
     elif prefix.startswith(b"\xff\xd8\xff"):
-        _check_jpeg(_Blocks(file, size), size)
+        _check_jpeg(blocks, blocks.size)
 
 
 class _Blocks:
     """A file read a block at a time, to walk its structure in few system calls."""
 
+    FIRST = 1 << 20  # most pictures are smaller: read whole at the first look
     SIZE = 1 << 16
 
     def __init__(self, file: BinaryIO, size: int) -> None:
@@ -307,10 +315,11 @@ class _Blocks:
     def at(self, position: int, count: int) -> bytes:
         """Up to `count` bytes from `position` (fewer at the end of the file)."""
         offset = position - self.start
-        if offset < 0 or offset + count > len(self.data):
+        to_the_end = self.start + len(self.data) >= self.size  # nothing more to read
+        if offset < 0 or offset + count > len(self.data) and not to_the_end:
             self.file.seek(position)
             # No more than the file has: a big buffer costs more to get than a small file.
-            wanted = min(max(count, self.SIZE), self.size - position)
+            wanted = min(max(count, self.SIZE if self.data else self.FIRST), self.size - position)
             self.data, self.start, offset = self.file.read(max(wanted, 0)), position, 0
         return self.data[offset : offset + count]
 
