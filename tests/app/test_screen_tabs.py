@@ -69,3 +69,15 @@ async def test_at_40_columns_every_key_still_shows_and_the_current_name(make_app
         top = "".join(segment.text for segment in header_row(app))
         assert " 1 " in top and " 3 " in top and " 4 " in top and " 5 " in top
         assert "2 Latent space" in top
+
+
+async def test_the_tab_under_the_mouse_lights_up(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause(0.2)
+        tabs = app.screen.query_one(ScreenTabs)
+        plain = style_of(app, "Models").bgcolor
+        x = next(start for start, _, mode in tabs._spans if mode == "models")
+        await pilot.hover(ScreenTabs, offset=(x + 1, 0))
+        await wait_for(pilot, lambda: style_of(app, "Models").bgcolor != plain)
+        assert style_of(app, "Draw").bgcolor == plain

@@ -19,12 +19,14 @@ class ScreenTabs(Widget):
     """One row naming every screen (`1 Classify  2 Latent space ...`), the current one highlighted;
     click a name to go there. The app's title and sub-title (provider, models folder) fill the rest."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"screen-tabs--tab", "screen-tabs--current", "screen-tabs--title"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"screen-tabs--tab", "screen-tabs--current", "screen-tabs--hover",
+                                             "screen-tabs--title"}
 
     DEFAULT_CSS = """
     ScreenTabs { dock: top; width: 100%; height: 1; background: $panel; color: $foreground; }
     ScreenTabs > .screen-tabs--tab { color: $foreground 70%; }
     ScreenTabs > .screen-tabs--current { background: $primary; color: $text; text-style: bold; }
+    ScreenTabs > .screen-tabs--hover { background: $primary 40%; color: $text; }
     ScreenTabs > .screen-tabs--title { color: $foreground 70%; }
     """
 
@@ -34,6 +36,7 @@ class ScreenTabs(Widget):
         self.screens = list(screens)
         self.current = current
         self._spans: list[tuple[int, int, str]] = []  # (start, end, mode) of each tab as last drawn
+        self._hover: str | None = None  # the tab under the mouse
 
     def on_mount(self) -> None:
         """Redraw when the title or sub-title changes (the provider arrives from a worker)."""
@@ -62,11 +65,13 @@ class ScreenTabs(Widget):
         width = self.size.width
         tab_style = self.get_component_rich_style("screen-tabs--tab")
         current_style = self.get_component_rich_style("screen-tabs--current")
+        hover_style = self.get_component_rich_style("screen-tabs--hover")
         text = Text(no_wrap=True, overflow="crop")
         self._spans = []
         for (_, mode, _), label in zip(self.screens, self.labels(width)):
             start = text.cell_len
-            text.append(label, style=current_style if mode == self.current else tab_style)
+            style = current_style if mode == self.current else hover_style if mode == self._hover else tab_style
+            text.append(label, style=style)
             self._spans.append((start, text.cell_len, mode))
         room = width - text.cell_len - 2
         if room >= 8:
@@ -79,6 +84,18 @@ class ScreenTabs(Widget):
     def mode_at(self, x: int) -> str | None:
         """The screen whose tab covers column X, if any."""
         return next((mode for start, end, mode in self._spans if start <= x < end), None)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """Light up the tab under the mouse: it can be clicked."""
+        hover = self.mode_at(event.x)
+        if hover != self._hover:
+            self._hover = hover
+            self.refresh()
+
+    def on_leave(self) -> None:
+        """The mouse left: no tab lit."""
+        self._hover = None
+        self.refresh()
 
     async def on_click(self, event: events.Click) -> None:
         """Go to the screen whose name was clicked."""
