@@ -61,17 +61,22 @@ class Terminal:
         self.process = subprocess.Popen(argv, env=display.env(), stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, start_new_session=True)
         self.window = self._find_window()
+        # Keyboard focus once, now: XTEST keys go to the focused window (Xvfb has no window manager).
+        self._xdotool("windowfocus", "--sync", self.window)
 
     @classmethod
     def xterm(cls, display: Display, command: list[str], columns: int = COLUMNS, rows: int = ROWS,
               font: tuple[str, ...] = XTERM_FONT) -> Terminal:
-        """xterm as a VT340 with 256 colour registers; synthetic keys allowed; no border to measure around.
+        """xterm as a VT340 with 256 colour registers; no border to measure around.
+
+        Keys and clicks come through XTEST, as a user's do: xterm's `allowSendEvents`, which synthetic
+        events need, also turns off `allowMouseOps`, and with it every mouse report to the app.
 
         `font`: xterm's font options (`-fa NAME -fs SIZE`, or a bitmap font such as `-fn 9x15`).
         """
         return cls(display, [
             "xterm", "-ti", "vt340", "-xrm", "XTerm*decTerminalID: vt340", "-xrm", "XTerm*numColorRegisters: 256",
-            "-xrm", "XTerm*allowSendEvents: true", "-b", "0", "-geometry", f"{columns}x{rows}+0+0",
+            "-b", "0", "-geometry", f"{columns}x{rows}+0+0",
             *font, "-bg", "black", "-fg", "white", "-e", *command,
         ], columns, rows)
 
@@ -95,12 +100,21 @@ class Terminal:
             time.sleep(0.1)
         raise RuntimeError("the terminal window did not appear")
 
+    def _xdotool(self, *args: str) -> None:
+        subprocess.run(["xdotool", *args], env=self.display.env(), check=True,
+                       stderr=subprocess.DEVNULL)  # "XGetInputFocus returned…": Xvfb has no window manager
+
     def keys(self, *keys: str, pause: float = 0.3) -> None:
-        """Send key presses (xdotool names: `2`, `Right`, `ctrl+q`) to the window."""
+        """Press keys (xdotool names: `2`, `Right`, `ctrl+q`) in the window, through XTEST as a keyboard would."""
         for key in keys:
-            subprocess.run(["xdotool", "key", "--window", self.window, key], env=self.display.env(), check=True,
-                           stderr=subprocess.DEVNULL)  # "XGetInputFocus returned…": Xvfb has no window manager
+            self._xdotool("key", key)
             time.sleep(pause)
+
+    def click(self, x: int, y: int, pause: float = 0.3) -> None:
+        """Click the left button at pixel (x, y) of the window, through XTEST as a mouse would."""
+        self._xdotool("mousemove", "--window", self.window, "--sync", str(x), str(y))
+        self._xdotool("click", "1")
+        time.sleep(pause)
 
     def shot(self) -> np.ndarray:
         """The window's pixels now, [H, W, 3] uint8."""

@@ -22,6 +22,7 @@ from rig import NEEDED, Display, Terminal, grey, require, similarity
 from tui.app import DlTuiApp
 from tui.runtime import Runtime
 from tui.runtime.preprocess import prepare
+from tui.widgets.latent_grid import LatentGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -193,3 +194,45 @@ def test_the_latent_maps_legend_has_the_pictures_colours(display, monkeypatch):
         ink = glyph[glyph.sum(axis=1) >= np.percentile(glyph.sum(axis=1), 90)].mean(axis=0)  # the stroke, not the edge
         nearest = int(np.argmin(np.abs(DIGIT_RGB.astype(float) - ink).sum(axis=1)))
         assert nearest == digit, f"legend {digit} is drawn in {ink.round()}, nearest digit {nearest}'s colour"
+
+
+@pytest.mark.parametrize("kind", ["xterm", "kitty"])
+def test_a_click_on_the_latent_grid_moves_its_cursor(display, tiny_models, digit_folder, monkeypatch, kind):
+    """The mouse in real terminals: a click on a grid cell shows the same screen as walking there with keys.
+
+    The rig's xterm used to run with `allowSendEvents` (for synthetic keys), which turns off
+    xterm's `allowMouseOps`: no mouse report reached the app. Keys and clicks now come through XTEST.
+    """
+    require(kind)
+    argv = dl_tui(digit_folder, "--models", tiny_models)
+    terminal = Terminal.xterm(display, argv) if kind == "xterm" else Terminal.kitty(display, argv)
+    graphics = "sixel" if kind == "xterm" else "halfcell"
+    try:
+        terminal.settle()
+        cell = terminal.cell()
+        terminal.keys("2")
+        terminal.settle()
+        monkeypatch.setattr("tui.terminal.cell_size", lambda: cell)
+
+        async def grid_layout() -> tuple[tuple[int, int, int, int], int]:
+            app = DlTuiApp(Runtime(tiny_models, device="cpu", interactive=True), digit_folder, graphics=graphics)
+            async with app.run_test(size=(terminal.columns, terminal.rows)) as pilot:
+                await pilot.press("2")
+                await wait_for(pilot, lambda: getattr(app.screen, "grid", None) is not None, timeout=20)
+                await pilot.pause(0.2)
+                grid = app.screen.query_one(LatentGrid)
+                return tuple(grid.picture.content_region), grid.n
+
+        (x, y, width, height), n = asyncio.run(grid_layout())
+        row, col = n // 3, (2 * n) // 3
+        # The cell (in text cells) over the middle of grid cell (row, col), and where the app maps it back.
+        cell_x, cell_y = int((col + 0.5) * width / n), int((row + 0.5) * height / n)
+        expected = (cell_y * n // height, cell_x * n // width)
+        assert expected != (0, 0)
+        terminal.click(int((x + cell_x + 0.5) * cell[0]), int((y + cell_y + 0.5) * cell[1]))
+        clicked = terminal.settle()
+        terminal.keys("Home", *["Down"] * expected[0], *["Right"] * expected[1], pause=0.1)
+        walked = terminal.settle()
+    finally:
+        terminal.close()
+    assert changed(clicked, walked) < 0.0005, f"the click did not put the cursor on {expected}"
