@@ -40,8 +40,11 @@ class ScreenTabs(Widget):
 
     def on_mount(self) -> None:
         """Redraw when the title or sub-title changes (the provider arrives from a worker)."""
-        self.watch(self.app, "title", self.refresh, init=False)
-        self.watch(self.app, "sub_title", self.refresh, init=False)
+        self.watch(self.app, "title", self._title_changed, init=False)
+        self.watch(self.app, "sub_title", self._title_changed, init=False)
+
+    def _title_changed(self) -> None:
+        self.refresh()
 
     def labels(self, width: int) -> list[str]:
         """Each tab's text, as long as WIDTH allows: full titles, first words, or keys beside the current title."""
