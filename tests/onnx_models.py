@@ -270,17 +270,18 @@ def mnist_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
 # Models off the contract, or hostile (docs/model-contract.md, docs/reliability.md) ---------------
 
 # The cnn changed at its output or its batch axis: what each variant's output or input becomes.
-OFF_CONTRACT = ("1d", "3d", "string", "batch1", "scores", "hog", "broken-run")
-HOG_FLOATS = 1 << 29  # "hog" asks onnxruntime for this many float32s (2 GiB) on every run
+OFF_CONTRACT = ("1d", "3d", "string", "batch1", "batch3", "scores", "hog", "expand", "broken-run")
+HOG_FLOATS = 1 << 29  # "hog" and "expand" ask onnxruntime for this many float32s (2 GiB) on every run
 
 
 def build_variant(variant: str, folder: Path, filename: str | None = None, **overrides: object) -> Path:
     """A `cnn` changed as `variant` says, as `folder/<filename or cnn-variant>.onnx`:
 
     - `1d`: its output is [N] (the top probability); `3d`: [N, 10, 1]; `string`: text;
-    - `batch1`: the cnn with a fixed batch of 1 ([1, 28, 28, 1] in, [1, 10] out): it works;
+    - `batch1`, `batch3`: the cnn with a fixed batch of 1 ([1, 28, 28, 1] in, [1, 10] out), or 3: it works;
     - `scores`: raw scores, not probabilities (negative, and far above 1);
-    - `hog`: the cnn, but each run also makes (and sums, times 0) HOG_FLOATS floats with ConstantOfShape;
+    - `hog`, `expand`: the cnn, but each run also makes (and sums, times 0) HOG_FLOATS floats with
+      ConstantOfShape, or Expand;
     - `broken-run`: loads, but every run fails (it gathers class 12 of 10).
     """
     name = filename or f"cnn-{variant}"
@@ -289,7 +290,7 @@ def build_variant(variant: str, folder: Path, filename: str | None = None, **ove
     graph = model.graph
     out = graph.output[0]
     nodes = list(graph.node)
-    if variant in ("1d", "3d", "string", "scores", "hog", "broken-run"):
+    if variant in ("1d", "3d", "string", "scores", "hog", "expand", "broken-run"):
         nodes[-1].output[0] = "softmax" if variant != "scores" else "unused"
     if variant == "1d":
         nodes.append(helper.make_node("ReduceMax", ["softmax"], ["probabilities"], axes=[1], keepdims=0))
@@ -301,17 +302,21 @@ def build_variant(variant: str, folder: Path, filename: str | None = None, **ove
     elif variant == "string":
         nodes.append(helper.make_node("Cast", ["softmax"], ["probabilities"], to=TensorProto.STRING))
         out.CopyFrom(helper.make_tensor_value_info("probabilities", TensorProto.STRING, ["N", 10]))
-    elif variant == "batch1":
-        graph.input[0].CopyFrom(_tensor("image", [1, 28, 28, 1]))
-        out.CopyFrom(_tensor("probabilities", [1, 10]))
+    elif variant in ("batch1", "batch3"):
+        batch = int(variant[-1])
+        graph.input[0].CopyFrom(_tensor("image", [batch, 28, 28, 1]))
+        out.CopyFrom(_tensor("probabilities", [batch, 10]))
     elif variant == "scores":
         graph.initializer.append(numpy_helper.from_array(np.array(1000.0, np.float32), "thousand"))
         nodes.append(helper.make_node("Mul", ["logits", "thousand"], ["probabilities"]))
-    elif variant == "hog":
+    elif variant in ("hog", "expand"):
         graph.initializer.extend([_const("hog_shape", [HOG_FLOATS]),
-                                  numpy_helper.from_array(np.array(0.0, np.float32), "zero")])
+                                  numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+                                  numpy_helper.from_array(np.array([1.0], np.float32), "one")])
         one = numpy_helper.from_array(np.array([1.0], np.float32))
-        nodes += [helper.make_node("ConstantOfShape", ["hog_shape"], ["hog"], value=one),
+        make = (helper.make_node("ConstantOfShape", ["hog_shape"], ["hog"], value=one) if variant == "hog"
+                else helper.make_node("Expand", ["one", "hog_shape"], ["hog"]))
+        nodes += [make,
                   helper.make_node("ReduceSum", ["hog"], ["hog_sum"], keepdims=0),
                   helper.make_node("Mul", ["hog_sum", "zero"], ["nothing"]),
                   helper.make_node("Add", ["softmax", "nothing"], ["probabilities"])]

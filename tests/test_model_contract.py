@@ -83,13 +83,14 @@ def test_a_model_off_the_contract_is_refused_when_it_loads_with_one_line(tmp_pat
     assert len(str(error.value)) < 200
 
 
-def test_a_fixed_batch_of_one_just_works_one_image_at_a_time(models):
-    onnx_models.build_variant("batch1", models)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_fixed_batch_just_works_that_many_images_at_a_time(models, batch):
+    name = onnx_models.build_variant(f"batch{batch}", models).stem
     runtime = Runtime(models, device="cpu")
-    assert runtime.info("cnn-batch1").batch == 1 and runtime.info("cnn").batch is None
-    x = onnx_models.mnist_sample()[0][:7].astype(np.float32) / 255
-    np.testing.assert_allclose(runtime.predict("cnn-batch1", x), runtime.predict("cnn", x), atol=1e-6)
-    np.testing.assert_allclose(runtime.predict("cnn-batch1", x[:1]), runtime.predict("cnn", x[:1]), atol=1e-6)
+    assert runtime.info(name).batch == batch and runtime.info("cnn").batch is None
+    x = onnx_models.mnist_sample()[0][:7].astype(np.float32) / 255  # 3 + 3 + 1 (padded)
+    np.testing.assert_allclose(runtime.predict(name, x), runtime.predict("cnn", x), atol=1e-6)
+    np.testing.assert_allclose(runtime.predict(name, x[:1]), runtime.predict("cnn", x[:1]), atol=1e-6)
 
 
 def test_a_fixed_batch_of_one_in_dl_tui_classify(models, digits):
@@ -181,12 +182,13 @@ def dl_tui(*args: object) -> tuple[int, int, str, str]:
     return code, peak, result.stdout.decode(errors="replace"), "\n".join(err)
 
 
-def test_a_graph_that_asks_for_gigabytes_fails_its_run_cleanly_and_stays_small(models, digits):
-    onnx_models.build_variant("hog", models)  # 2 GiB of ConstantOfShape on every run
-    code, peak, out, err = dl_tui("classify", digits, "--models", models, "-m", "cnn-hog", "-f", "jsonl")
+@pytest.mark.parametrize("variant", ["hog", "expand"])
+def test_a_graph_that_asks_for_gigabytes_fails_its_run_cleanly_and_stays_small(models, digits, variant):
+    onnx_models.build_variant(variant, models)  # 2 GiB of ConstantOfShape (or Expand) on every run
+    code, peak, out, err = dl_tui("classify", digits, "--models", models, "-m", f"cnn-{variant}", "-f", "jsonl")
     assert code != 0 and out == ""
     assert peak < 700, f"peak RSS {peak} MB"
-    assert len(err.splitlines()) == 1 and "cnn-hog" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and f"cnn-{variant}" in err and "Traceback" not in err
 
 
 def test_onnxruntime_log_lines_never_reach_the_terminal(models, digits):
