@@ -32,6 +32,9 @@ from tui.text import clean, one_line
 from tui.trainer_client import CommandBuilder, dl_train_command, have_tensorflow
 
 
+QUIT_TIP = "Asks first while training or with an unsaved drawing; in a text field only ctrl+q quits"
+
+
 class DlTuiApp(App[None]):
     """Browse and classify images, draw digits, explore the VAE's latent space, train and inspect the models."""
 
@@ -52,10 +55,8 @@ class DlTuiApp(App[None]):
         Binding("escape", "leave_input", "Leave field", tooltip="Stop typing; the screen's keys work again",
                 id="app.leave_input"),
         # A text field keeps q as a letter; ctrl+q works everywhere. Both ask first if quitting loses something.
-        Binding("q", "quit", "Quit", show=False, id="app.quit",
-                tooltip="Quit (asks first while training or with an unsaved drawing)"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere",
-                tooltip="Quit, even from a text field"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit", tooltip=QUIT_TIP),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip=QUIT_TIP),
         # Textual's own ctrl+c copies or says how to quit; in a terminal people press it to quit.
         Binding("ctrl+c", "ctrl_c", "Quit now", show=False, priority=True, id="app.ctrl_c",
                 tooltip="Copy what is selected, else ask; twice in a row quits at once"),
