@@ -149,11 +149,12 @@ def _die_with(parent: int) -> None:
 
 @contextmanager
 def memory_limit(extra: int) -> Iterator[None]:
-    """Within: this process's data may grow by at most `extra` bytes more (RLIMIT_DATA, on
-    Linux); past that an allocation fails with MemoryError instead of the process growing
-    until the OOM killer picks something. Set around decoding only, on whichever process
-    decodes (a worker, this one, a Ray worker): onnxruntime's sessions and arenas, and
-    the threads of Ray or of this process, run outside it and keep all their memory."""
+    """Within: this process's data may grow by at most `extra` bytes more (RLIMIT_DATA, which
+    Linux 4.7 and later apply to mmap too); past that an allocation fails with MemoryError
+    instead of the process growing until the OOM killer picks something. Set around decoding
+    only, on whichever process decodes (a worker, this one, a Ray worker), so onnxruntime's
+    sessions and arenas are never under it. The limit is the whole process's: any other
+    thread shares the headroom while it is set."""
     used = _data_bytes()
     if used is None:  # no /proc: nothing to measure the limit from
         yield
