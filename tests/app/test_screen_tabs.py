@@ -29,7 +29,7 @@ async def test_the_header_names_every_screen_and_marks_the_one_shown(make_app):
         top = "".join(segment.text for segment in header_row(app))
         for key, _, title in app.SCREENS_BY_KEY:
             assert f"{key} {title}" in top
-        assert "CPUExecution" in top  # what runs the models stays in the header
+        assert "CPUExecution" in top and "needs" not in top  # what runs the models stays in the header
         current, other = style_of(app, "Classify"), style_of(app, "Train")
         assert current.bgcolor != other.bgcolor and current.bold and not other.bold
         await pilot.press("3")
@@ -68,7 +68,8 @@ async def test_at_40_columns_every_key_still_shows_and_the_current_name(make_app
         await pilot.pause(0.2)
         top = "".join(segment.text for segment in header_row(app))
         assert " 1 " in top and " 3 " in top and " 4 " in top and " 5 " in top
-        assert "2 Latent space" in top
+        assert "2 Latent" in top
+        assert "needs 80×24" in top  # parts of every screen are cut off: the header says so
 
 
 async def test_the_tab_under_the_mouse_lights_up(make_app):
@@ -81,3 +82,13 @@ async def test_the_tab_under_the_mouse_lights_up(make_app):
         await pilot.hover(ScreenTabs, offset=(x + 1, 0))
         await wait_for(pilot, lambda: style_of(app, "Models").bgcolor != plain)
         assert style_of(app, "Draw").bgcolor == plain
+
+
+async def test_a_terminal_made_shorter_than_24_rows_is_named_in_the_header(make_app):
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(80, 20)
+        await wait_for(pilot, lambda: "needs 80×24" in "".join(segment.text for segment in header_row(app)))
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: "needs" not in "".join(segment.text for segment in header_row(app)))

@@ -13,6 +13,8 @@ from tui.text import clean
 
 # Each tab is " key title "; the title side gets what the tabs leave, down to this many columns.
 TITLE_ROOM = 24
+# The smallest terminal the screens are laid out for: below it the header says so, in place of the title.
+SMALLEST = (80, 24)
 
 
 class ScreenTabs(Widget):
@@ -20,7 +22,7 @@ class ScreenTabs(Widget):
     click a name to go there. The app's title and sub-title (provider, models folder) fill the rest."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"screen-tabs--tab", "screen-tabs--current", "screen-tabs--hover",
-                                             "screen-tabs--title"}
+                                             "screen-tabs--title", "screen-tabs--small"}
 
     DEFAULT_CSS = """
     ScreenTabs { dock: top; width: 100%; height: 1; background: $panel; color: $foreground; }
@@ -28,6 +30,7 @@ class ScreenTabs(Widget):
     ScreenTabs > .screen-tabs--current { background: $primary; color: $text; text-style: bold; }
     ScreenTabs > .screen-tabs--hover { background: $primary 40%; color: $text; }
     ScreenTabs > .screen-tabs--title { color: $foreground 70%; }
+    ScreenTabs > .screen-tabs--small { color: $warning; text-style: bold; }
     """
 
     def __init__(self, screens: Sequence[tuple[str, str, str]], current: str, *, id: str | None = None) -> None:
@@ -42,15 +45,28 @@ class ScreenTabs(Widget):
         """Redraw when the title or sub-title changes (the provider arrives from a worker)."""
         self.watch(self.app, "title", self._title_changed, init=False)
         self.watch(self.app, "sub_title", self._title_changed, init=False)
+        # A terminal made shorter only leaves this row's width alone: the layout signal still comes.
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._layout_changed)
+        self._small = self.too_small()
+
+    def too_small(self) -> bool:
+        """Whether the terminal is smaller than the screens are laid out for."""
+        columns, rows = self.app.size
+        return columns < SMALLEST[0] or rows < SMALLEST[1]
+
+    def _layout_changed(self, _screen: object) -> None:
+        if self.too_small() != self._small:
+            self._small = not self._small
+            self.refresh()
 
     def _title_changed(self) -> None:
         self.refresh()
 
     def labels(self, width: int) -> list[str]:
-        """Each tab's text, as long as WIDTH allows: full titles, first words, or keys beside the current title."""
+        """Each tab's text, as long as WIDTH allows: full titles, first words, or keys beside the current one's."""
         full = [f" {key} {title} " for key, _, title in self.screens]
         short = [f" {key} {title.split()[0]} " for key, _, title in self.screens]
-        keys = [f" {key} {title} " if mode == self.current else f" {key} " for key, mode, title in self.screens]
+        keys = [f" {key} {title.split()[0]} " if mode == self.current else f" {key} " for key, mode, title in self.screens]
         for labels in (full, short):
             if sum(map(len, labels)) + TITLE_ROOM <= width:
                 return labels
@@ -77,7 +93,12 @@ class ScreenTabs(Widget):
             text.append(label, style=style)
             self._spans.append((start, text.cell_len, mode))
         room = width - text.cell_len - 2
-        if room >= 8:
+        if self.too_small():  # parts of the screens are cut off: say so
+            title = Text(f"⚠ needs {SMALLEST[0]}×{SMALLEST[1]}", style=self.get_component_rich_style("screen-tabs--small"))
+            title.truncate(max(room, 0), overflow="ellipsis")
+            text.append(" " * max(0, width - text.cell_len - title.cell_len - 1))
+            text.append_text(title)
+        elif room >= 8:
             title = Text(self.title_text(room), style=self.get_component_rich_style("screen-tabs--title"))
             title.truncate(room, overflow="ellipsis")
             text.append(" " * (width - text.cell_len - title.cell_len - 1))
