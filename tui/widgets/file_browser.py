@@ -49,8 +49,8 @@ def shorten(text: Text, width: int, keep: int = 0) -> Text:
     room = width - cell_len(plain[:keep]) - 1  # cells for the name's two sides, less the ellipsis
     if room < 2:
         return text[:keep]
-    end = len(plain)  # the ending takes about a third of the room
-    while end - 1 > keep and cell_len(plain[end - 1:]) <= room // 3:
+    end = len(plain)  # the ending (numbers, dates, the extension) takes about half the room
+    while end - 1 > keep and cell_len(plain[end - 1:]) <= room // 2:
         end -= 1
     start = keep
     while start < end and cell_len(plain[keep:start + 1]) <= room - cell_len(plain[end:]):
