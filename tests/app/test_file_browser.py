@@ -140,3 +140,17 @@ async def test_on_the_classify_screen_the_filter_takes_the_screens_letters_and_b
         await pilot.press("escape", "backspace")
         await wait_for(pilot, lambda: "images" in names(tree))
         assert tree.path == images.parent
+
+
+async def test_the_up_hint_in_the_border_is_a_button_for_the_mouse(tmp_path: Path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(b"")
+    app = RootedApp(tmp_path / "images")
+    async with app.run_test(size=(60, 12)) as pilot:
+        tree = app.query_one(ImageTree)
+        await wait_for(pilot, lambda: names(tree) == ["a.png"])
+        await pilot.pause(0.1)
+        y, row = next((y, line) for y, line in enumerate(tree_lines(app)) if "⌫ up" in line)
+        await pilot.click(offset=(row.index("⌫") + 1, y))
+        await wait_for(pilot, lambda: names(tree) == ["images"])
+        assert tree.path == tmp_path

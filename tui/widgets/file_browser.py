@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.text import Text, TextType
 from textual import events, on
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DirectoryTree, Tree
@@ -233,11 +234,13 @@ class ImageTree(DirectoryTree):
             self.border_subtitle = Text(f"/{clean(self.filter)}▏")
         elif self.filter:
             self.border_subtitle = Text(f"filter: {clean(self.filter)} · esc clears")
-        else:
-            hints = ["⌫ up", "/ filter"] + (["w wider"] if self.wide or self._cut() else [])
+        else:  # each hint is also a button for the mouse
+            hints = [("⌫ up", "parent"), ("/ filter", "filter")]
+            if self.wide or self._cut():
+                hints.append(("w wider", "wider"))
             width = self.outer_size.width - 4
-            line = "  ".join(hints)
-            self.border_subtitle = line if len(line) <= width or width <= 0 else " ".join(hints)
+            gap = "  " if sum(len(hint) + 2 for hint, _ in hints) - 2 <= width or width <= 0 else " "
+            self.border_subtitle = Content.from_markup(gap.join(f"[@click={action}]{hint}[/]" for hint, action in hints))
 
     # Cursor ------------------------------------------------------------------------------------------
     @on(Tree.NodeExpanded)
