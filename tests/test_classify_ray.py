@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -301,3 +302,65 @@ def test_a_batch_that_kills_its_worker_every_time_gets_error_rows(cluster, files
     # waited on the same worker each time it died.
     assert {"24.png", "29.png", "30-poison.png", "30.png"} <= died and len(died) < 65, died
     assert result.stats.failed == len(died)
+
+
+def _map_workers(parent: int) -> list[int]:
+    """The model actors (`ray::MapWorker...`) of the local Ray a run started: processes in
+    that run's own session (start_new_session), found by their command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+            session = os.getsid(int(entry.name))
+        except (OSError, ValueError):
+            continue
+        if command.startswith(b"ray::MapWorker") and session == os.getsid(parent):
+            found.append(int(entry.name))
+    return found
+
+
+def _start_on_local_ray(files: Path, *args: str) -> subprocess.Popen:
+    """The real `dl-tui classify --engine ray` on a local Ray it starts for the run
+    (RAY_ADDRESS=local: never a Ray that runs here already, this module's cluster say)."""
+    env = {**os.environ, "RAY_ADDRESS": "local"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "classify", str(files), "--engine", "ray", "-f", "jsonl",
+         "--models", str(Path(__file__).resolve().parents[1] / "exported"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1])
+
+
+@needs_ray
+def test_ray_writes_nothing_of_its_own_to_stdout_when_workers_die(files):
+    """Workers killed twice mid-run: the raylet reports it, and at shutdown Ray prints what
+    it held back, in colour. Every stdout line must still be one of our JSON rows."""
+    run = _start_on_local_ray(files, "--batch-size", "8", "--workers", "2", "-q")
+    first = run.stdout.readline()
+    for _ in range(2):
+        deadline = time.monotonic() + 60
+        while not (victims := _map_workers(run.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if victims:
+            os.kill(victims[0], signal.SIGKILL)
+        time.sleep(1)
+    out = first + run.stdout.read()  # not communicate(): it skips what readline buffered
+    err = run.stderr.read()
+    assert run.wait(timeout=240) in (0, 1), err
+    lines = out.decode().splitlines()
+    for line in lines:
+        assert json.loads(line)["path"], line  # raises on a line that is not ours
+    paths = [json.loads(line)["path"] for line in lines]
+    missing = sorted({str(p) for p in files.iterdir() if p.is_file()} - set(paths))
+    assert len(paths) == len(set(paths)) == 601, (missing, err)
+
+
+@needs_ray
+def test_sigterm_under_ray_exits_143(files):
+    run = _start_on_local_ray(files, "--batch-size", "8", "--workers", "1", "-q")
+    first = run.stdout.readline()
+    assert json.loads(first)["path"]  # the run is under way
+    run.send_signal(signal.SIGTERM)
+    out, err = first + run.stdout.read(), run.stderr.read()
+    assert run.wait(timeout=120) == 128 + signal.SIGTERM, err
+    assert b"Traceback" not in err
+    assert all(json.loads(line) for line in out.splitlines())

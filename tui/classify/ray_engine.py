@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -119,12 +120,12 @@ def connect(address: str | None) -> Iterator[Cluster]:
         _check_reachable(address or os.environ.get("RAY_ADDRESS") or "auto")
         try:
             if address or os.environ.get("RAY_ADDRESS"):
-                ray.init(address=address, runtime_env=shipped, **quiet)
+                _init(ray, address=address, runtime_env=shipped, **quiet)
             else:
                 try:
-                    ray.init(address="auto", runtime_env=shipped, **quiet)
+                    _init(ray, address="auto", runtime_env=shipped, **quiet)
                 except ConnectionError:
-                    ray.init(**quiet)
+                    _init(ray, **quiet)
                     started = True
         except Exception as error:  # whatever the reason, there is no cluster to run on
             where = address or os.environ.get("RAY_ADDRESS")
@@ -135,7 +136,40 @@ def connect(address: str | None) -> Iterator[Cluster]:
             yield Cluster(len(alive), int(resources.get("CPU", 0)), int(resources.get("GPU", 0)),
                           started, perf_counter() - start)
         finally:
-            ray.shutdown()
+            with _muted():  # at shutdown Ray prints, from this thread, the lines it held back
+                ray.shutdown()
+
+
+def _init(ray: Any, **settings: Any) -> None:
+    """`ray.init`, muted, keeping our SIGTERM handler: Ray sets its own, which exits with
+    status 15 (the documented status is 143, and the run must stop its workers). A SIGTERM
+    while Ray starts is handed to ours once it is back."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        with _muted():
+            ray.init(**settings)
+    except SystemExit as exit:  # Ray's handler: sys.exit(signum)
+        if before is None or exit.code != signal.SIGTERM:
+            raise
+        signal.signal(signal.SIGTERM, before)
+        signal.raise_signal(signal.SIGTERM)  # ours raises Stopped (or the default kills)
+        raise
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def _muted() -> Iterator[None]:
+    """Within: sys.stdout and sys.stderr go nowhere, from every thread, this one too."""
+    stdout, stderr = sys.stdout, sys.stderr
+    with open(os.devnull, "w") as null:
+        sys.stdout = sys.stderr = null
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
 
 
 def _check_reachable(address: str) -> None:
@@ -154,9 +188,11 @@ def _check_reachable(address: str) -> None:
 def _quiet() -> Iterator[None]:
     """Within: Ray's own output stays off stdout and stderr, which are for our rows and
     lines. Its C++ core writes errors straight to file descriptor 2 (an actor with restarts,
-    say): fd 2 goes to /dev/null, and `sys.stderr`, where it was fd 2, to a copy of it. Its
+    say), and the processes a local Ray starts inherit fds 1 and 2: both go to /dev/null,
+    and `sys.stdout` and `sys.stderr`, where they were fds 1 and 2, to copies of them. Its
     Python parts log, warn, and print what the cluster reports (a task to be retried) from a
-    thread of their own to sys.stdout: only this thread's writes get through."""
+    thread of their own to sys.stdout: only this thread's writes get through (and `connect`
+    mutes this thread too while Ray starts and stops)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray.data  # its import sets up its logging: quieted after
 
@@ -167,29 +203,41 @@ def _quiet() -> Iterator[None]:
     context.print_on_execution_start = False
     context.enable_auto_log_stats = False
     stdout, stderr = sys.stdout, sys.stderr
+    with _moved(stdout, 1) as out, _moved(stderr, 2) as err:
+        sys.stdout, sys.stderr = _ThisThreadOnly(out), _ThisThreadOnly(err)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            sys.stdout, sys.stderr = stdout, stderr
+
+
+@contextmanager
+def _moved(stream: Any, fd: int) -> Iterator[Any]:
+    """Within: file descriptor FD goes to /dev/null; yields a stream writing where it went,
+    if STREAM wrote to FD, else STREAM itself (a test's capture has no descriptor)."""
     try:
-        ours = stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # a test's capture: no descriptor
+        ours = stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):
         ours = False
-    stderr.flush()
-    saved = os.dup(2)
+    stream.flush()
+    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    os.dup2(devnull, fd)
     os.close(devnull)
-    copy = open(saved, "w", buffering=1, encoding=stderr.encoding,  # noqa: SIM115
-                errors=stderr.errors, closefd=False) if ours else stderr
-    sys.stdout, sys.stderr = _ThisThreadOnly(stdout), _ThisThreadOnly(copy)
+    copy = open(saved, "w", buffering=1, encoding=stream.encoding,  # noqa: SIM115
+                errors=stream.errors, closefd=False) if ours else stream
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
+        yield copy
     finally:
-        sys.stdout, sys.stderr = stdout, stderr
-        copy.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        if ours:
-            copy.close()
+        try:
+            copy.flush()
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            if ours:
+                copy.close()
 
 
 class _ThisThreadOnly:
