@@ -123,13 +123,17 @@ def test_jsonl_stream_is_only_events_in_order(trained):
 
 
 def test_cnns_train_with_outlier_exposure_by_default(trained):
-    """docs/ood.md: non-digits towards the uniform answer, a quarter as many as the digits."""
-    _, events = trained
+    """docs/ood.md: non-digits towards the uniform answer, a quarter as many as the digits, with the
+    energy loss (the shipped models'), scored by their energy."""
+    out, events = trained
     starts = {e["model"]: e for e in events if e["event"] == "start"}
     for name, copies in (("cnn", 1), ("cnn-invert", 2)):
         exposure = starts[name]["config"]["outlier_exposure"]
         assert exposure["outliers"] == 100 and exposure["printed_digits"] == 25 and exposure["target"] == "uniform"
+        assert exposure["loss"] == "energy" and exposure["energy_margins"] == [-15.0, -5.0]
         assert starts[name]["train_size"] == copies * (400 + 100 + 25)
+        meta = {p.key: p.value for p in onnx.load(out / f"{name}.onnx").metadata_props}
+        assert json.loads(meta["ood"])["method"] == "energy"
     assert "outlier_exposure" not in starts["vae"]["config"]
 
 
@@ -188,9 +192,9 @@ def test_shift_moves_each_training_image_by_up_to_one_pixel_and_never_a_test_ima
 
 
 def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_path):
-    """--outlier-loss energy: trained on the logits, exported with its softmax, and `ood_score` is
-    -logsumexp of the logits, its threshold the calibration images' 95th percentile; --fonts adds fonts;
-    --shift moves the training images and leaves nothing of that in the export."""
+    """dl-train cnn's default --outlier-loss, energy: trained on the logits, exported with its softmax,
+    and `ood_score` is -logsumexp of the logits, its threshold the calibration images' 95th percentile;
+    --fonts adds fonts; --shift moves the training images and leaves nothing of that in the export."""
     from trainer.outliers import font_files
 
     out, _ = trained
@@ -200,7 +204,7 @@ def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_pa
         (fonts / font.name).write_bytes(font.read_bytes())
     if not any(fonts.iterdir()):
         pytest.skip("no fonts installed to copy")
-    code, events, err = train("cnn", "--init", str(out / "cnn.onnx"), "--outlier-loss", "energy", "--fonts", str(fonts),
+    code, events, err = train("cnn", "--init", str(out / "cnn.onnx"), "--fonts", str(fonts),
                               "--shift", "1", "--epochs", "1", "--data", str(SAMPLE), "--out", str(tmp_path / "energy"))
     assert code == 0, err
     config = next(e for e in events if e["event"] == "start")["config"]
@@ -228,6 +232,18 @@ def test_energy_outlier_loss_exports_the_energy_as_the_ood_score(trained, tmp_pa
     code, events, err = train("cnn", "--fonts", str(fonts / "empty"), "--epochs", "1", "--data", str(SAMPLE),
                               "--out", str(tmp_path / "none"))
     assert code == 2 and "no .ttf or .otf font under" in events[-1]["message"] and "Traceback" not in err
+
+
+def test_uniform_outlier_loss_scores_by_a_head_on_the_logits(tmp_path):
+    """--outlier-loss uniform, kept as an option (docs/ood.md): no energy margins, and the OOD score
+    is a logistic head fitted on the logits after training."""
+    code, events, err = train("cnn", "--outlier-loss", "uniform", "--epochs", "1", "--data", str(SAMPLE),
+                              "--out", str(tmp_path))
+    assert code == 0, err
+    exposure = next(e for e in events if e["event"] == "start")["config"]["outlier_exposure"]
+    assert exposure["loss"] == "uniform" and "energy_margins" not in exposure
+    ood = json.loads({p.key: p.value for p in onnx.load(tmp_path / "cnn.onnx").metadata_props}["ood"])
+    assert ood["method"] == "feature-head" and ood["output"] == "ood_score" and np.isfinite(ood["threshold"])
 
 
 def test_checkpoints_are_removed_after_export(trained):

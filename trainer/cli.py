@@ -185,8 +185,9 @@ def cnn(
         "--outlier-exposure/--no-outlier-exposure",
         help="Also train on synthetic non-digits towards a uniform answer, and on printed digits (docs/ood.md).")] = True,
     outlier_loss: Annotated[OutlierLoss, typer.Option(
-        "--outlier-loss", help="uniform: a non-digit's answer trained towards uniform; energy: also its energy "
-        "pushed past a margin, and the OOD score is the energy (docs/ood.md).")] = OutlierLoss.uniform,
+        "--outlier-loss", help="energy (the shipped models'): a non-digit's answer trained towards uniform and its "
+        "energy pushed past a margin, and the OOD score is the energy; uniform: towards uniform only, scored by a "
+        "logistic head fitted on the logits after training (docs/ood.md).")] = OutlierLoss.energy,
     fonts: Annotated[Optional[Path], typer.Option(
         "--fonts", exists=True, file_okay=False,
         help="A folder of .ttf/.otf fonts to draw more of the non-digits' letters and signs in.")] = None,

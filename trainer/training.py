@@ -189,7 +189,7 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool, exposure: bool = True,
-              init: Path | None = None, outlier_loss: str = "uniform", fonts: Path | None = None, shift: int = 0) -> dict:
+              init: Path | None = None, outlier_loss: str = "energy", fonts: Path | None = None, shift: int = 0) -> dict:
     """MNIST CNN; with `invert`, trained and tested on the original plus colour-inverted images.
 
     With `exposure` (the default), outlier exposure: synthetic non-digits towards the uniform
