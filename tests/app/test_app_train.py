@@ -257,7 +257,8 @@ async def test_the_palette_start_vae_sets_the_form_to_vae(make_app):
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen and screen.state.model == "vae")
         assert screen.query_one("#train-model", Select).value == "vae"
-        assert "/trainer" not in log_text(screen) and " vae --epochs 1 " in log_text(screen)
+        command = next(line for line in screen.query_one("#train-log").texts if line.startswith("$ "))
+        assert " vae --epochs 1 " in command  # the form and the command agree
         await wait_for(pilot, lambda: not screen.running)
 
 
