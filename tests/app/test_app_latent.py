@@ -48,11 +48,12 @@ async def test_cursor_moves_and_shows_the_decoded_digit_and_the_cnns_verdict(mak
         screen = app.screen
         await wait_for(pilot, lambda: screen.grid is not None)
         grid = screen.query_one(LatentGrid)
-        assert grid.n == 20 and grid.tiles.shape == (560, 560)
+        n = grid.n  # half-cells: as many as read well in the grid's box (10 at 140x45)
+        assert 3 <= n <= latent.DEFAULT_N and grid.tiles.shape == (28 * n, 28 * n)
         await pilot.press("right", "right", "down")
         await wait_for(pilot, lambda: grid.cursor == (1, 2))
-        np.testing.assert_allclose(screen.grid.digits[1, 2], expected_digit(1, 2, 20), atol=1e-5)
-        x, y = latent.grid_points(20)[1 * 20 + 2]
+        np.testing.assert_allclose(screen.grid.digits[1, 2], expected_digit(1, 2, n), atol=1e-5)
+        x, y = latent.grid_points(n)[1 * n + 2]
         info = str(screen.query_one("#latent-info", Static).render())
         assert f"z = ({x:+.3f}, {y:+.3f})" in info
         expected = app.runtime.predict("cnn", screen.grid.digits[1, 2][None])[0]
@@ -69,16 +70,17 @@ async def test_plus_minus_change_n_and_s_saves_a_png(make_app, tmp_path):
         await pilot.press("2")
         screen = app.screen
         await wait_for(pilot, lambda: screen.grid is not None)
+        n = screen.grid.n
         await pilot.press("minus", "minus")
-        await wait_for(pilot, lambda: screen.grid.n == 18)
+        await wait_for(pilot, lambda: screen.grid.n == n - 2)
         await pilot.press("plus")
-        await wait_for(pilot, lambda: screen.grid.n == 19)
+        await wait_for(pilot, lambda: screen.grid.n == n - 1)
         await pilot.press("s")
-        path = tmp_path / "latent-grid-19x19-1.png"
+        path = tmp_path / f"latent-grid-{n - 1}x{n - 1}-1.png"
         await wait_for(pilot, lambda: path.exists())
         await pilot.pause(0.1)
         with Image.open(path) as saved:
-            assert saved.size == (19 * 28, 19 * 28)
+            assert saved.size == ((n - 1) * 28, (n - 1) * 28)
 
 
 async def test_a_click_moves_the_cursor(make_app):
@@ -90,7 +92,7 @@ async def test_a_click_moves_the_cursor(make_app):
         image = screen.query_one(LatentGrid).picture
         width, height = image.content_size
         await pilot.click(image, offset=(width - 1, height - 1))
-        assert screen.query_one(LatentGrid).cursor == (19, 19)
+        assert screen.query_one(LatentGrid).cursor == (screen.grid.n - 1, screen.grid.n - 1)
 
 
 async def test_without_a_decoder_the_screen_says_why(make_app, tiny_models):
@@ -107,11 +109,13 @@ async def test_palette_save_from_another_screen_works_the_first_time(make_app, t
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await app.on_screen("latent", "save")  # what the palette's "save grid as PNG" runs
-        path = tmp_path / "latent-grid-20x20-1.png"
+        await wait_for(pilot, lambda: app.screen.grid is not None)
+        n = app.screen.grid.n
+        path = tmp_path / f"latent-grid-{n}x{n}-1.png"
         await wait_for(pilot, lambda: path.exists())
         await pilot.pause(0.1)
         with Image.open(path) as saved:
-            assert saved.size == (20 * 28, 20 * 28)
+            assert saved.size == (n * 28, n * 28)
 
 
 async def test_the_grid_size_limits_are_announced(make_app, monkeypatch):
@@ -132,3 +136,20 @@ async def test_the_grid_size_limits_are_announced(make_app, monkeypatch):
         await pilot.press("plus")
         await wait_for(pilot, lambda: len(told) == 2)
         assert told[1] == "the grid is at most 40×40"
+
+
+async def test_at_80x24_the_half_cell_grid_starts_with_digits_large_enough_to_read(make_app):
+    """At n=20 a half-cell digit was two cells wide and one tall at 80x24: a smear, not a digit."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.grid is not None)
+        grid = screen.query_one(LatentGrid)
+        columns, rows = grid.picture.content_size
+        n = screen.grid.n
+        # Each digit gets at least 8 of the picture's columns and 8 half-cell rows (4 cells).
+        assert columns / n >= 8 and 2 * rows / n >= 8, (n, columns, rows)
+        assert n >= 4  # and still a grid, not a few digits
+        info = screen.query_one("#latent-info", Static)
+        await wait_for(pilot, lambda: f"of {n}" in str(info.render()))

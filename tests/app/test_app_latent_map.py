@@ -80,14 +80,15 @@ async def test_map_marks_the_classify_image_and_morphs_from_a_to_b(make_app, tin
         assert any(marker.name.startswith(name) for marker in latent_map.markers)
 
         await pilot.press("a", "right", "right", "down", "b")
-        points = latent.grid_points(20)
+        n = screen.grid.n
+        points = latent.grid_points(n)
         np.testing.assert_array_equal(screen.ends["A"], points[0])
-        np.testing.assert_array_equal(screen.ends["B"], points[1 * 20 + 2])
+        np.testing.assert_array_equal(screen.ends["B"], points[1 * n + 2])
         assert latent_map.segment is not None
         await pilot.press("i")
         await wait_for(pilot, lambda: screen.morph is not None and screen.morph_step == LatentScreen.MORPH_STEPS - 1)
         np.testing.assert_allclose(screen.morph.points[0], points[0])
-        b_digit = latent.sigmoid(onnx_models.reference("vae-decoder", points[22][None]))[0, :, :, 0]
+        b_digit = latent.sigmoid(onnx_models.reference("vae-decoder", points[1 * n + 2][None]))[0, :, :, 0]
         np.testing.assert_allclose(screen.morph.digits[-1], b_digit, atol=1e-5)
         bars = screen.query_one("#latent-bars")
         np.testing.assert_allclose(bars.probabilities, app.runtime.predict("cnn", b_digit[None])[0], atol=1e-6)

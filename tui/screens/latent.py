@@ -21,6 +21,7 @@ from tui.runtime import latent
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
 from tui.text import clean, one_line, plain
+from tui.widgets.halfcell import fit
 from tui.widgets.latent_grid import LatentGrid
 from tui.widgets.latent_map import LatentMapView, Marker
 from tui.widgets.picture import from_array, picture
@@ -56,6 +57,9 @@ class LatentScreen(AppScreen, SavesPng):
     # takes a second or more, and a thread cannot be stopped, so each press's decode held up quitting.
     RESIZE_DELAY = 0.2
     CHUNK = 256  # latent points per onnxruntime call: a cancelled decode stops within one call
+    # Half-cells: the first grid has at most as many digits as keep this many picture pixels across
+    # each (8 columns, 4 rows): 5x5 at 80x24, where 20x20 gave each digit two cells.
+    READABLE_PIXELS = 8
 
     @dataclass
     class Decoded(Message):
@@ -109,6 +113,8 @@ class LatentScreen(AppScreen, SavesPng):
         self.morph_step = -1  # the frame shown, or -1 when not morphing
         self._morph_timer: Timer | None = None
         self._resize_timer: Timer | None = None
+        self._sized = False  # the first grid's n is chosen from the space it has
+        self._first_decode: Timer | None = None  # waits for the grid's box to settle first
 
     def compose(self) -> ComposeResult:
         """The grid on the left, the chosen digit and its bars on the right."""
@@ -139,8 +145,43 @@ class LatentScreen(AppScreen, SavesPng):
 
     def models_changed(self) -> None:
         """Decode the grid again with the (new) decoder, and load the map made by the (new) encoder."""
-        self.decode(self.n)
+        if self._sized:
+            self.decode(self.n)
+        else:
+            self._sized = True
+            self._first_decode = self.set_timer(self.RESIZE_DELAY / 2, self._when_laid_out)
         self.load_map()
+
+    @on(LatentGrid.Resized)
+    def _grid_resized(self) -> None:
+        """The layout is still settling (the screen's size classes come after the first one): wait."""
+        if self._first_decode is not None:
+            self._first_decode.reset()
+
+    def _when_laid_out(self) -> None:
+        """Decode the first grid once the screen has its size classes (app.tcss: -narrow, -short),
+        which come with its first Resize and change the grid's box, and that layout is done."""
+        breakpoints = [name for _, name in (self.app.HORIZONTAL_BREAKPOINTS or [])]
+        if breakpoints and not any(self.has_class(name) for name in breakpoints):
+            self._first_decode = self.set_timer(self.RESIZE_DELAY / 4, self._when_laid_out)
+            return
+        self._first_decode = None
+        self.call_after_refresh(self._decode_first)
+
+    def _decode_first(self) -> None:
+        """The first grid, at a size that reads well in the space it has."""
+        self.n = self.readable_n()
+        self.decode(self.n)
+
+    def readable_n(self) -> int:
+        """DEFAULT_N, or in half-cells as many digits a side as keep READABLE_PIXELS across each."""
+        grid = self.query_one(LatentGrid)
+        width, height = grid.content_size
+        if not grid.coarse or not (width and height):
+            return latent.DEFAULT_N
+        # The grid is square: the columns and rows a square picture gets in this box, in these cells.
+        columns, rows = fit(1, 1, width, height, grid.picture.cell_aspect())
+        return latent.clamp_n(min(latent.DEFAULT_N, min(columns, 2 * rows) // self.READABLE_PIXELS))
 
     @work(thread=True, exclusive=True, group="latent-map", exit_on_error=False)
     def load_map(self) -> None:

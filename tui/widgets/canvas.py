@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from textual import events, on
 from textual.binding import Binding
 from textual.containers import Container
+from textual.geometry import Region
 from textual.message import Message
 from textual.widget import Widget
 
-from tui.widgets.picture import Graphics, from_array, picture
+from tui.widgets.picture import Graphics, from_array, picture, shown_region
 
 SIZE = 28
 SCALE = 4  # strokes are drawn on a 112x112 canvas, then each 4x4 block is averaged
@@ -87,7 +89,7 @@ class Drawing:
 class DrawingCanvas(Container, can_focus=True):
     """Draw with the mouse (press and drag), or move a cursor with the arrows and paint with space."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "move(0, -1)", "Up", show=False),
         Binding("down", "move(0, 1)", "Down", show=False),
         Binding("left", "move(-1, 0)", "Left", show=False),
@@ -183,7 +185,8 @@ class DrawingCanvas(Container, can_focus=True):
     # Mouse ----------------------------------------------------------------------
     def _point(self, event: events.MouseEvent) -> tuple[float, float] | None:
         """The event's position in 28x28 pixel units, clamped to the canvas (a drag may leave it)."""
-        region = self.picture.content_region
+        content, inner = self.picture.content_region, shown_region(self.picture)
+        region = Region(content.x + inner.x, content.y + inner.y, inner.width, inner.height)
         if not region.width or not region.height:
             return None
         px, py = event.pointer_screen_x, event.pointer_screen_y

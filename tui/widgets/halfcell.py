@@ -6,10 +6,11 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image as PILImage
+from rich.cells import cell_len
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -79,17 +80,35 @@ class HalfcellPicture(Widget):
         self.refresh(layout=True)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
-        """As wide as the container (and max-width) allows, unless the height limits it first."""
+        """As wide as the container (and max-width) allows, unless the height limits it first;
+        never narrower than the border's title (the picture is then centred)."""
         if self._image is None:
             return 0
         columns = self._columns(container, viewport)
-        return fit(*self._image.size, columns, self._rows(container, viewport), self.cell_aspect())[0]
+        wide = fit(*self._image.size, columns, self._rows(container, viewport), self.cell_aspect())[0]
+        return min(max(wide, self._title_room()), columns) if columns else wide
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        """The height that keeps the picture's proportions at this width."""
+        """The height that keeps the picture's proportions at this width (or at its own, if narrower)."""
         if self._image is None or not width:
             return 0
-        return rows_for(*self._image.size, width, self._rows(container, viewport), self.cell_aspect())
+        rows = self._rows(container, viewport)
+        wide, high = fit(*self._image.size, self._columns(container, viewport), rows, self.cell_aspect())
+        return high if width >= wide else rows_for(*self._image.size, width, rows, self.cell_aspect())
+
+    def _title_room(self) -> int:
+        """Content columns the border's title needs: "╭─ title ─╮" has four more cells beside it."""
+        title = self.border_title
+        return cell_len(str(title)) + 4 if title and self.styles.border_top[0] not in ("", "none", "hidden") else 0
+
+    def picture_region(self) -> Region:
+        """Where the picture lies in the content area: all of it, unless the box is wider (its title)
+        or taller than the picture's shape allows; then centred."""
+        size = self.content_size
+        if self._image is None or not size.width or not size.height:
+            return Region(0, 0, 0, 0)
+        columns, rows = fit(*self._image.size, size.width, size.height, self.cell_aspect())
+        return Region((size.width - columns) // 2, (size.height - rows) // 2, columns, rows)
 
     def _columns(self, container: Size, viewport: Size) -> int:
         """Columns the picture may take: the container's, or fewer under max-width (less the border)."""
@@ -124,10 +143,13 @@ class HalfcellPicture(Widget):
 
     def _make_strips(self, size: Size) -> list[Strip]:
         assert self._image is not None
-        pixels = np.asarray(self._image.resize((size.width, size.height * 2), PILImage.Resampling.BILINEAR))
-        strips = []
-        for row in range(size.height):
+        left, top, width, height = self.picture_region()
+        pixels = np.asarray(self._image.resize((width, height * 2), PILImage.Resampling.BILINEAR))
+        before = [Segment(" " * left, self.rich_style)] if left else []
+        after = [Segment(" " * (size.width - left - width), self.rich_style)] if size.width > left + width else []
+        strips = [Strip.blank(size.width, self.rich_style)] * top
+        for row in range(height):
             upper, lower = pixels[2 * row], pixels[2 * row + 1]
             segments = [Segment("▀", _style(tuple(a), tuple(b))) for a, b in zip(upper.tolist(), lower.tolist())]
-            strips.append(Strip(Segment.simplify(segments), size.width))
+            strips.append(Strip([*before, *Segment.simplify(segments), *after], size.width))
         return strips

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from textual import events, on
@@ -14,13 +15,13 @@ from textual.widget import Widget
 
 from tui.runtime import latent
 from tui.widgets.halfcell import HalfcellPicture
-from tui.widgets.picture import Graphics, from_array, picture
+from tui.widgets.picture import Graphics, from_array, picture, shown_region
 
 
 class LatentGrid(Container, can_focus=True):
     """n x n decoded digits drawn as one picture; the cursor cell is framed in the picture itself."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "move(-1, 0)", "Up", show=False),
         Binding("down", "move(1, 0)", "Down", show=False),
         Binding("left", "move(0, -1)", "Left", show=False),
@@ -35,6 +36,17 @@ class LatentGrid(Container, can_focus=True):
         grid: LatentGrid
         row: int
         col: int
+
+        @property
+        def control(self) -> LatentGrid:
+            """The grid that sent it."""
+            return self.grid
+
+    @dataclass
+    class Resized(Message):
+        """The grid's box has a new size."""
+
+        grid: LatentGrid
 
         @property
         def control(self) -> LatentGrid:
@@ -74,6 +86,10 @@ class LatentGrid(Container, can_focus=True):
             self._draw()
             self.post_message(self.CursorMoved(self, *moved))
 
+    def on_resize(self) -> None:
+        """Tell the screen (its first grid's size depends on the space it has)."""
+        self.post_message(self.Resized(self))
+
     def watch_cursor(self, cursor: tuple[int, int]) -> None:
         """Redraw the frame and tell the screen."""
         self._draw()
@@ -98,14 +114,13 @@ class LatentGrid(Container, can_focus=True):
 
     @on(events.Click)
     def _click(self, event: events.Click) -> None:
-        """Move the cursor to the clicked cell (the picture fills its own widget's content area)."""
+        """Move the cursor to the clicked cell of the picture."""
         image = self.picture
         offset = event.get_content_offset(image)
         if offset is None or not self.n:
             return
-        width, height = image.content_size
-        if width and height:
+        left, top, width, height = shown_region(image)
+        x, y = offset.x - left, offset.y - top
+        if 0 <= x < width and 0 <= y < height:
             self.focus()
-            col = min(self.n - 1, offset.x * self.n // width)
-            row = min(self.n - 1, offset.y * self.n // height)
-            self.cursor = (row, col)
+            self.cursor = (y * self.n // height, x * self.n // width)

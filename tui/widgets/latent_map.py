@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.runtime import latent
-from tui.widgets.picture import Graphics, from_array, picture
+from tui.widgets.picture import Graphics, from_array, picture, shown_region
 
 SEGMENT_RGB = (230, 230, 230)
 
@@ -97,9 +97,9 @@ class LatentMapView(Container):
         """Say which latent point was clicked."""
         image = self.picture
         offset = event.get_content_offset(image)
-        width, height = image.content_size
-        if offset is None or self.base is None or not (width and height):
+        left, top, width, height = shown_region(image)
+        if offset is None or self.base is None or not (0 <= offset.x - left < width and 0 <= offset.y - top < height):
             return
         size = self.base.shape[0]
-        self.post_message(self.Clicked(latent.from_map_pixel((offset.x + 0.5) * size / width,
-                                                             (offset.y + 0.5) * size / height, size)))
+        self.post_message(self.Clicked(latent.from_map_pixel((offset.x - left + 0.5) * size / width,
+                                                             (offset.y - top + 0.5) * size / height, size)))

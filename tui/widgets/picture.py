@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image as PILImage
+from textual.geometry import Region
 from textual.widget import Widget
 
 from tui.terminal import Graphics
@@ -24,6 +25,13 @@ def picture(graphics: Graphics, *, id: str | None = None, classes: str | None = 
 
         return TGPImage(None, id=id, classes=classes)
     return HalfcellPicture(None, id=id, classes=classes)
+
+
+def shown_region(widget: Widget) -> Region:
+    """Where a picture widget's picture lies within its content area (textual-image's fills it)."""
+    if isinstance(widget, HalfcellPicture):
+        return widget.picture_region()
+    return Region(0, 0, *widget.content_size)
 
 
 def from_array(pixels: np.ndarray, scale: int = 10) -> PILImage.Image:

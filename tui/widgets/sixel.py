@@ -134,13 +134,14 @@ class SixelPicture(HalfcellPicture):
     def _make_strips(self, size: Size) -> list[Strip]:
         assert self._image is not None
         self._strips_cell = cell_width, cell_height = terminal.cell_size()
-        picture = registers(paletted(scaled(self._image, size.width * cell_width, size.height * cell_height)))
-        strips = []
-        for row in range(size.height):
+        left, top, width, height = self.picture_region()
+        picture = registers(paletted(scaled(self._image, width * cell_width, height * cell_height)))
+        strips = [Strip.blank(size.width, self.rich_style)] * top
+        for row in range(height):
             sixels = encode(picture[row * cell_height:(row + 1) * cell_height]).decode("ascii")
             # Blank cells first (text written later over a picture erases its pixels), then back
-            # to the row's first cell, draw, and restore the cursor where Textual expects it.
-            draw = f"\x1b7\x1b[{size.width}D{sixels}\x1b8"
+            # to the picture's first cell in the row, draw, and restore the cursor where Textual expects it.
+            draw = f"\x1b7\x1b[{size.width - left}D{sixels}\x1b8"
             cells = list(Strip.blank(size.width, self.rich_style))
             strips.append(Strip([*cells, Segment(draw, _NO_STYLE, _ZERO_WIDTH)], size.width))
         return strips
