@@ -79,6 +79,7 @@ def test_both_closed_is_exit_2():
 
 
 def test_dl_train_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
+    pytest.importorskip("tensorflow")
     run = subprocess.Popen(DL_TRAIN + ["iris", "--epochs", "500", "--out", str(tmp_path / "out"),
                                        "--progress", "jsonl"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
