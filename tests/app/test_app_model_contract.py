@@ -41,7 +41,7 @@ async def test_the_app_leaves_unusable_models_out_and_says_why_on_every_screen(t
         await pilot.press("5", "space", "down", "down", "space")
         await wait_for(pilot, lambda: "cnn: " in screen_text(app))
         draw = screen_text(app)
-    for name, reason in UNUSABLE.items():
+    for name in UNUSABLE:
         # The line wraps in the column: its start here, the whole reason on the Models screen.
         assert f"⚠ skipped model {name}, unusable: its output" in classify
         assert f"⚠ skipped model {name}, unusable: its output" in draw
