@@ -371,7 +371,7 @@ def test_jsonl_lines_match_json_dumps_for_odd_values():
     from pathlib import Path
 
     from tui.classify.rows import classified, failed
-    from tui.classify.writers import JsonlWriter
+    from tui.classify.writers import JsonlWriter, Lines
 
     rows = [
         classified(Path("a\x1b%s\udcff\u0085.png"), "m%d", ["%s", 'b"', "ü"],
@@ -386,7 +386,7 @@ def test_jsonl_lines_match_json_dumps_for_odd_values():
         return None if v is None or not np.isfinite(v) else float(f"{v:.6g}")
 
     for top in (None, 1, 2):
-        writer = JsonlWriter(top)
+        writer = JsonlWriter(Lines(io.StringIO()), top)
         for row in rows:
             line = writer._line(row)
             assert line.endswith("}\n") and "\x1b" not in line and "\x85" not in line

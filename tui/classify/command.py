@@ -22,7 +22,7 @@ from tui.classify.plan import HEAD, Plan, Prep, cores, default_workers, make_pla
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
-from tui.classify.writers import CsvWriter, JsonlWriter, OutputError, TableWriter, Writer
+from tui.classify.writers import CsvWriter, JsonlWriter, Lines, OutputError, TableWriter, Writer
 from tui.options import command, device_option, max_file_size_option, models_option, precision_option
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
 from tui.runtime.choices import Device, Polarity, Precision
@@ -232,13 +232,14 @@ def make_writer(fmt: Format | None, infos: list[ModelInfo], top: int | None) -> 
     labels = list(dict.fromkeys(label for info in infos for label in info.labels))
     fmt = fmt or (Format.table if sys.stdout.isatty() else Format.jsonl)
     if fmt is Format.table:
-        table = TableWriter([info.name for info in infos], labels, top)
+        table = TableWriter(Lines.stdout(), [info.name for info in infos], labels, top)
         if table.dropped:
             say("warning", f"the table is {table.width} columns wide: left out "
                 f"{', '.join(map(clean, table.dropped))} (widen the terminal, or use -m, "
                 "or -f jsonl)")
         return table
-    return CsvWriter(labels, top) if fmt is Format.csv else JsonlWriter(top)
+    out = Lines.stdout()
+    return CsvWriter(out, labels, top) if fmt is Format.csv else JsonlWriter(out, top)
 
 
 def nothing_found(folders: list[Path], recursive: bool, follow: bool = False) -> str:

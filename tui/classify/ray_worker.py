@@ -11,7 +11,6 @@ tui.classify.runner), on the driver or, with --output, on the workers.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import tempfile
@@ -204,12 +203,13 @@ def write_rows(path: Path, rows: list[list[Row]], fmt: str, plan: Plan, top: int
 
 def _text(rows: list[list[Row]], fmt: str, plan: Plan, top: int | None) -> str:
     """The rows exactly as the streaming writers print them (CSV with its header)."""
-    from tui.classify.writers import CsvWriter, JsonlWriter
+    from tui.classify.writers import CsvWriter, JsonlWriter, Lines
 
     labels = list(dict.fromkeys(label for info in plan.models for label in info.labels))
-    writer = CsvWriter(labels, top) if fmt == "csv" else JsonlWriter(top)
-    with contextlib.redirect_stdout(io.StringIO()) as buffer:  # the writers print to stdout
-        writer.write(rows)
+    buffer = io.StringIO()
+    out = Lines(buffer)
+    writer = CsvWriter(out, labels, top) if fmt == "csv" else JsonlWriter(out, top)
+    writer.write(rows)
     return buffer.getvalue()
 
 

@@ -60,31 +60,56 @@ def write(writer: Writer, batch: Batch) -> None:
         raise OutputError(error) from None
 
 
-def _out() -> TextIO:
-    # Looked up each time: a live progress display may have wrapped sys.stdout.
-    return sys.stdout
-
-
 # A pipe takes a write of at most PIPE_BUF bytes whole or not at all.
 PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def emit(text: str) -> None:
-    """Whole lines to stdout: straight to its file descriptor (see `write_lines`), or
-    through the stream where it has none (a test's capture) or is a terminal (people)."""
-    out = _out()
-    try:
-        fd = None if out.isatty() else out.fileno()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        fd = None
-    if fd is None:
-        out.write(text)
-        out.flush()
-        return
-    out.flush()  # whatever went through the stream goes first
-    write_lines(fd, text.encode(getattr(out, "encoding", None) or "utf-8",
-                                getattr(out, "errors", None) or "strict"))
+class Lines:
+    """Where a writer's output goes: whole lines to a text stream.
+
+    `Lines(stream)` writes to STREAM (a test's `io.StringIO`, a file); `Lines.stdout()`
+    to `sys.stdout` as it is at each write, since a live progress display may wrap it.
+    A stream with a file descriptor that is not a terminal gets its lines straight to
+    the descriptor, whole (see `write_lines`); a terminal (people) or a stream without
+    one gets them through the stream.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    @classmethod
+    def stdout(cls) -> Lines:
+        """sys.stdout, looked up at each write."""
+        return cls(None)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout if self._stream is None else self._stream
+
+    def console(self) -> Console:
+        """A Rich console on this output (on stdout: whatever sys.stdout is then)."""
+        from rich.console import Console  # only tables need it, and it is slow to import
+
+        return Console(file=self._stream, highlight=False, soft_wrap=False)
+
+    def write_lines(self, text: str) -> None:
+        """TEXT, whole lines, then flushed."""
+        out = self.stream
+        try:
+            fd = None if out.isatty() else out.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            fd = None
+        if fd is None:
+            out.write(text)
+            out.flush()
+            return
+        out.flush()  # whatever went through the stream goes first
+        write_lines(fd, text.encode(getattr(out, "encoding", None) or "utf-8",
+                                    getattr(out, "errors", None) or "strict"))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def write_lines(fd: int, data: bytes) -> None:
@@ -142,11 +167,12 @@ def _signals_held() -> Iterator[None]:
 class JsonlWriter:
     """One JSON object per file and model; the path kept exact (JSON escapes controls)."""
 
-    def __init__(self, top: int | None = None) -> None:
+    def __init__(self, out: Lines, top: int | None = None) -> None:
+        self.out = out
         self.top = top
 
     def write(self, batch: Batch) -> None:
-        emit("".join(self._line(row) for rows in batch for row in rows))
+        self.out.write_lines("".join(self._line(row) for rows in batch for row in rows))
 
     def _line(self, row: Row) -> str:
         line = self._plain(row)
@@ -216,13 +242,14 @@ class CsvWriter:
     columns label_1, probability_1 ... label_K, probability_K, most likely first. Text
     cells (paths, labels, errors) that would start a formula get a `'` before them."""
 
-    def __init__(self, labels: list[str], top: int | None = None) -> None:
+    def __init__(self, out: Lines, labels: list[str], top: int | None = None) -> None:
+        self.out = out
         self.labels = labels
         self.top = top
         self.started = False
 
     def write(self, batch: Batch) -> None:
-        buffer = io.StringIO()  # the batch's lines, then one emit (whole lines only)
+        buffer = io.StringIO()  # the batch's lines, then one write (whole lines only)
         writer = csv.writer(buffer, lineterminator="\n")
         if not self.started:
             writer.writerow(["path", "model", "label", "confidence", "error", "ood_score", "ood_flagged",
@@ -235,7 +262,7 @@ class CsvWriter:
                     "" if row.confidence is None else f"{row.confidence:.6g}",
                     _text_cell(row.error or ""), *_ood_cells(row), *self._probabilities(row),
                 ])
-        emit(buffer.getvalue())
+        self.out.write_lines(buffer.getvalue())
 
     def _header(self) -> list[str]:
         if self.top is None:
@@ -270,11 +297,9 @@ def _reraise() -> None:
 class TableWriter:
     """Aligned rows printed as they come: the file, then per model label, confidence, bar."""
 
-    def __init__(self, models: list[str], labels: list[str], top: int | None,
-                 console: Console | None = None) -> None:
-        from rich.console import Console  # only tables need it, and it is slow to import
-
-        self.console = console or Console(highlight=False, soft_wrap=False)
+    def __init__(self, out: Lines, models: list[str], labels: list[str], top: int | None) -> None:
+        self.out = out
+        self.console = out.console()
         # Rich's own answer to a closed pipe is SystemExit(1); ours is `write`'s.
         self.console.on_broken_pipe = _reraise  # type: ignore[method-assign]
         self.top = top or 1
@@ -302,7 +327,7 @@ class TableWriter:
             for line in self._lines(rows):
                 # A reason is worth a second line; a result row never wraps.
                 self.console.print(line, no_wrap=not error, crop=not error, overflow="fold")
-        _out().flush()
+        self.out.flush()
 
     def _header(self) -> Text:
         text = Text(self._fit("file", self.file_width), style="bold")
