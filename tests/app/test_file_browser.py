@@ -3,6 +3,7 @@ filters by name and shows long names cut with an ellipsis."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from app_helpers import wait_for
@@ -154,3 +155,23 @@ async def test_the_up_hint_in_the_border_is_a_button_for_the_mouse(tmp_path: Pat
         await pilot.click(offset=(row.index("⌫") + 1, y))
         await wait_for(pilot, lambda: names(tree) == ["images"])
         assert tree.path == tmp_path
+
+
+async def test_filtering_and_going_up_stay_quick_in_a_folder_of_20000_files(tmp_path: Path):
+    """Textual empties a tree node one child at a time, each searching the list: 20 s for 20,000 files."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(20_000):
+        (folder / f"img-{index:05d}.png").touch()
+    app = RootedApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = app.query_one(ImageTree)
+        await wait_for(pilot, lambda: len(tree.root.children) == 20_000, timeout=60)
+        started = time.monotonic()
+        await pilot.press("slash", "1", "2", "3", "4")
+        await wait_for(pilot, lambda: len(tree.root.children) == 12, timeout=60)  # ?1234 and 1234?
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(tree.root.children) == 20_000, timeout=60)
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: names(tree) == ["many"], timeout=60)
+        assert time.monotonic() - started < 8  # about 1 s here; 40 s before

@@ -165,6 +165,23 @@ class ImageTree(DirectoryTree):
             self.styles.width = None  # back to the width app.tcss gives
         self._show_state()
 
+    def clear_node(self, node: TreeNode[DirEntry]) -> ImageTree:
+        """Empty NODE at once. Textual removes children one at a time, each found by a search of the
+        list, which took 20 s for a folder of 20,000 files (going up, each filter); this forgets them
+        in one pass (falling back to Textual's way if its tree's insides change)."""
+        nodes = getattr(self, "_tree_nodes", None)
+        children = getattr(node, "_children", None)
+        if not isinstance(nodes, dict) or not isinstance(children, list):
+            return super().clear_node(node)
+        stack = list(children)
+        while stack:
+            child = stack.pop()
+            stack.extend(getattr(child, "_children", ()))
+            nodes.pop(child.id, None)
+        children.clear()
+        self._invalidate()
+        return self
+
     # Up a folder -------------------------------------------------------------------------------------
     def action_parent(self) -> None:
         """Show the parent folder, the cursor on the folder we came from."""
