@@ -5,30 +5,30 @@ TensorFlow is imported inside the command bodies, so `dl-train --help` is instan
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from trainer import specs
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
-from trainer.outliers import OutlierLoss
-from trainer.progress import JsonlReporter, Reporter, make_reporter, refuse_closed_streams
+from trainer.progress import (
+    JsonlReporter,
+    Reporter,
+    make_reporter,
+    refuse_closed_streams,
+)
+from trainer.specs import ModelSpec, parameter
 from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
 from tui.extras import NO_TENSORFLOW
-
-app = typer.Typer(
-    help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
 class ProgressMode(str, Enum):
@@ -39,12 +39,9 @@ class ProgressMode(str, Enum):
 
 
 DEFAULT_OUT = Path("exported")
-# The notebook's batch size and Adam learning rate for each model.
-BATCH_SIZE = {"iris": 32, "cnn": 128, "vae": 64, "vae-classifier": 32}
-LEARNING_RATE = {"iris": 1e-3, "cnn": 1e-3, "vae": 1e-4, "vae-classifier": 1e-3}
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
-Data = Annotated[Optional[Path], typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
+Data = Annotated[Path | None, typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
@@ -54,8 +51,8 @@ Strategy = Annotated[StrategyMode, typer.Option(
 INSTALL_HINT = NO_TENSORFLOW  # the Train screen gives the same pip command (tui/extras.py)
 
 
-def _batch_size(model: str):
-    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step, on each replica under --strategy mirrored (the notebook's: {BATCH_SIZE[model]}).")]
+def _batch_size(spec: ModelSpec):
+    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step, on each replica under --strategy mirrored (the notebook's: {spec.batch_size}).")]
 
 
 class NoTensorFlow(Exception):
@@ -79,7 +76,7 @@ def _quiet_tensorflow() -> None:
         os.close(saved)
 
 
-def _mnist(data: Optional[Path]):
+def _mnist(data: Path | None):
     """Load MNIST before TensorFlow, so a bad --data fails fast; Keras's loader needs TF first."""
     if data is None:
         _quiet_tensorflow()
@@ -147,151 +144,115 @@ def _fail(reporter: Reporter, message: str, code: int):
     raise typer.Exit(code)
 
 
-def _settings(model, epochs, out, seed, restart, strategy, batch_size=None):
+def _settings(spec: ModelSpec, epochs, out, seed, restart, strategy, batch_size=None, learning_rate=None):
     from trainer.training import Settings
 
     # Under several replicas --batch-size is per replica and the learning rate stays the notebook's.
-    return Settings(epochs=epochs, batch_size=batch_size or BATCH_SIZE[model], out=out, seed=seed,
-                    restart=restart, learning_rate=LEARNING_RATE[model], strategy=strategy.value)
+    return Settings(epochs=epochs, batch_size=batch_size or spec.batch_size, out=out, seed=seed, restart=restart,
+                    learning_rate=spec.learning_rate if learning_rate is None else learning_rate, strategy=strategy.value)
 
 
-@app.command()
-def iris(
-    epochs: Epochs = 10,
-    batch_size: _batch_size("iris") = BATCH_SIZE["iris"],
-    out: Out = DEFAULT_OUT,
-    seed: Seed = 42,
-    progress: Progress = ProgressMode.auto,
-    restart: Restart = False,
-    strategy: Strategy = StrategyMode.auto,
-) -> None:
-    """Iris MLP (4-10-10-3) -> iris.onnx."""
-
-    def job(reporter):
-        with _writing_to(out, strategy):
-            from trainer.training import train_iris
-
-            train_iris(_settings("iris", epochs, out, seed, restart, strategy, batch_size), reporter)
-
-    _run(progress, job)
+def _plain(value):
+    """An option's value as the train function takes it: an Enum's value."""
+    return value.value if isinstance(value, Enum) else value
 
 
-@app.command()
-def cnn(
-    invert: Annotated[bool, typer.Option("--invert", help="Also train and test on colour-inverted copies (-> cnn-invert.onnx).")] = False,
-    epochs: Epochs = 10,
-    batch_size: _batch_size("cnn") = BATCH_SIZE["cnn"],
-    outlier_exposure: Annotated[bool, typer.Option(
-        "--outlier-exposure/--no-outlier-exposure",
-        help="Also train on synthetic non-digits towards a uniform answer, and on printed digits (docs/ood.md).")] = True,
-    outlier_loss: Annotated[OutlierLoss, typer.Option(
-        "--outlier-loss", help="energy (the shipped models'): a non-digit's answer trained towards uniform and its "
-        "energy pushed past a margin, and the OOD score is the energy; uniform: towards uniform only, scored by a "
-        "logistic head fitted on the logits after training (docs/ood.md).")] = OutlierLoss.energy,
-    fonts: Annotated[Optional[Path], typer.Option(
-        "--fonts", exists=True, file_okay=False,
-        help="A folder of .ttf/.otf fonts to draw more of the non-digits' letters and signs in.")] = None,
-    shift: Annotated[int, typer.Option(
-        "--shift", min=0, max=4, help="Move each training image by up to this many pixels, at random, each time "
-        "it is seen (0: never; docs/ood.md).")] = 0,
-    init: Annotated[Optional[Path], typer.Option(
-        "--init", help="Start from this exported cnn .onnx's weights (a fine-tune) instead of random ones.")] = None,
-    learning_rate: Annotated[float, typer.Option(
-        "--learning-rate", min=0.0, help=f"Adam's learning rate (the notebook's: {LEARNING_RATE['cnn']:g}; a fine-tune wants less).")] = LEARNING_RATE["cnn"],
-    data: Data = None,
-    out: Out = DEFAULT_OUT,
-    seed: Seed = 42,
-    progress: Progress = ProgressMode.auto,
-    restart: Restart = False,
-    strategy: Strategy = StrategyMode.auto,
-) -> None:
-    """MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert."""
+def _train_command(spec: ModelSpec):
+    """The `dl-train NAME` command of one spec: its options, then the ones every model has."""
 
-    def job(reporter):
-        split = _mnist(data)
-        with _writing_to(out, strategy):
-            from dataclasses import replace
+    def command(*, epochs, batch_size, out, seed, progress, restart, strategy, data=None, **options) -> None:
+        options = {key: _plain(value) for key, value in options.items()}
+        learning_rate = options.pop("learning_rate", None)
 
-            from trainer.training import train_cnn
+        def job(reporter):
+            split = _mnist(data) if spec.needs_mnist else None
+            with _writing_to(out, strategy):
+                settings = _settings(spec, epochs, out, seed, restart, strategy, batch_size, learning_rate)
+                spec.run(settings, reporter, split, **options)
 
-            settings = replace(_settings("cnn", epochs, out, seed, restart, strategy, batch_size), learning_rate=learning_rate)
-            train_cnn(settings, reporter, split, invert, exposure=outlier_exposure, init=init,
-                      outlier_loss=outlier_loss.value, fonts=fonts, shift=shift)
+        _run(progress, job)
 
-    _run(progress, job)
+    parameters = []
+    if spec.variant is not None:
+        flag = spec.variant.flag
+        parameters.append(parameter(flag, bool, False, typer.Option(f"--{flag}", help=spec.variant.help)))
+    parameters += [parameter("epochs", int, spec.epochs, Epochs.__metadata__[0]),
+                   parameter("batch_size", int, spec.batch_size, _batch_size(spec).__metadata__[0])]
+    parameters += [parameter(*option) for option in (spec.cli_options() if spec.cli_options else [])]
+    if spec.needs_mnist:
+        parameters.append(parameter("data", Path | None, None, Data.__metadata__[0]))
+    parameters += _common(spec.seed)
+    command.__signature__ = inspect.Signature(parameters)
+    command.__doc__ = spec.description
+    command.__name__ = spec.name.replace("-", "_")
+    return command
 
 
-@app.command()
-def vae(
-    epochs: Epochs = 10,
-    batch_size: _batch_size("vae") = BATCH_SIZE["vae"],
-    data: Data = None,
-    out: Out = DEFAULT_OUT,
-    seed: Seed = 42,
-    progress: Progress = ProgressMode.auto,
-    restart: Restart = False,
-    strategy: Strategy = StrategyMode.auto,
-) -> None:
-    """Convolutional VAE with a 2-D latent space -> vae-encoder.onnx, vae-decoder.onnx."""
-
-    def job(reporter):
-        split = _mnist(data)
-        with _writing_to(out, strategy):
-            from trainer.training import train_vae
-
-            train_vae(_settings("vae", epochs, out, seed, restart, strategy, batch_size), reporter, split)
-
-    _run(progress, job)
+def _common(seed: int) -> list[inspect.Parameter]:
+    return [parameter("out", Path, DEFAULT_OUT, Out.__metadata__[0]),
+            parameter("seed", int, seed, Seed.__metadata__[0]),
+            parameter("progress", ProgressMode, ProgressMode.auto, Progress.__metadata__[0]),
+            parameter("restart", bool, False, Restart.__metadata__[0]),
+            parameter("strategy", StrategyMode, StrategyMode.auto, Strategy.__metadata__[0])]
 
 
-@app.command("vae-classifier")
-def vae_classifier(
-    epochs: Epochs = 10,
-    batch_size: _batch_size("vae-classifier") = BATCH_SIZE["vae-classifier"],
-    data: Data = None,
-    out: Out = DEFAULT_OUT,
-    seed: Seed = 42,
-    progress: Progress = ProgressMode.auto,
-    restart: Restart = False,
-    strategy: Strategy = StrategyMode.auto,
-) -> None:
-    """MLP on the trained VAE's latent encoding -> vae-classifier.onnx (needs `dl-train vae` first)."""
+def _all_command():
+    """`dl-train all`: every spec's runs in the table's order."""
 
-    def job(reporter):
-        split = _mnist(data)
-        with _writing_to(out, strategy):
-            from trainer.training import train_vae_classifier
+    def command(*, epochs, data, out, seed, progress, restart, strategy) -> None:
+        def job(reporter):
+            runs = list(specs.all_runs())
+            split = _mnist(data) if any(spec.needs_mnist for spec, _ in runs) else None
+            with _writing_to(out, strategy):
+                for spec, options in runs:
+                    spec.run(_settings(spec, epochs or spec.epochs, out, seed, restart, strategy), reporter, split, **options)
 
-            train_vae_classifier(_settings("vae-classifier", epochs, out, seed, restart, strategy, batch_size), reporter, split)
+        _run(progress, job)
 
-    _run(progress, job)
+    epochs = typer.Option("--epochs", min=1, help=f"Epochs for every model (default: each model's own, {specs.DEFAULT_EPOCHS}).")
+    command.__signature__ = inspect.Signature([
+        parameter("epochs", int | None, None, epochs),
+        parameter("data", Path | None, None, Data.__metadata__[0]),
+        *_common(specs.DEFAULT_SEED)])
+    command.__doc__ = specs.all_description()
+    command.__name__ = "all_models"
+    return command
 
 
-@app.command("all")
-def all_models(
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs for every model (default: each model's own, 10).")] = None,
-    data: Data = None,
-    out: Out = DEFAULT_OUT,
-    seed: Seed = 42,
-    progress: Progress = ProgressMode.auto,
-    restart: Restart = False,
-    strategy: Strategy = StrategyMode.auto,
-) -> None:
-    """Every model in order: iris, cnn, cnn --invert, vae, vae-classifier (six ONNX files; the VAE makes two)."""
+class Format(str, Enum):
+    text = "text"
+    json = "json"
 
-    def job(reporter):
-        split = _mnist(data)
-        n = epochs or 10
-        with _writing_to(out, strategy):
-            from trainer import training
 
-            training.train_iris(_settings("iris", n, out, seed, restart, strategy), reporter)
-            training.train_cnn(_settings("cnn", n, out, seed, restart, strategy), reporter, split, invert=False)
-            training.train_cnn(_settings("cnn", n, out, seed, restart, strategy), reporter, split, invert=True)
-            training.train_vae(_settings("vae", n, out, seed, restart, strategy), reporter, split)
-            training.train_vae_classifier(_settings("vae-classifier", n, out, seed, restart, strategy), reporter, split)
+def models(format: Annotated[Format, typer.Option("--format", help="text: a table for people; json: one object for programs.")] = Format.text) -> None:
+    """The models dl-train trains: their files, default epochs and what they need."""
+    catalogue = specs.catalogue()
+    if format is Format.json:
+        typer.echo(json.dumps(catalogue))
+        return
+    for entry in catalogue["models"]:
+        default = " (default)" if entry["name"] == catalogue["default"] else ""
+        needs = f"; needs {', '.join(entry['needs'])}" if entry["needs"] else ""
+        typer.echo(f"{entry['name']}{default}: {entry['description']} {entry['epochs']} epochs{needs}")
 
-    _run(progress, job)
+
+def make_app() -> typer.Typer:
+    """The dl-train app, one command per model in trainer/specs.py (plugins' included), then `all` and `models`."""
+    made = typer.Typer(
+        help="Train the notebook's models (iris MLP, MNIST CNN, CVAE, VAE-latent classifier) and export ONNX files.",
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for spec in specs.models():
+        made.command(spec.name)(_train_command(spec))
+    made.command(specs.ALL)(_all_command())
+    made.command("models")(models)
+    return made
+
+
+app = make_app()
 
 
 def main() -> None:

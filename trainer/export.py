@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from trainer.outdir import write_atomic
+from trainer.specs import onnx_file
+from tui import contract
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
-OOD_MODELS = ("cnn", "cnn-invert")  # given an out-of-distribution head by trainer/ood.py
 
 
 class ExportError(Exception):
@@ -31,7 +32,8 @@ class ExportSpec:
     function: Callable  # a tf.function with a named input_signature returning {output_name: tensor}
     parity_inputs: dict[str, np.ndarray]
     metadata: dict = field(default_factory=dict)
-    # MNIST (a trainer.data.Split): also write `<name>.int8.onnx` where it meets the bar (trainer.quantize)
+    # MNIST (a trainer.data.Split): where its spec (trainer/specs.py) says so, give it an OOD head
+    # and write `<name>.int8.onnx` where the twin meets the bar (trainer.quantize)
     quantize_data: object | None = None
 
 
@@ -46,18 +48,27 @@ def export(spec: ExportSpec, out_dir: Path) -> tuple[Path, float]:
     _name_batch_axis(proto)
     onnx.checker.check_model(proto)
     parity = _parity(spec, proto.SerializeToString())
-    meta = {**spec.metadata, "parity": f"{parity:.2e}", "created": _now(), "versions": json.dumps(versions())}
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    meta = {**spec.metadata, contract.PARITY: f"{parity:.2e}", contract.CREATED: _now(),
+            contract.VERSIONS: json.dumps(versions())}
+    write_metadata(proto, meta)
     proto.producer_name = "dl-train"
-    path = out_dir / f"{spec.name}.onnx"
+    path = out_dir / f"{spec.name}{contract.ONNX_SUFFIX}"
     write_atomic(path, proto.SerializeToString())
-    if spec.quantize_data is not None and spec.name in OOD_MODELS:
+    described = onnx_file(spec.name)
+    if spec.quantize_data is not None and described is not None and described.ood:
         _ood(path, spec.quantize_data)
-    if spec.quantize_data is not None:
+    if spec.quantize_data is not None and described is not None and described.int8:
         _quantize(path, spec.quantize_data)
     return path, parity
+
+
+def write_metadata(proto, meta: dict) -> None:
+    """Set PROTO's metadata_props to META (tui/contract.py's keys; a value that is not a string
+    is written as JSON)."""
+    import onnx
+
+    onnx.helper.set_model_props(proto, {key: value if isinstance(value, str) else json.dumps(value)
+                                        for key, value in meta.items()})
 
 
 def _ood(path: Path, data) -> None:
@@ -68,7 +79,7 @@ def _ood(path: Path, data) -> None:
 
     try:
         attach(path, data)
-    except Exception as error:  # OodError, or scikit-learn's or onnxruntime's own
+    except Exception as error:  # noqa: BLE001 (OodError, or scikit-learn's or onnxruntime's own)
         print(f"warning: {path.name}: no OOD head: {error}", file=sys.stderr)
 
 
@@ -80,7 +91,7 @@ def _quantize(path: Path, data) -> None:
 
     try:
         quantize_file(path, data)
-    except Exception:  # QuantizeError (missed the bar) or onnxruntime's own on an odd graph
+    except Exception:  # noqa: BLE001 (QuantizeError: missed the bar; or onnxruntime's own on an odd graph)
         int8_path(path).unlink(missing_ok=True)
 
 

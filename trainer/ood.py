@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from trainer.outdir import write_atomic
+from trainer.specs import onnx_file, ood_models
+from tui import contract
 
-MODELS = ("cnn", "cnn-invert")
 OUTPUT = "ood_score"
 FALSE_FLAG_RATE = 0.05
 CALIBRATION = 5000  # MNIST test images 0-4,999 set the threshold; the rest are for measuring
@@ -165,9 +166,10 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
 
     model = onnx.load(str(float_path))
     meta = {p.key: p.value for p in model.metadata_props}
-    name = meta.get("model", float_path.stem)
-    if name not in MODELS:
-        raise OodError(f"{name}: no OOD head for it (only {', '.join(MODELS)})")
+    name = meta.get(contract.MODEL, float_path.stem)
+    described = onnx_file(name)
+    if described is None or not described.ood:
+        raise OodError(f"{name}: no OOD head for it (only {', '.join(ood_models())})")
     if any(o.name == OUTPUT for o in model.graph.output):  # an older head: refit from the bare model
         del model.graph.output[[o.name for o in model.graph.output].index(OUTPUT)]
         keep = [n for n in model.graph.node if not n.name.startswith(NODE_PREFIX)]
@@ -184,7 +186,7 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
     digits = data.x_train[rng.choice(len(data.x_train), min(TRAIN_DIGITS, len(data.x_train)), replace=False)] / 255.0
     test = data.x_test[:CALIBRATION] / 255.0
     calibration = [test]
-    if name == "cnn-invert":  # it reads both polarities: both are digits to it
+    if described.both_polarities:  # it reads both polarities: both are digits to it
         digits = np.concatenate([digits, 1.0 - digits[: len(digits) // 2]])
         calibration.append(1.0 - test)
     if trained_for_energy(meta):
@@ -202,8 +204,8 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
         tapped = session(_tapped(model))
         weights, bias = fit(tapped, digits, printed, bad, seed)
         headed, method = with_head(model, weights, bias), "feature-head"
-        head = {"kind": "logistic regression", "inputs": taps(model), "features": int(len(weights)), "C": C,
-                "digits": int(len(digits)), "printed_digits": int(len(printed)), "outliers": int(len(bad)),
+        head = {"kind": "logistic regression", "inputs": taps(model), "features": len(weights), "C": C,
+                "digits": len(digits), "printed_digits": len(printed), "outliers": len(bad),
                 "seed": seed}
 
         def expected(images):
@@ -218,15 +220,12 @@ def attach(float_path: Path, data, seed: int = 0) -> dict:
     ood = {
         "method": method, "output": OUTPUT, "threshold": round(threshold, 6),
         "false_flag_rate": FALSE_FLAG_RATE,
-        "calibration": {"data": f"MNIST test images 0-{CALIBRATION - 1}", "count": int(len(test)),
-                        "inverted": name == "cnn-invert", "rule": "highest per-polarity quantile"},
+        "calibration": {"data": f"MNIST test images 0-{CALIBRATION - 1}", "count": len(test),
+                        "inverted": described.both_polarities, "rule": "highest per-polarity quantile"},
         "head": head,
     }
-    kept = [p for p in headed.metadata_props if p.key != "ood"]
-    del headed.metadata_props[:]
-    headed.metadata_props.extend(kept)
-    entry = headed.metadata_props.add()
-    entry.key, entry.value = "ood", json.dumps(ood)
+    kept = {p.key: p.value for p in headed.metadata_props if p.key != contract.OOD}
+    onnx.helper.set_model_props(headed, {**kept, contract.OOD: json.dumps(ood)})
     write_atomic(float_path, headed.SerializeToString())
     return ood
 
@@ -238,7 +237,7 @@ def _scores(session, images: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(MODELS), help="models to give a head")
+    parser.add_argument("names", nargs="*", default=ood_models(), help="models to give a head")
     parser.add_argument("--data", default=None, help="mnist.npz or a folder of MNIST IDX files")
     parser.add_argument("--models", type=Path, default=Path("exported"))
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """Progress reporting: rich bars for people, JSON lines for programs (the TUI), or nothing.
 
-The event schema is documented in docs/model-contract.md and the README.
+The events are tui/contract.py's typed dataclasses (documented in docs/model-contract.md):
+`emit("batch", ...)` builds a `contract.Batch`, so a misspelt field fails at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import sys
 import threading
 import time
 from typing import Any
+
+from tui import contract
+from tui.contract import Event
 
 BATCH_INTERVAL_S = 0.25  # at most four batch events a second: enough for a live bar
 
@@ -39,12 +43,17 @@ class Reporter:
         self._last_batch = 0.0
 
     def emit(self, event: str, **fields: Any) -> None:
-        if event == "batch":
+        """Report the event of kind EVENT with these fields (a contract.Event subclass's)."""
+        self.send(contract.EVENTS[event](**fields))
+
+    def send(self, event: Event) -> None:
+        """Report one typed event; batch events at most every BATCH_INTERVAL_S, and each epoch's last."""
+        if isinstance(event, contract.Batch):
             now = time.monotonic()
-            if now - self._last_batch < BATCH_INTERVAL_S and fields.get("step") != fields.get("steps"):
+            if now - self._last_batch < BATCH_INTERVAL_S and event.step != event.steps:
                 return
             self._last_batch = now
-        self.handle({"event": event, **_clean(fields)})
+        self.handle(_clean(event.to_dict()))
 
     def handle(self, event: dict) -> None:
         """Show one event."""
@@ -151,7 +160,13 @@ class RichReporter(Reporter):
     def __init__(self) -> None:
         super().__init__()
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.console = Console(stderr=True)
         self.progress = Progress(
@@ -166,9 +181,9 @@ class RichReporter(Reporter):
         self._epochs = self._batches = None
         self._model = ""
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def send(self, event: Event) -> None:
         # Bars redraw at their own rate: no need to throttle batch updates here.
-        self.handle({"event": event, **_clean(fields)})
+        self.handle(_clean(event.to_dict()))
 
     def handle(self, event: dict) -> None:
         kind = event["event"]

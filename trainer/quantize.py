@@ -2,7 +2,7 @@
 
 Calibrated on MNIST training images (QDQ format, int8 weights per output channel, uint8
 activations), checked on the test set with onnxruntime against the float model in the same
-run, and written only if it stays within the bar (BARS). Its metadata is the float model's,
+run, and written only if it stays within the bar (tui/contract.py: INT8_BARS, meets_bar). Its metadata is the float model's,
 plus its own test metrics and what it was made from (docs/model-contract.md).
 
     python -m trainer.quantize [--data ../shared/data/mnist.npz] [--models exported] [NAME...]
@@ -26,13 +26,16 @@ import numpy as np
 from trainer.graph import classifier_rewrites, decoder_rewrites
 from trainer.ood import NODE_PREFIX
 from trainer.outdir import write_atomic
+from trainer.specs import OnnxFile, onnx_file, quantizable
+from tui import contract
 
-SUFFIX = ".int8"
 CALIBRATION_IMAGES = 512
 LATENT_CALIBRATION = 4096  # latent points are cheap, and more of them tighten the decoder's ranges
-# The most a quantised model may lose against its float model, per metric.
-BARS = {"accuracy": 0.001, "elbo": 0.5}  # 0.1 accuracy points; 0.5 nats of test ELBO
-QUANTIZABLE = ("cnn", "cnn-invert", "vae-classifier", "vae-decoder")
+# The most a quantised model may lose against its float model, per metric: the contract's.
+BARS = contract.INT8_BARS
+meets_bar = contract.meets_bar
+# Which recipe (trainer/specs.py OnnxFile.int8) makes which model's twin: see _recipe.
+RECIPES = ("classifier", "binarised-classifier", "decoder")
 
 
 class QuantizeError(Exception):
@@ -50,19 +53,7 @@ class Result:
 
 def int8_path(float_path: Path) -> Path:
     """`cnn.onnx` -> `cnn.int8.onnx`."""
-    return float_path.with_name(float_path.stem + SUFFIX + float_path.suffix)
-
-
-def meets_bar(metrics: dict, float_metrics: dict) -> bool:
-    """Whether every test metric is within its bar of the float model's (better is fine)."""
-    shared = [key for key in float_metrics if key in metrics]
-    if not shared:
-        return False
-    for key in shared:
-        bar = BARS["elbo"] if "elbo" in key else BARS["accuracy"]
-        if float(float_metrics[key]) - float(metrics[key]) > bar:
-            return False
-    return True
+    return float_path.with_name(contract.int8_name(float_path.name))
 
 
 def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
@@ -72,14 +63,15 @@ def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
 
     model = onnx.load(str(float_path))
     meta = {p.key: p.value for p in model.metadata_props}
-    name = meta.get("model", float_path.stem)
-    if name not in QUANTIZABLE:
-        raise QuantizeError(f"{name}: no quantisation recipe (only {', '.join(QUANTIZABLE)})")
-    recipe = _recipe(name, float_path, data)
+    name = meta.get(contract.MODEL, float_path.stem)
+    described = onnx_file(name)
+    if described is None or described.int8 not in RECIPES:
+        raise QuantizeError(f"{name}: no quantisation recipe (only {', '.join(quantizable())})")
+    recipe = _recipe(described, float_path, data)
     rewrites = []
-    if name == "vae-decoder":
+    if described.int8 == "decoder":
         model, rewrites = decoder_rewrites(model)
-    elif name in ("cnn", "cnn-invert"):
+    elif described.int8 == "classifier":
         model, rewrites = classifier_rewrites(model)
     quantized = _quantize(model, recipe)
     float_session, int8_session = _session(float_path.read_bytes()), _session(quantized)
@@ -87,7 +79,7 @@ def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
     each = {name: float(np.max(np.abs(a - b))) for name, a, b in zip(
         names, float_session.run(names, recipe.parity), int8_session.run(names, recipe.parity))}
     # The OOD score is a logit, not an answer: its difference is recorded apart.
-    score = (json.loads(meta.get("ood") or "{}") or {}).get("output")
+    score = (json.loads(meta.get(contract.OOD) or "{}") or {}).get("output")
     parity = max(value for name, value in each.items() if name != score)
     float_metrics, metrics = recipe.evaluate(float_session), recipe.evaluate(int8_session)
     result = Result(int8_path(float_path), metrics, float_metrics, parity, False)
@@ -95,7 +87,6 @@ def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
         raise QuantizeError(f"{name}: int8 test metrics {_short(metrics)} miss the bar against "
                             f"float {_short(float_metrics)} ({BARS}); not written")
     proto = onnx.load_from_string(quantized)
-    del proto.metadata_props[:]
     info = {
         "method": "onnxruntime.quantization.quantize_static", "format": "QDQ",
         "weights": "int8, symmetric, per output channel", "activations": "uint8, MinMax",
@@ -103,22 +94,20 @@ def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
         "bars": BARS,
     }
     meta.update({
-        "precision": "int8",
-        "metrics": json.dumps(metrics),
-        "float_metrics": json.dumps(float_metrics),
-        "parity": f"{parity:.2e}",
-        "parity_reference": "float",
-        "parity_outputs": json.dumps({name: float(f"{value:.2e}") for name, value in each.items()}),
-        "float_sha256": hashlib.sha256(float_path.read_bytes()).hexdigest(),
-        "quantization": json.dumps(info),
-        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        contract.PRECISION: contract.INT8,
+        contract.METRICS: json.dumps(metrics),
+        contract.FLOAT_METRICS: json.dumps(float_metrics),
+        contract.PARITY: f"{parity:.2e}",
+        contract.PARITY_REFERENCE: "float",
+        contract.PARITY_OUTPUTS: json.dumps({name: float(f"{value:.2e}") for name, value in each.items()}),
+        contract.FLOAT_SHA256: hashlib.sha256(float_path.read_bytes()).hexdigest(),
+        contract.QUANTIZATION: json.dumps(info),
+        contract.CREATED: datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     })
-    versions = json.loads(meta.get("versions", "{}") or "{}")
+    versions = json.loads(meta.get(contract.VERSIONS, "{}") or "{}")
     versions.update(_versions())
-    meta["versions"] = json.dumps(versions)
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    meta[contract.VERSIONS] = json.dumps(versions)
+    onnx.helper.set_model_props(proto, meta)
     proto.producer_name = "dl-train quantize"
     onnx.checker.check_model(proto)
     write_atomic(result.path, proto.SerializeToString())
@@ -135,21 +124,21 @@ class _Recipe:
     op_types_float_output: list[str]
 
 
-def _recipe(name: str, float_path: Path, data) -> _Recipe:
+def _recipe(described: OnnxFile, float_path: Path, data) -> _Recipe:
     rng = np.random.default_rng(0)
     count = min(CALIBRATION_IMAGES, len(data.x_train))
     picked = rng.choice(len(data.x_train), count, replace=False)
     train = (data.x_train[picked].astype(np.float32) / 255.0)[..., None]
     test = (data.x_test.astype(np.float32) / 255.0)[..., None]
     source = {"data": "MNIST training images", "count": count, "seed": 0}
-    if name in ("cnn", "cnn-invert"):
-        if name == "cnn-invert":  # it reads both polarities: calibrate on both
+    if described.int8 == "classifier":
+        if described.both_polarities:  # it reads both polarities: calibrate on both
             train[: count // 2] = 1.0 - train[: count // 2]
             source["inverted"] = count // 2
 
         def evaluate(session):
             original = _accuracy(session, test, data.y_test)
-            if name == "cnn":
+            if not described.both_polarities:
                 return {"test_accuracy": original}
             inverted = _accuracy(session, 1.0 - test, data.y_test)
             return {"test_accuracy": (original + inverted) / 2, "test_accuracy_original": original,
@@ -162,7 +151,7 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
                        ["Softmax"],
                        ["Gemm", "MatMul"])
     binary_train, binary_test = (train > 0.5).astype(np.float32), (test > 0.5).astype(np.float32)
-    if name == "vae-classifier":
+    if described.int8 == "binarised-classifier":
         return _Recipe(_batches({"image": binary_train}), {"image": binary_test[:256]},
                        lambda s: {"test_accuracy": _accuracy(s, binary_test, data.y_test)},
                        # the dense layers stay float: the 2-D latent is too coarse in uint8
@@ -184,7 +173,12 @@ def _recipe(name: str, float_path: Path, data) -> _Recipe:
 
 def _quantize(model, recipe: _Recipe) -> bytes:
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -261,7 +255,7 @@ def _short(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(QUANTIZABLE), help="models to quantise")
+    parser.add_argument("names", nargs="*", default=quantizable(), help="models to quantise")
     parser.add_argument("--data", default=None, help="mnist.npz or a folder of MNIST IDX files")
     parser.add_argument("--models", type=Path, default=Path("exported"))
     parser.add_argument("--write-failed", action="store_true", help="write even if it misses the bar")

@@ -17,17 +17,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer import models
-from trainer.data import IRIS_FEATURES, DataError, Split, load_iris_split, one_line
+from trainer import models, specs
 from trainer.checkpoints import finish
+from trainer.data import IRIS_FEATURES, DataError, Split, load_iris_split, one_line
 from trainer.export import ExportSpec, export
 from trainer.fitting import EVAL_BATCH, evaluate, fit, index_batches
 from trainer.outdir import atomic_target
 from trainer.progress import Reporter
 from trainer.strategy import Distribution, distribution
+from tui import contract
 
-DIGITS = [str(d) for d in range(10)]
-IMAGE_PREPROCESSING = {"kind": "image", "size": [28, 28], "range": [0, 1], "polarity": "white-on-black", "binarize": None}
+DIGITS = list(specs.DIGITS)
+IMAGE_PREPROCESSING = specs.IMAGE_PREPROCESSING
 BINARISED_PREPROCESSING = {**IMAGE_PREPROCESSING, "binarize": 0.5}
 # Outlier exposure (Hendrycks et al. 2019, docs/ood.md): synthetic non-digits trained towards the
 # uniform distribution, a quarter as many as the training digits, each weighing OUTLIER_WEIGHT
@@ -42,7 +43,7 @@ OUTLIER_WEIGHT = 0.5
 ENERGY_MARGINS = (-15.0, -5.0)
 ENERGY_WEIGHT = 0.1
 VAE_WEIGHTS = "vae.weights.h5"
-LATENT_MAP = "vae-latent-map.npz"
+LATENT_MAP = contract.LATENT_MAP_FILE
 
 
 class MissingModelError(Exception):
@@ -80,15 +81,15 @@ def _image_signature():
 
 def _metadata(name, task, description, labels, preprocessing, metrics, history, config, dataset) -> dict:
     return {
-        "model": name,
-        "task": task,
-        "description": description,
-        "labels": json.dumps(labels),
-        "preprocessing": json.dumps(preprocessing),
-        "metrics": json.dumps(metrics),
-        "history": json.dumps(history),
-        "config": json.dumps(config),
-        "dataset": json.dumps(dataset),
+        contract.MODEL: name,
+        contract.TASK: task,
+        contract.DESCRIPTION: description,
+        contract.LABELS: json.dumps(labels),
+        contract.PREPROCESSING: json.dumps(preprocessing),
+        contract.METRICS: json.dumps(metrics),
+        contract.HISTORY: json.dumps(history),
+        contract.CONFIG: json.dumps(config),
+        contract.DATASET: json.dumps(dataset),
     }
 
 
@@ -243,7 +244,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
         if init is not None:
             try:
                 models.load_cnn_weights(model, init)
-            except Exception as exc:  # not a file, not ONNX, or another architecture
+            except Exception as exc:  # noqa: BLE001 (not a file, not ONNX, or another architecture)
                 raise MissingModelError(f"cannot start from {init} ({one_line(exc)}); give an exported cnn .onnx") from None
         # Categorical, not sparse: an outlier's label is the uniform distribution.
         optimizer = keras.optimizers.Adam(settings.learning_rate)
@@ -325,12 +326,11 @@ def train_vae(settings: Settings, reporter: Reporter, data: Split) -> dict:
 
 def _save_latent_map(vae: models.CVAE, x_test: np.ndarray, y_test: np.ndarray, out: Path) -> None:
     """The test set's 2-D latent means beside the exported encoder, for the app's latent map
-    (the format tui.runtime.latent.load_map reads: float16 means, uint8 labels, the encoder's SHA-256)."""
+    (tui/contract.py's format, which tui.runtime.latent.load_map reads)."""
     means = np.concatenate([vae.encode(x_test[i : i + EVAL_BATCH])[0].numpy() for i in range(0, len(x_test), EVAL_BATCH)])
     encoder_sha256 = hashlib.sha256((out / "vae-encoder.onnx").read_bytes()).hexdigest()
     with atomic_target(out / LATENT_MAP) as tmp, open(tmp, "wb") as file:  # a file: numpy adds no suffix
-        np.savez_compressed(file, mean=means.astype(np.float16), label=np.asarray(y_test, np.uint8),
-                            encoder_sha256=np.array(encoder_sha256))
+        contract.write_latent_map(file, means, y_test, encoder_sha256)
 
 
 def _save_vae_weights(vae: models.CVAE, out: Path) -> None:
@@ -347,7 +347,7 @@ def load_vae(out: Path) -> models.CVAE:
     vae = _build_vae()
     try:
         vae.load_weights(str(path))
-    except Exception as exc:  # truncated or from another model: either way, train the VAE again
+    except Exception as exc:  # noqa: BLE001 (truncated or from another model: either way, train the VAE again)
         raise MissingModelError(f"cannot read {path} ({one_line(exc)}); run `dl-train vae` again") from None
     return vae
 
@@ -385,3 +385,33 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
                      DIGITS, BINARISED_PREPROCESSING, metrics, history, config, data.describe("mnist"))
     spec = ExportSpec("vae-classifier", probabilities, {"image": x_test[:256]}, meta, quantize_data=data)
     return _complete("vae-classifier", [spec], metrics, started, settings, reporter, dist.chief)
+
+
+def train_classifier(spec: specs.ModelSpec, settings: Settings, reporter: Reporter, data: Split) -> dict:
+    """Any digit classifier from its spec alone (docs/adding-a-model.md): `spec.builder` makes
+    a Keras model from [N, 28, 28, 1] images in [0, 1] to probabilities over `spec.labels`; it
+    is trained with Adam and sparse cross-entropy, tested, and exported with the checks (and,
+    as its spec says, an int8 twin and an OOD head)."""
+    started = time.monotonic()
+    x_train, x_test = _normalised(data.x_train), _normalised(data.x_test)
+    dist = settings.distribution(reporter)
+    steps = _steps(len(x_train), dist.global_batch)
+    config = settings.config(dist, builder=spec.builder)
+    _start(reporter, spec.name, settings, steps, len(x_train), config)
+    train = index_batches((x_train, data.y_train), dist.global_batch, settings.seed)
+    test = index_batches((x_test, data.y_test), EVAL_BATCH, None, shuffle=False)
+    with dist.scope():
+        model = specs.load(spec.builder)()
+        model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = fit(model, name=spec.name, train=train, validation=test, steps=steps, epochs=settings.epochs,
+                      out=settings.out, restart=settings.restart, reporter=reporter)
+        metrics = {"test_accuracy": evaluate(model, test)["accuracy"]}
+
+    @tf.function(input_signature=_image_signature())
+    def probabilities(image):
+        return {"probabilities": model(image, training=False)}
+
+    meta = _metadata(spec.name, contract.CLASSIFICATION, spec.description, list(spec.labels), spec.preprocessing,
+                     metrics, history, config, data.describe("mnist"))
+    exported = ExportSpec(spec.name, probabilities, {"image": x_test[:256]}, meta, quantize_data=data)
+    return _complete(spec.name, [exported], metrics, started, settings, reporter, dist.chief)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 # Metadata keys (`metadata_props`; every value a string, some a JSON document).
 MODEL, TASK, DESCRIPTION, LABELS = "model", "task", "description", "labels"
@@ -217,3 +218,231 @@ def probability_problem(values: Sequence[float]) -> str | None:
     if abs(total - 1) > TOLERANCE:
         return f"model's probabilities sum to {total:.3g}, not 1"
     return None
+
+
+# Int8 twins ----------------------------------------------------------------------------------
+# `<name>.onnx` is a float model; `<name>.int8.onnx` beside it is its quantised twin.
+ONNX_SUFFIX = ".onnx"
+INT8_SUFFIX = ".int8.onnx"
+INT8_MODEL_SUFFIX = INT8_SUFFIX.removesuffix(ONNX_SUFFIX)  # a twin by model name: `cnn.int8`
+INT8 = "int8"  # a twin's `precision`
+# The most a twin may lose against its float model, by kind of metric: 0.1 accuracy points,
+# 0.5 nats of test ELBO. Higher is better for both; a twin that does better is fine.
+INT8_BARS = {"accuracy": 0.001, "elbo": 0.5}
+
+
+def int8_name(model: str) -> str:
+    """The file of a model's int8 twin: `cnn` (or `cnn.onnx`) -> `cnn.int8.onnx`."""
+    return model.removesuffix(ONNX_SUFFIX) + INT8_SUFFIX
+
+
+def is_int8_file(filename: str) -> bool:
+    """Whether FILENAME is an int8 twin (`cnn.int8.onnx`)."""
+    return filename.endswith(INT8_SUFFIX)
+
+
+def float_model_of(filename: str) -> str:
+    """The model a file belongs to: `cnn.int8.onnx` and `cnn.onnx` -> `cnn`."""
+    if filename.endswith(INT8_SUFFIX):
+        return filename[: -len(INT8_SUFFIX)]
+    return filename.removesuffix(ONNX_SUFFIX)
+
+
+def _bar_for(key: str) -> float | None:
+    return next((bar for kind, bar in INT8_BARS.items() if kind in key), None)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def meets_bar(metrics: object, float_metrics: object) -> bool:
+    """Whether a twin's test metrics are each within INT8_BARS of its float model's.
+
+    Only the numbers at the top level whose names say accuracy or ELBO are compared (nested
+    objects, strings and other figures are left alone); with none in common, or a NaN among
+    them, the twin does not meet the bar. Never raises."""
+    if not isinstance(metrics, dict) or not isinstance(float_metrics, dict):
+        return False
+    compared = 0
+    for key, reference in float_metrics.items():
+        bar = _bar_for(str(key))
+        ours, theirs = _number(metrics.get(key)), _number(reference)
+        if bar is None or ours is None or theirs is None:
+            continue
+        if not (math.isfinite(ours) and math.isfinite(theirs)) or theirs - ours > bar:
+            return False
+        compared += 1
+    return compared > 0
+
+
+# The latent map: the encoded test digits beside the VAE encoder --------------------------------
+# An .npz of three arrays: LATENT_MEAN [N, LATENT_DIM] float16, LATENT_LABEL [N] uint8, and
+# LATENT_ENCODER_SHA256, a 0-d string: the SHA-256 of the encoder file that made the means.
+LATENT_MAP_FILE = "vae-latent-map.npz"
+LATENT_MEAN, LATENT_LABEL, LATENT_ENCODER_SHA256 = "mean", "label", "encoder_sha256"
+LATENT_DIM = 2
+LATENT_MEAN_DTYPE, LATENT_LABEL_DTYPE = "float16", "uint8"
+
+
+def write_latent_map(file: Any, means: Any, labels: Any, encoder_sha256: str) -> None:
+    """Write a latent map to FILE (a path or an open binary file; numpy adds `.npz` to a path
+    without it); ContractError if the arrays are not [N, 2] means and N labels."""
+    import numpy as np
+
+    means, labels = np.asarray(means, LATENT_MEAN_DTYPE), np.asarray(labels, LATENT_LABEL_DTYPE)
+    check_latent_map(means.shape, labels.shape)
+    np.savez_compressed(file, **{LATENT_MEAN: means, LATENT_LABEL: labels,
+                                 LATENT_ENCODER_SHA256: np.array(encoder_sha256)})
+
+
+def read_latent_map(path: Any) -> tuple[Any, Any, str]:
+    """(means [N, 2] float32, labels [N] uint8, the encoder's SHA-256) from a latent map file;
+    ContractError says why not, in one line."""
+    import numpy as np
+
+    name = getattr(path, "name", LATENT_MAP_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            means = data[LATENT_MEAN].astype(np.float32)
+            labels = data[LATENT_LABEL].astype(np.uint8)
+            made_from = str(data[LATENT_ENCODER_SHA256])
+    except Exception as error:  # noqa: BLE001 (a damaged or foreign file: numpy, zipfile or OS errors; one line)
+        raise ContractError(f"cannot read {name}: {error}") from None
+    check_latent_map(means.shape, labels.shape, name)
+    return means, labels, made_from
+
+
+def check_latent_map(means_shape: Sequence[int], labels_shape: Sequence[int], name: str = LATENT_MAP_FILE) -> None:
+    """The shapes a latent map's arrays must have."""
+    if len(means_shape) != 2 or means_shape[1] != LATENT_DIM or tuple(labels_shape) != (means_shape[0],):
+        raise ContractError(f"{name} should hold means [N, {LATENT_DIM}] and N labels")
+
+
+# Progress events: `dl-train ... --progress jsonl` writes one per line --------------------------
+# The wire format is `{"event": KIND, field: value, ...}` in the field order below; a reader
+# ignores keys it does not know, and a missing field takes its default.
+
+
+@dataclass(frozen=True)
+class Event:
+    """One progress event; each kind is a subclass with its own fields."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as the JSON object on the wire."""
+        return {"event": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    def to_json(self) -> str:
+        """One line of JSON, without the newline."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        """The event of the kind DATA names ("event"), from its known keys; ContractError if
+        it names no kind of event."""
+        kind = EVENTS.get(data.get("event")) if isinstance(data.get("event"), str) else None
+        if kind is None or (cls is not Event and kind is not cls):
+            raise ContractError(f"not a progress event: {str(data.get('event'))[:40]!r}")
+        known = {f.name for f in fields(kind)}
+        return kind(**{key: value for key, value in data.items() if key in known})
+
+    @classmethod
+    def from_json(cls, line: str | bytes) -> Event:
+        """One line of the stream as its event; ContractError if it is not one."""
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError):
+            raise ContractError("not JSON") from None
+        if not isinstance(data, dict):
+            raise ContractError("not a JSON object")
+        return cls.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Start(Event):
+    """A model's training begins."""
+
+    kind: ClassVar[str] = "start"
+    model: str = ""
+    epochs: int = 0
+    batch_size: int = 0
+    steps: int = 0  # batches per epoch
+    train_size: int = 0
+    config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochStart(Event):
+    """An epoch begins (1-based)."""
+
+    kind: ClassVar[str] = "epoch_start"
+    model: str = ""
+    epoch: int = 0
+    epochs: int = 0
+
+
+@dataclass(frozen=True)
+class Batch(Event):
+    """A training step ended; at most a few a second, and always the epoch's last."""
+
+    kind: ClassVar[str] = "batch"
+    model: str = ""
+    epoch: int = 0
+    step: int = 0  # 1-based
+    steps: int = 0
+    loss: float | None = None
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochEnd(Event):
+    """An epoch ended: training figures and the validation set's."""
+
+    kind: ClassVar[str] = "epoch_end"
+    model: str = ""
+    epoch: int = 0
+    epochs: int = 0
+    loss: float | None = None
+    metrics: dict = field(default_factory=dict)
+    val_metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Export(Event):
+    """A model file was written, after its checks."""
+
+    kind: ClassVar[str] = "export"
+    model: str = ""
+    path: str = ""
+    parity: float | None = None
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    """A model is trained and exported: its test metrics."""
+
+    kind: ClassVar[str] = "done"
+    model: str = ""
+    metrics: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    """The run failed: one line for people."""
+
+    kind: ClassVar[str] = "error"
+    message: str = ""
+
+
+EVENTS: dict[str, type[Event]] = {kind.kind: kind for kind in (Start, EpochStart, Batch, EpochEnd, Export, Done, Error)}
+
+
+def event_from_json(line: str | bytes) -> Event:
+    """One line of `dl-train --progress jsonl` as its typed event; ContractError if it is not one."""
+    return Event.from_json(line)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.contract import INT8_SUFFIX
 from tui.paths import model_source
 from tui.runtime import Runtime
 
@@ -32,7 +33,7 @@ class Comparison:
     old_source: str = ""
 
 
-INT8 = ".int8.onnx"  # a float model's quantised twin, made from it and kept with it
+INT8 = INT8_SUFFIX  # a float model's quantised twin, made from it and kept with it (tui/contract.py)
 
 
 def together(filename: str) -> tuple[str, ...]:

@@ -16,8 +16,9 @@ from tui.runtime.preprocessing import Preprocessing
 Signature = list[tuple[str, list, str]]
 
 # A quantised file is used in place of its float model only within these of its test metrics
-# (docs/model-contract.md): 0.1 accuracy points, 0.5 nats of test ELBO.
-BARS = {"accuracy": 0.001, "elbo": 0.5}
+# (docs/model-contract.md): the contract's bar, the one the trainer writes twins by.
+BARS = c.INT8_BARS
+meets_bar = c.meets_bar
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ModelInfo:
     @property
     def within_bar(self) -> bool:
         """A quantised file whose test metrics are all within BARS of its float model's."""
-        return self.precision == "int8" and meets_bar(self.metrics, self.float_metrics or {})
+        return self.precision == c.INT8 and meets_bar(self.metrics, self.float_metrics or {})
 
     @property
     def is_image_classifier(self) -> bool:
@@ -71,17 +72,6 @@ def _json(meta: dict[str, str], key: str, default: Any, kind: type) -> Any:
     if not isinstance(value, kind):
         raise ContractError(f"metadata {key!r} should be a JSON {'list' if kind is list else 'object'}")
     return value
-
-
-def meets_bar(metrics: dict, float_metrics: dict) -> bool:
-    """Whether every test metric is within its bar of the float model's (better is fine)."""
-    shared = [key for key in float_metrics if key in metrics]
-    try:
-        return bool(shared) and all(
-            float(float_metrics[key]) - float(metrics[key]) <= BARS["elbo" if "elbo" in key else "accuracy"]
-            for key in shared)
-    except (TypeError, ValueError):
-        return False
 
 
 def _parity(text: str | None) -> float | None:

@@ -9,6 +9,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from tui import contract
 from tui.runtime.errors import ModelError
 
 DIGIT = 28
@@ -77,7 +78,7 @@ def clamp_n(n: int) -> int:
 # The latent map: the encoded MNIST test set, shipped beside the encoder ------------------
 
 ENCODER = "vae-encoder"
-MAP_FILE = "vae-latent-map.npz"
+MAP_FILE = contract.LATENT_MAP_FILE
 # Ten colours a terminal shows apart on black (Tableau's ten), one per digit.
 DIGIT_RGB = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                       (140, 86, 75), (227, 119, 194), (190, 190, 190), (188, 189, 34), (23, 190, 207)],
@@ -103,9 +104,9 @@ def sha256(path: Path) -> str:
 
 
 def write_map(path: Path, means: np.ndarray, labels: np.ndarray, encoder_sha256: str) -> None:
-    """Save a latent map: means as float16 (about 40 KB for 10,000 digits), labels as uint8."""
-    np.savez_compressed(path, mean=np.asarray(means, np.float16), label=np.asarray(labels, np.uint8),
-                        encoder_sha256=np.array(encoder_sha256))
+    """Save a latent map (tui/contract.py's format): means as float16 (about 40 KB for 10,000
+    digits), labels as uint8."""
+    contract.write_latent_map(path, means, labels, encoder_sha256)
 
 
 @dataclass(frozen=True)
@@ -122,16 +123,12 @@ def load_map(encoder_path: Path) -> LatentMap:
     if not path.is_file():
         raise ModelError(f"no {MAP_FILE} beside {Path(encoder_path).name} (dl-train vae writes one; "
                          "python bench/latent_map.py makes one for any encoder)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            means, labels = data["mean"].astype(np.float32), data["label"].astype(np.uint8)
-            made_from = str(data["encoder_sha256"])
-    except Exception as error:  # a damaged file: say so rather than crash the screen
-        raise ModelError(f"cannot read {MAP_FILE}: {error}") from None
+    try:  # a damaged file, or one of another shape: say so rather than crash the screen
+        means, labels, made_from = contract.read_latent_map(path)
+    except contract.ContractError as error:
+        raise ModelError(str(error)) from None
     if made_from != sha256(encoder_path):
         raise ModelError(f"{MAP_FILE} was made by another {Path(encoder_path).name}: make it again")
-    if means.ndim != 2 or means.shape[1] != 2 or len(labels) != len(means):
-        raise ModelError(f"{MAP_FILE} should hold means [N, 2] and N labels")
     return LatentMap(means, labels)
 
 
