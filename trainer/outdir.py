@@ -8,12 +8,12 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from trainer.data import one_line
+from tui.atomic import atomic_path
 
 LOCK_NAME = ".dl-train.lock"
 # atomic_target's temporary files: ".<target>.<8 random characters from mkstemp><suffix>".
@@ -114,30 +114,17 @@ def atomic_target(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path beside PATH that replaces it when the block ends; gone if the block fails.
 
     A killed run never leaves half a file, and a failed write (a full disk) leaves the old one
-    and raises OutputError. SUFFIX is for writers that insist on one (Keras).
+    and raises OutputError. SUFFIX is for writers that insist on one (Keras). The file handling
+    is tui.atomic's (temporary file in the same folder, fsync, rename).
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-        os.close(fd)
-    except OSError as exc:
-        raise _write_error(path, exc) from None
-    tmp = Path(name)
-    try:
-        # mkstemp makes the file private; a model is for everyone who can read the folder.
-        os.chmod(tmp, 0o666 & ~_umask())
-        yield tmp
-        _fsync(tmp)
-        os.replace(tmp, path)
-        with suppress(OSError):  # some filesystems cannot sync a folder; the file is in place either way
-            _fsync(path.parent)  # so that the rename itself survives a power cut
+        with atomic_path(path, suffix) as tmp:
+            yield tmp
     except Exception as exc:
         error = _write_error(path, exc)
         if error is None:
             raise
         raise error from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -156,17 +143,3 @@ def _write_error(path: Path, exc: Exception) -> OutputError | None:
     else:
         return None
     return OutputError(f"cannot write {path}: {reason}; earlier files are kept, and the same command resumes once that is fixed")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tui.atomic import atomic_path, atomic_write
 from tui.classify.pipeline import Done, Loaded, infer, load_chunk, quiet_pillow
 from tui.classify.plan import Plan, Prep
 from tui.classify.report import Stats
@@ -188,17 +189,13 @@ def write_shard(batch: dict[str, np.ndarray], plan: Plan, folder: str, fmt: str,
 
 def write_rows(path: Path, rows: list[list[Row]], fmt: str, plan: Plan, top: int | None) -> None:
     """The rows as one file, written whole or not at all (a temporary name, then a rename)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+    if fmt != "parquet":
+        atomic_write(path, _text(rows, fmt, plan, top))
+        return
+    import pyarrow.parquet as pq
 
-            pq.write_table(_table(rows), temporary)
-        else:
-            temporary.write_text(_text(rows, fmt, plan, top), encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary:
+        pq.write_table(_table(rows), temporary)
 
 
 def _text(rows: list[list[Row]], fmt: str, plan: Plan, top: int | None) -> str:
