@@ -107,3 +107,54 @@ def test_a_registered_model_is_trained_exported_and_classified(plugin_env, tmp_p
     assert {row["label"] for row in rows} <= set(NAMES)  # its own labels, from its metadata
     right = sum(row["label"] == NAMES[label] for row, label in zip(rows, labels))
     assert right >= 16, [row["label"] for row in rows]
+
+
+def test_models_json_is_the_table_the_train_screen_reads():
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    result = CliRunner().invoke(app, ["models", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    catalogue = json.loads(result.output)
+    assert catalogue["default"] == "cnn"
+    by_name = {entry["name"]: entry for entry in catalogue["models"]}
+    assert list(by_name)[-1] == "all" and {"iris", "cnn", "vae", "vae-classifier"} <= set(by_name)
+    cnn = by_name["cnn"]
+    assert cnn["epochs"] == 10 and cnn["needs_mnist"] and cnn["needs"] == []
+    assert cnn["options"] == ["invert", "data", "restart", "epochs"]
+    assert cnn["files"] == ["cnn.onnx", "cnn.int8.onnx"]
+    assert by_name["iris"]["options"] == ["restart", "epochs"] and not by_name["iris"]["needs_mnist"]
+    assert by_name["vae-classifier"]["needs"] == ["vae"]
+    assert "vae-latent-map.npz" in by_name["vae"]["files"]
+    assert by_name["all"]["options"] == ["data", "restart", "epochs"]
+    assert all(isinstance(entry["description"], str) and entry["description"] for entry in catalogue["models"])
+
+
+# Each command's options as they were when they were written out by hand (before trainer/specs.py).
+COMMON = ["--epochs", "--batch-size", "--out", "--seed", "--progress", "--restart", "--strategy"]
+OPTIONS = {
+    "iris": COMMON,
+    "cnn": ["--invert", *COMMON[:2], "--outlier-exposure", "--outlier-loss", "--fonts", "--shift", "--init",
+            "--learning-rate", "--data", *COMMON[2:]],
+    "vae": [*COMMON[:2], "--data", *COMMON[2:]],
+    "vae-classifier": [*COMMON[:2], "--data", *COMMON[2:]],
+    "all": ["--epochs", "--data", *COMMON[2:]],
+}
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_the_commands_made_from_the_table_keep_their_options_and_defaults(name):
+    import typer.main
+
+    from trainer.cli import app
+
+    command = typer.main.get_command(app).commands[name]
+    assert [param.opts[0] for param in command.params] == OPTIONS[name]
+    defaults = {param.name: param.default for param in command.params}
+    assert defaults["seed"] == 42 and defaults["restart"] is False
+    assert defaults["epochs"] == (None if name == "all" else 10)
+    if name != "all":
+        assert defaults["batch_size"] == {"iris": 32, "cnn": 128, "vae": 64, "vae-classifier": 32}[name]
+    if name == "cnn":
+        assert defaults["learning_rate"] == 1e-3 and defaults["exposure"] is True
