@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 NAMES = ("cnn", "cnn-invert", "vae-classifier", "vae-encoder", "vae-decoder", "iris")
 DIGITS = [str(d) for d in range(10)]
@@ -328,5 +329,59 @@ def build_variant(variant: str, folder: Path, filename: str | None = None, **ove
     del graph.node[:]
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+# A digit classifier of another input size and colour ----------------------------------------------
+
+def sized_weights(size: tuple[int, int], channels: int = 1) -> dict[str, np.ndarray]:
+    """The cnn's nearest-centroid weights for images of `size` (height, width) with `channels`
+    channels: each class's mean digit resized to that size, shared out over the channels, so a
+    grey image given in every channel is classified as its one channel would be."""
+    height, width = size
+    means, _ = _centroids(False)
+    resized = np.stack([
+        np.asarray(Image.fromarray(means[:, d].reshape(28, 28) / _SCALE, mode="F")
+                   .resize((width, height), Image.Resampling.BILINEAR)).reshape(-1)
+        for d in range(10)], axis=1)
+    w = np.repeat(resized, channels, axis=0) / channels  # rows in [h, w, c] order, as Reshape flattens
+    return {"W": (w * _SCALE).astype(np.float32),
+            "b": (-0.5 * _SCALE * (resized**2).sum(axis=0)).astype(np.float32)}
+
+
+def reference_sized(size: tuple[int, int], channels: int, inputs: np.ndarray) -> np.ndarray:
+    """What `build_sized`'s model computes for grey images [N, height, width], with numpy."""
+    w = sized_weights(size, channels)
+    x = np.repeat(np.asarray(inputs, np.float32).reshape(len(inputs), -1), channels, axis=1)
+    return _softmax(x @ w["W"] + w["b"])
+
+
+def build_sized(folder: Path, size: tuple[int, int] = (20, 16), channels: int = 1,
+                filename: str | None = None) -> Path:
+    """A `cnn`-like digit classifier for images [N, height, width, channels] (the metadata's
+    `size` and `channels` say so), as `folder/<filename or digits-HxW[-rgb]>.onnx`."""
+    height, width = size
+    name = filename or f"digits-{height}x{width}" + ("-rgb" if channels == 3 else "")
+    meta = {**metadata("cnn"), "model": name,
+            "preprocessing": {**_IMAGE_PREPROCESSING, "size": [height, width], "channels": channels}}
+    w = [numpy_helper.from_array(v, k) for k, v in sized_weights(size, channels).items()]
+    nodes = [helper.make_node("Reshape", ["image", "flat_shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "W"], ["mm"]),
+             helper.make_node("Add", ["mm", "b"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, name, [_tensor("image", ["N", height, width, channels])],
+                              [_tensor("probabilities", ["N", 10])],
+                              w + [_const("flat_shape", [-1, height * width * channels])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
+                              producer_name="tests/onnx_models.py")
+    model.ir_version = _IR_VERSION
+    for key, value in meta.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=text))
+    onnx.checker.check_model(model)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.onnx"
     onnx.save(model, path)
     return path

@@ -54,3 +54,21 @@ def test_one_image_classify_loads_nothing_it_does_not_use(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert '"label": "1"' in proc.stdout  # it did classify
     assert proc.stderr.strip() == "[]"
+
+
+# The app runs models through tui.runtime; the CLI's package (tui.classify) is the CLI's alone.
+APP_MODULES = ["tui.app"] + [name for name in tui_modules() if name.startswith("tui.screens.")]
+
+
+def test_the_app_loads_nothing_of_the_cli_package():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {APP_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'tui.classify' or m.startswith('tui.classify.')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                          timeout=60, cwd=Path(tui.__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert "tui.screens.classify" in APP_MODULES and "tui.screens.draw" in APP_MODULES

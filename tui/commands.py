@@ -11,7 +11,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
-from tui.classify.choose import classifiers
+from tui.runtime.classifier import classifiers
 from tui.text import clean
 from tui.trainer_client import TRAINABLE
 

@@ -7,7 +7,7 @@ import onnx_models
 from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import Select, Static
 
-from tui.runtime import prepare
+from tui.runtime import load_image, prepare, to_model_input
 from tui.screens.classify import COMPARE, ClassifyScreen
 from tui.widgets.file_browser import ImageTree
 from tui.widgets.iris_form import IrisForm
@@ -54,7 +54,7 @@ async def test_one_model_at_a_time_and_binarised_input_for_the_vae(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await open_file(pilot, screen, "digit-1.png")
-        await wait_for(pilot, lambda: screen._input is not None)
+        await wait_for(pilot, lambda: screen.model_input is not None)
         screen.query_one("#model-select", Select).value = "vae-classifier"
         await pilot.pause()
         shown = {name for name, bars in columns(screen).items() if bars.display}
@@ -86,13 +86,13 @@ async def test_polarity_and_normalisation_keys_reclassify(make_app, images):
         screen = app.screen
         await open_file(pilot, screen, "inverted.png")
         path = images / "inverted.png"
-        await wait_for(pilot, lambda: screen._input is not None)
-        auto = screen._input.copy()
+        await wait_for(pilot, lambda: screen.model_input is not None)
+        auto = screen.model_input.copy()
         await pilot.press("p")  # auto -> keep: the dark-on-light digit is no longer inverted
-        await wait_for(pilot, lambda: not np.array_equal(screen._input, auto))
-        np.testing.assert_allclose(screen._input, prepare(path, polarity="keep"))
+        await wait_for(pilot, lambda: not np.array_equal(screen.model_input, auto))
+        np.testing.assert_allclose(screen.model_input, prepare(path, polarity="keep"))
         await pilot.press("p", "n")  # invert, and no MNIST centring
-        await wait_for(pilot, lambda: np.allclose(screen._input, prepare(path, "invert", normalize=False)))
+        await wait_for(pilot, lambda: np.allclose(screen.model_input, prepare(path, "invert", normalize=False)))
         expected = app.runtime.predict("cnn", prepare(path, "invert", normalize=False)[None])[0]
         await wait_for(pilot, lambda: np.allclose(columns(screen)["cnn"].probabilities, expected, atol=1e-6))
 
@@ -171,3 +171,32 @@ def test_iris_labels_name_the_unit_once():
     form = IrisForm(["sepal length (cm)", "petal width"], "cm")
     assert form.label("sepal length (cm)") == "sepal length (cm)"  # the shipped model's names
     assert form.label("petal width") == "petal width (cm)"
+
+
+async def test_models_of_other_sizes_and_channels_get_the_image_at_theirs(make_app, tiny_models, images):
+    # A grey 20x16 model and a colour 12x12 one beside the 28x28 ones: each gets the picture as its
+    # metadata says (before, every model got 28x28 and these two showed an error in their columns).
+    onnx_models.build_sized(tiny_models, (20, 16))
+    onnx_models.build_sized(tiny_models, (12, 12), channels=3)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await open_file(pilot, screen, "digit-0.png")
+        assert {"digits-20x16", "digits-12x12-rgb"} <= set(columns(screen))
+        await wait_for(pilot, lambda: all(b.probabilities for b in columns(screen).values()))
+        grey = load_image(images / "digit-0.png")
+        for name, size, channels in (("digits-20x16", (20, 16), 1), ("digits-12x12-rgb", (12, 12), 3)):
+            x = to_model_input(grey, size=size)[None]
+            np.testing.assert_allclose(columns(screen)[name].probabilities,
+                                       onnx_models.reference_sized(size, channels, x)[0], rtol=1e-5, atol=1e-6)
+            assert columns(screen)[name].top == 4
+        np.testing.assert_allclose(columns(screen)["cnn"].probabilities,
+                                   app.runtime.predict("cnn", prepare(images / "digit-0.png")[None])[0],
+                                   rtol=1e-5, atol=1e-6)
+        screen.query_one("#model-select", Select).value = "digits-20x16"
+        await wait_for(pilot, lambda: screen.model_input is not None and screen.model_input.shape == (20, 16))
+        assert str(screen.query_one("#model-input").border_title) == "model input 16×20"
+        screen.query_one("#model-select", Select).value = "cnn"
+        await wait_for(pilot, lambda: screen.model_input.shape == (28, 28))
+        assert str(screen.query_one("#model-input").border_title) == "model input 28×28"
+        assert app.latent_inputs["classify"][1].shape == (28, 28)  # the latent map's encoder takes MNIST's size

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 from app_helpers import SIZE, wait_for
-from PIL import Image
 from click.testing import CliRunner
+from PIL import Image
 
 from tui.classify import app as classify_app
 from tui.runtime import prepare, to_model_input
@@ -141,3 +141,28 @@ async def test_ood_warning_shows_above_the_bars_when_a_model_flags_the_drawing(m
         assert "cnn-invert" not in text  # no calibration in its metadata: never flagged
         await pilot.press("c")
         await wait_for(pilot, lambda: not warning.display)
+
+
+async def test_models_of_other_sizes_and_channels_get_the_drawing_at_theirs(make_app, tiny_models):
+    import onnx_models
+
+    # Before, every model got the 28x28 input and these two showed an error in their columns.
+    onnx_models.build_sized(tiny_models, (20, 16))
+    onnx_models.build_sized(tiny_models, (12, 12), channels=3)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen, canvas = await open_canvas(pilot)
+        await drag(pilot, canvas.picture, [(0.3, 0.25), (0.5, 0.25), (0.7, 0.25), (0.6, 0.5), (0.45, 0.8)])
+        pixels = canvas.drawing.pixels()
+        columns = screen.query_one("#draw-bars").columns()
+        assert {"digits-20x16", "digits-12x12-rgb"} <= set(columns)
+        await wait_for(pilot, lambda: screen.classified is not None and np.array_equal(screen.classified, pixels)
+                       and all(column.probabilities for column in columns.values()))
+        for name, column in columns.items():
+            size = app.runtime.info(name).preprocessing.size
+            model_input = to_model_input(Image.fromarray(pixels), size=size)
+            expected = app.runtime.predict(name, model_input[None])[0]
+            np.testing.assert_allclose(column.probabilities, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(columns["digits-20x16"].probabilities, onnx_models.reference_sized(
+            (20, 16), 1, to_model_input(Image.fromarray(pixels), size=(20, 16))[None])[0], rtol=1e-5, atol=1e-6)
+        assert app.latent_inputs["drawing"][1].shape == (28, 28)  # the latent map's encoder takes MNIST's size

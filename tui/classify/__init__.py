@@ -8,8 +8,8 @@ __all__ = ["app"]
 
 
 def __getattr__(name: str) -> Any:
-    # The command (click, the pipeline, the writers) loads only when asked for: the app
-    # imports tui.classify.choose and must not pay for the rest (75 ms of its start).
+    # The command (click, the pipeline, the writers) loads only when asked for: `dl-tui`'s
+    # dispatcher imports this package and must not pay for the rest (75 ms of its start).
     if name == "app":
         from tui.classify.command import app
 

@@ -1,5 +1,8 @@
 """Which models `--model` names: image classifiers only, each once, all of one input size.
 
+The catalogue (which models are image classifiers, which are left out and why) is
+`tui.runtime.classifier`'s, shared with the app.
+
 A model off the contract (docs/model-contract.md) is refused when it loads: named alone or
 among others it is a usage error (exit 2); `all` skips it with one line, as if it were absent.
 """
@@ -10,7 +13,7 @@ from collections.abc import Callable
 
 from tui.paths import describe_folders, no_models_reason
 from tui.runtime import ModelError, ModelInfo, Runtime
-from tui.runtime.errors import UnusableModel
+from tui.runtime.classifier import classifiers
 from tui.text import clean
 
 ALL = "all"
@@ -31,26 +34,6 @@ def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], Non
     if len(sizes) > 1:
         raise ModelError("these models take images of different sizes: choose one with --model")
     return infos
-
-
-def classifiers(runtime: Runtime, warn: Callable[[str], None] | None = None) -> list[ModelInfo]:
-    """Every image classifier that loads and keeps the contract; `warn` hears of each model
-    that does not, in one line."""
-    infos = []
-    for name in runtime.available():
-        try:
-            infos.append(runtime.info(name))
-        except ModelError as error:
-            if warn is not None:
-                warn(skipped(name, error))
-    return [info for info in infos if info.is_image_classifier]
-
-
-def skipped(name: str, error: ModelError) -> str:
-    """The line that says a model was left out, and why."""
-    if isinstance(error, UnusableModel):
-        return f"skipped model {clean(name)}, unusable: {clean(error.reason)}"
-    return f"skipped model {clean(name)}: {error}"
 
 
 def _one(runtime: Runtime, name: str) -> ModelInfo:

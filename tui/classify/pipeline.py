@@ -22,9 +22,11 @@ from tui.classify.plan import CHUNK, Prep
 from tui.classify.pool import DIED, memory_limit, ordered
 from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
+from tui.runtime.classifier import predict  # the app's checks and errors, for batches
 from tui.runtime.ood import Ood
 from tui.runtime.preprocess import ImageError, prepare
 from tui.text import one_line
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -93,16 +95,6 @@ def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo]) -> Don
     # Only the probabilities travel back from a worker, not 3 KB of pixels per file.
     files = [Loaded(item.path, None, item.error, item.seconds) for item in files]
     return Done(files, probs, seconds, oods)
-
-
-def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> tuple[np.ndarray, Ood | None]:
-    """The model's probabilities and OOD scores; ModelError when it breaks its contract."""
-    try:
-        return runtime.predict_ood(info.name, images)
-    except ModelError:
-        raise
-    except Exception as error:  # onnxruntime's own types: a model that breaks its contract
-        raise ModelError(f"model {info.name} failed to run: {one_line(error)}") from None
 
 
 def load_all(sources: Iterable[Source], prep: Prep, workers: int = 1,

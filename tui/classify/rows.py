@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np  # noqa: TC002  (annotations only)
 
-from tui.contract import probability_problem
+from tui.runtime.classifier import result
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,12 @@ class Row:
 def classified(path: Path, model: str, labels: list[str], probs: np.ndarray,
                ood: dict | None = None) -> Row:
     """The row for one file's probability vector (and its OOD score and flag, if the model
-    has them); an error row if it is not all numbers."""
-    values = probs.tolist()
-    if problem := probability_problem(values):  # NaN, infinity, negative, above 1, a sum off 1
-        return failed(path, model, problem)
-    names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
-    best = values.index(max(values))
-    return Row(path, model, names[best], values[best], dict(zip(names, values)), None, ood)
+    has them); an error row if it is not a probability distribution. The checks and the top
+    label are the runtime's, as for the app (tui.runtime.classifier.result)."""
+    checked = result(model, labels, probs)
+    if checked.error is not None:  # NaN, infinity, negative, above 1, a sum off 1
+        return failed(path, model, checked.error)
+    return Row(path, model, checked.label, checked.confidence, checked.by_label(), None, ood)
 
 
 def failed(path: Path, model: str, error: str) -> Row:

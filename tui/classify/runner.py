@@ -13,6 +13,8 @@ from tui.classify.rows import Row, classified, failed
 from tui.classify.sources import Source
 from tui.classify.writers import Writer, write
 from tui.runtime import Runtime
+from tui.runtime.classifier import Verdict, verdict
+
 
 def classify(
     sources: Iterable[Source], plan: Plan, runtime: Runtime, writer: Writer, bar: ProgressBar
@@ -48,7 +50,7 @@ def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:
             rows = [failed(item.path, info.name, item.error) for info in plan.models]
         else:
             rows = [classified(item.path, info.name, info.labels, done.probs[info.name][index],
-                               done.ood[info.name].item(index) if info.name in done.ood else None)
+                               _item(verdict(done.ood.get(info.name), index)))
                     for info in plan.models]
             index += 1
             stats.ood_checked |= any(row.ood is not None for row in rows)
@@ -58,3 +60,6 @@ def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:
         out.append(rows)
     write(writer, out)
 
+
+def _item(found: Verdict | None) -> dict | None:
+    return None if found is None else found.item()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tui.runtime.choices import Device, Polarity
+    from tui.runtime.classifier import Catalogue, Result, catalogue, classify_image
     from tui.runtime.core import Runtime
     from tui.runtime.errors import DeviceError, ModelError
     from tui.runtime.info import ModelInfo
@@ -25,6 +26,8 @@ _HOME = {
     "Device": "choices", "Polarity": "choices", "Runtime": "core", "DeviceError": "errors",
     "ModelError": "errors", "ModelInfo": "info", "Ood": "ood", "ImageError": "preprocess", "load_image": "preprocess",
     "prepare": "preprocess", "to_model_input": "preprocess", "Preprocessing": "preprocessing",
+    "Catalogue": "classifier", "Result": "classifier", "catalogue": "classifier",
+    "classify_image": "classifier",
 }
 __all__ = sorted(_HOME)
 

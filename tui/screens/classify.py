@@ -1,4 +1,5 @@
-"""Classify: browse images, see each one beside the 28x28 input the models get, and their probability bars."""
+"""Classify: browse images, see each one beside the input the models get (at the size each model's
+metadata asks for), and their probability bars."""
 
 from __future__ import annotations
 
@@ -11,29 +12,34 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tui.contract import probability_problem
 from tui.paths import describe_folders
-from tui.runtime import ImageError, ModelInfo, load_image, to_model_input
+from tui.runtime import ImageError, ModelInfo, load_image
 from tui.runtime.choices import POLARITIES
+from tui.runtime.classifier import Size, catalogue, classify_inputs, model_inputs
 from tui.runtime.display import decode, display_copy
-from tui.runtime.errors import UnusableModel
-from tui.runtime.preprocessing import BLACK_ON_WHITE
+from tui.runtime.preprocessing import BLACK_ON_WHITE, MNIST_SIZE
 from tui.screens.base import AppScreen
 from tui.text import clean, one_line, plain
+from tui.widgets.bar_columns import BarColumns
 from tui.widgets.file_browser import ImageTree, first_image
 from tui.widgets.iris_pane import IrisPane
 from tui.widgets.picture import from_array, picture
-from tui.widgets.bar_columns import BarColumns
 
 COMPARE = "compare"
 IMAGES_TAB, IRIS_TAB = "images-tab", "iris-tab"
 BLANK_RGB = (24, 24, 24)
+
+
+def input_title(size: Size) -> str:
+    """The model input picture's title: its width × height in pixels."""
+    height, width = size
+    return f"model input {width}×{height}"
 
 
 class ClassifyScreen(AppScreen):
@@ -60,11 +66,12 @@ class ClassifyScreen(AppScreen):
 
     @dataclass
     class Classified(Message):
-        """An image and every selected model's probabilities (or error line) for it."""
+        """An image, its input at each model's size, and every selected model's probabilities
+        (or error line) for it."""
 
         path: Path
         shown: PILImage.Image
-        model_input: np.ndarray
+        inputs: dict[Size, np.ndarray]
         results: dict[str, np.ndarray | str]
         flagged: dict[str, bool] = field(default_factory=dict)  # models whose OOD check flags it
 
@@ -82,7 +89,7 @@ class ClassifyScreen(AppScreen):
         self.polarity = "auto"
         self.normalize = True
         self.current: Path | None = None
-        self._input: np.ndarray | None = None
+        self._inputs: dict[Size, np.ndarray] = {}  # the current image at each model's size
         self._first: Path | None = None
         self._last_size = (28, 28)
 
@@ -114,7 +121,7 @@ class ClassifyScreen(AppScreen):
     def on_mount(self) -> None:
         """Name the pictures and open the start file, or the folder's first image."""
         self.query_one("#original").border_title = "image"
-        self.query_one("#model-input").border_title = "model input 28×28"
+        self.query_one("#model-input").border_title = input_title(MNIST_SIZE)
         self._show_settings()
         if self._first is not None:
             self.open(self._first)
@@ -128,19 +135,8 @@ class ClassifyScreen(AppScreen):
     @work(thread=True, exclusive=True, group="classify-models", exit_on_error=False)
     def load_models(self) -> None:
         """Read every model's metadata off the UI thread (the first read opens its session)."""
-        found, errors = [], []
-        for name in self.runtime.available():
-            try:
-                info = self.runtime.info(name)
-            except UnusableModel as error:  # off the contract: left out, and the notes say why
-                errors.append(f"skipped model {name}, unusable: {one_line(error.reason)}")
-                continue
-            except Exception as error:  # one broken file must not hide the others
-                errors.append(f"skipped model {name}: {one_line(error)}")
-                continue
-            if info.is_image_classifier:
-                found.append(info)
-        self.post_message(self.ModelsFound(found, errors))
+        found = catalogue(self.runtime)  # models off the contract are left out, and the notes say why
+        self.post_message(self.ModelsFound(found.models, found.skipped))
 
     @on(ModelsFound)
     async def _models_found(self, event: ModelsFound) -> None:
@@ -187,22 +183,23 @@ class ClassifyScreen(AppScreen):
         self.current = path
         self.query_one("#original").border_title = plain(path.name)
         if self.models:
-            self.classify(path, [info.name for info in self.models], self.polarity, self.normalize)
+            self.classify(path, list(self.models), self.polarity, self.normalize)
 
     @work(thread=True, exclusive=True, group="classify", exit_on_error=False)
-    def classify(self, path: Path, names: list[str], polarity: str, normalize: bool) -> None:
-        """Read, preprocess and run every digit model; the result comes back as a message.
-        One picture is decoded at a time; moving on gives up this one's decoding, or its wait."""
+    def classify(self, path: Path, models: list[ModelInfo], polarity: str, normalize: bool) -> None:
+        """Read, preprocess (at each model's size) and run every digit model; the result comes
+        back as a message. One picture is decoded at a time; moving on gives up this one's
+        decoding, or its wait."""
         worker = get_current_worker()
         limit = self.dl_app.max_file_size
 
         def cancelled() -> bool:
             return worker.is_cancelled
 
-        def pictures() -> tuple[np.ndarray, PILImage.Image]:
+        def pictures() -> tuple[dict[Size, np.ndarray], PILImage.Image]:
             grey = load_image(path, limit, cancelled)
-            model_input = to_model_input(grey, polarity=polarity, normalize=normalize)
-            return model_input, display_copy(path, grey, limit, cancelled)
+            inputs = model_inputs(grey, models, polarity, normalize)
+            return inputs, display_copy(path, grey, limit, cancelled)
 
         try:
             decoded = decode(pictures, cancelled)
@@ -212,20 +209,16 @@ class ClassifyScreen(AppScreen):
             return
         if decoded is None or worker.is_cancelled:
             return
-        model_input, shown = decoded
+        inputs, shown = decoded
         results: dict[str, np.ndarray | str] = {}
         flagged: dict[str, bool] = {}
-        for name in names:
-            try:
-                probs, ood = self.runtime.predict_ood(name, model_input[None])
-                results[name] = probability_problem(probs[0].tolist()) or probs[0]
-                if ood is not None:
-                    flagged[name] = bool(ood.flags[0])
-            except Exception as error:  # a model that fails shows its error in its own column
-                results[name] = one_line(error) or type(error).__name__
+        for result in classify_inputs(self.runtime, models, inputs):  # a failing model: its error in its column
+            results[result.model] = result.error if result.probabilities is None else result.probabilities
+            if result.ood is not None:
+                flagged[result.model] = result.ood.flagged
         # A newer image was chosen while this one ran: its result would flash the wrong picture.
         if not worker.is_cancelled:
-            self.post_message(self.Classified(path, shown, model_input, results, flagged))
+            self.post_message(self.Classified(path, shown, inputs, results, flagged))
 
     @on(Classified)
     def _classified(self, event: Classified) -> None:
@@ -235,8 +228,10 @@ class ClassifyScreen(AppScreen):
         self.query_one("#original").image = event.shown
         self._last_size = event.shown.size
         self.query_one("#predictions").remove_class("-failed")  # BarColumns fits itself when shown
-        self._input = event.model_input
-        self.dl_app.latent_inputs["classify"] = (event.path.name, event.model_input)  # marked on the latent map
+        self._inputs = event.inputs
+        # Marked on the latent map, whose encoder takes MNIST's 28x28.
+        if (mnist := event.inputs.get(MNIST_SIZE)) is not None:
+            self.dl_app.latent_inputs["classify"] = (event.path.name, mnist)
         self._show_input()
         self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results,
                                         event.flagged)
@@ -249,21 +244,30 @@ class ClassifyScreen(AppScreen):
         # A blank of the last picture's size: an empty frame keeps the layout still while browsing.
         self.query_one("#original").image = PILImage.new("RGB", self._last_size, BLANK_RGB)
         self.query_one("#model-input").image = None
-        self._input = None
+        self._inputs = {}
         self.query_one("#file-error", Static).update(Content(f"⚠ {clean(event.path.name)}: {event.error}"))
         self.query_one("#predictions").add_class("-failed")
 
+    @property
+    def model_input(self) -> np.ndarray | None:
+        """The current image as the selected model gets it, before its own polarity and
+        binarising: [H, W] at its size (all side by side: at the first model's size)."""
+        prep = next((info.preprocessing for info in self.models if info.name == self.model), None)
+        size = prep.size if prep is not None else next(iter(self._inputs), None)
+        return None if size is None else self._inputs.get(size)
+
     def _show_input(self) -> None:
-        """The 28x28 the selected model receives: binarised for the VAE models, inverted for a
-        black-on-white one (all side by side: what every model starts from)."""
-        if self._input is None:
+        """The input the selected model receives, at its size: binarised for the VAE models,
+        inverted for a black-on-white one (all side by side: what the first model starts from)."""
+        model_input = self.model_input
+        if model_input is None:
             return
         prep = next((info.preprocessing for info in self.models if info.name == self.model), None)
         picture = self.query_one("#model-input")
-        picture.image = from_array(self._input if prep is None else prep.model_view(self._input))
+        picture.image = from_array(model_input if prep is None else prep.model_view(model_input))
         notes = [] if prep is None else [note for note, shown in (
             ("inverted", prep.polarity == BLACK_ON_WHITE), ("binarised", prep.binarize is not None)) if shown]
-        picture.border_title = " ".join(["model input 28×28", *notes])
+        picture.border_title = " ".join([input_title(model_input.shape), *notes])
 
     def _show_settings(self) -> None:
         norm = "on" if self.normalize else "off"

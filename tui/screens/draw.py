@@ -1,4 +1,5 @@
-"""Draw a digit: a 28x28 canvas, every digit model's bars updated as you draw, and `s` to save it as a PNG."""
+"""Draw a digit: a 28x28 canvas, every digit model's bars updated as you draw (each model given the
+drawing at the size its metadata asks for), and `s` to save it as a PNG."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from tui.classify.choose import classifiers
-from tui.contract import probability_problem
 from tui.paths import describe_folders
-from tui.runtime import ModelInfo, to_model_input
+from tui.runtime import ModelInfo
+from tui.runtime.classifier import catalogue, classify_image
+from tui.runtime.preprocessing import MNIST_SIZE
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
-from tui.text import one_line, plain
+from tui.text import plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.canvas import DrawingCanvas
 from tui.widgets.picture import from_array, picture
@@ -54,9 +55,10 @@ class DrawScreen(AppScreen, SavesPng):
         """The drawing's model input and each model's probabilities (or error line)."""
 
         pixels: np.ndarray
-        model_input: np.ndarray
+        model_input: np.ndarray  # the first model's
         results: dict[str, np.ndarray | str]
         warning: str
+        mnist_input: np.ndarray | None = None  # the drawing at 28x28, for the latent map
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,8 +97,8 @@ class DrawScreen(AppScreen, SavesPng):
     @work(thread=True, exclusive=True, group="draw-models", exit_on_error=False)
     def load_models(self) -> None:
         """Read the models' metadata off the UI thread."""
-        errors: list[str] = []
-        self.post_message(self.ModelsFound(classifiers(self.runtime, errors.append), errors))
+        found = catalogue(self.runtime)
+        self.post_message(self.ModelsFound(found.models, found.skipped))
 
     @on(ModelsFound)
     async def _models_found(self, event: ModelsFound) -> None:
@@ -119,30 +121,31 @@ class DrawScreen(AppScreen, SavesPng):
 
     def _classify_now(self) -> None:
         if self.models:
-            self.classify(self.pixels, [info.name for info in self.models])
+            self.classify(self.pixels, list(self.models))
 
     @work(thread=True, exclusive=True, group="draw", exit_on_error=False)
-    def classify(self, pixels: np.ndarray, names: list[str]) -> None:
-        """What `dl-tui classify` does with the saved PNG: preprocess, then every model (a worker:
-        a drag sends many changes, and each new one cancels the one before)."""
+    def classify(self, pixels: np.ndarray, models: list[ModelInfo]) -> None:
+        """What `dl-tui classify` does with the saved PNG: preprocess (at each model's size), then
+        every model (a worker: a drag sends many changes, and each new one cancels the one before)."""
         worker = get_current_worker()
         results: dict[str, np.ndarray | str] = {}
         flagged: list[str] = []
-        model_input = np.zeros(pixels.shape, np.float32)
+        # Shown: the first model's input (the blank canvas at that size while nothing is drawn).
+        height, width = models[0].preprocessing.size
+        model_input = np.zeros((height, width), np.float32)
+        mnist: np.ndarray | None = None
         if pixels.any():
-            model_input = to_model_input(PILImage.fromarray(pixels), POLARITY, NORMALIZE)
-            for name in names:
-                try:
-                    probabilities, ood = self.runtime.predict_ood(name, model_input[None])
-                except Exception as error:  # a model that fails shows its error in its own column
-                    results[name] = one_line(error) or type(error).__name__
-                    continue
-                results[name] = probability_problem(probabilities[0].tolist()) or probabilities[0]
-                if ood is not None and ood.flags[0]:
-                    flagged.append(f"{name} {ood.scores[0]:.2f} > {ood.threshold:.2f}")
+            found = classify_image(self.runtime, models, PILImage.fromarray(pixels), POLARITY, NORMALIZE)
+            for result in found:  # a model that fails shows its error in its own column
+                results[result.model] = result.error if result.probabilities is None else result.probabilities
+                if result.ood is not None and result.ood.flagged:
+                    flagged.append(f"{result.model} {result.ood.score:.2f} > {result.ood.threshold:.2f}")
+            model_input = found[0].model_input
+            # The latent map's encoder takes MNIST's 28x28.
+            mnist = next((r.model_input for r in found if r.model_input.shape == MNIST_SIZE), None)
         warning = f"this does not look like a digit (OOD score: {', '.join(flagged)})" if flagged else ""
         if not worker.is_cancelled:
-            self.post_message(self.Classified(pixels, model_input, results, warning))
+            self.post_message(self.Classified(pixels, model_input, results, warning, mnist))
 
     @on(Classified)
     def _classified(self, event: Classified) -> None:
@@ -157,7 +160,10 @@ class DrawScreen(AppScreen, SavesPng):
         bars = self.query_one(BarColumns)
         if event.results:
             bars.show({info.name: info.labels for info in self.models}, event.results)
-            self.dl_app.latent_inputs[DRAWING] = ("your drawing", event.model_input)
+            if event.mnist_input is not None:
+                self.dl_app.latent_inputs[DRAWING] = ("your drawing", event.mnist_input)
+            else:
+                self.dl_app.latent_inputs.pop(DRAWING, None)
         else:
             for column in bars.columns().values():
                 column.clear()
