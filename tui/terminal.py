@@ -8,6 +8,7 @@ The window size ioctl needs no answer from stdin, so the cell size is read again
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import sys
@@ -36,19 +37,36 @@ def ask(query: str, timeout: float = 0.5) -> str:
     """
     if not (sys.__stdin__ and sys.__stdout__ and sys.__stdin__.isatty() and sys.__stdout__.isatty()):
         return ""
-    # textual-image's raw-mode helpers (a dependency already) rather than termios code of our own.
-    from textual_image._terminal import capture_mode, read
+    try:
+        import termios
+        import tty
+    except ImportError:  # not a POSIX terminal
+        return ""
 
+    stdin = sys.__stdin__.fileno()
     answer = ""
-    with capture_mode():
+    before = termios.tcgetattr(stdin)
+    tty.setcbreak(stdin, termios.TCSANOW)  # the answers unechoed, readable before a newline
+    try:
         sys.__stdout__.write(query + "\x1b[c")
         sys.__stdout__.flush()
         try:
             while not re.search(r"\x1b\[\?[\d;]*c$", answer):
-                answer += read(sys.__stdin__.fileno(), 1024, timeout)
+                answer += _read(stdin, timeout)
         except (TimeoutError, OSError, UnicodeDecodeError):
             pass
+    finally:
+        termios.tcsetattr(stdin, termios.TCSANOW, before)
     return answer
+
+
+def _read(fd: int, timeout: float) -> str:
+    """What the terminal has sent; TimeoutError if nothing comes within TIMEOUT seconds."""
+    import select
+
+    if not select.select([fd], [], [], timeout)[0]:
+        raise TimeoutError("the terminal did not answer")
+    return os.read(fd, 1024).decode()
 
 
 def parse(answer: str) -> tuple[str, tuple[int, ...], bool]:
