@@ -23,8 +23,8 @@ import typer
 
 from tui import contract
 
-DEFAULT_MODEL = "cnn"  # the Train screen's first choice
-DEFAULT_EPOCHS = 10  # the notebook's, for every model
+DEFAULT_MODEL = contract.DEFAULT_MODEL  # the Train screen's first choice
+DEFAULT_EPOCHS = contract.DEFAULT_EPOCHS  # the notebook's, for every model
 DEFAULT_SEED = 42
 ALL = "all"
 PLUGINS_ENV = "DL_TRAIN_PLUGINS"  # comma-separated modules that register() more models

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+# dl-train's defaults, which the Train screen offers too (trainer/specs.py uses these).
+DEFAULT_MODEL = "cnn"
+DEFAULT_EPOCHS = 10
+
 # Metadata keys (`metadata_props`; every value a string, some a JSON document).
 MODEL, TASK, DESCRIPTION, LABELS = "model", "task", "description", "labels"
 PREPROCESSING, METRICS, HISTORY, CONFIG, DATASET = "preprocessing", "metrics", "history", "config", "dataset"
@@ -198,7 +202,7 @@ def _check_rank(name: str, shape: Sequence[object], rank: int, wanted: str) -> N
 
 def check_probabilities(values: Any, rows: int, labels: int) -> None:
     """A run's probabilities: `rows` rows of `labels` each (a dynamic axis is only known now)."""
-    shape = getattr(values, "shape", ())
+    shape: tuple[int, ...] = tuple(getattr(values, "shape", ()))
     if len(shape) != 2 or shape[0] != rows or shape[1] != labels:
         raise ContractError(f"it returned probabilities of shape {list(shape)} for {rows} images "
                             f"and {labels} labels")
@@ -344,9 +348,10 @@ class Event:
     def from_dict(cls, data: dict[str, Any]) -> Event:
         """The event of the kind DATA names ("event"), from its known keys; ContractError if
         it names no kind of event."""
-        kind = EVENTS.get(data.get("event")) if isinstance(data.get("event"), str) else None
+        name = data.get("event")
+        kind = EVENTS.get(name) if isinstance(name, str) else None
         if kind is None or (cls is not Event and kind is not cls):
-            raise ContractError(f"not a progress event: {str(data.get('event'))[:40]!r}")
+            raise ContractError(f"not a progress event: {str(name)[:40]!r}")
         known = {f.name for f in fields(kind)}
         return kind(**{key: value for key, value in data.items() if key in known})
 
