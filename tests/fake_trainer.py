@@ -3,6 +3,7 @@
 FAKE_TRAINER_MODE: `ok` (default), `garbage` (a line that is not JSON, a traceback, exit 1),
 `slow` (batches until interrupted; SIGINT gives an `error` event and exit 130, as dl-train does),
 `stop-after-1` (exits 137 after epoch 1, as if killed).
+FAKE_TRAINER_START_DELAY: seconds before the `start` event (dl-train importing TensorFlow).
 Like dl-train it resumes: each finished epoch leaves `<--out>/.checkpoints/<model>/epoch-N`, a run
 starts after the newest (`--restart` drops them), and an export removes them.
 FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
@@ -56,6 +57,7 @@ def train() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     mode = os.environ.get("FAKE_TRAINER_MODE", "ok")
+    time.sleep(float(os.environ.get("FAKE_TRAINER_START_DELAY", "0")))
     # dl-train throttles batch events to a few a second; a flood would also keep Pilot from settling.
     delay = float(os.environ.get("FAKE_TRAINER_DELAY", "0.1" if mode == "slow" else "0.01"))
     model = "cnn-invert" if args.invert else args.model

@@ -5,6 +5,8 @@ Keeping or dropping a run's new models is in test_app_train_keep.py.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
@@ -12,6 +14,7 @@ from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
 from tui.extras import NO_TENSORFLOW, TRAIN_EXTRA
 from tui.screens.keep_model import KeepModelScreen
 from tui.screens.train import TrainScreen
+from tui.staging import Staging
 from tui.widgets.chart import LineChart
 
 
@@ -23,6 +26,7 @@ async def open_train(pilot, epochs: int = 3) -> TrainScreen:
     await pilot.press("3")
     screen = pilot.app.screen
     assert isinstance(screen, TrainScreen)
+    await wait_for(pilot, lambda: screen.query("#train-epochs"))  # composed (a loaded machine takes a moment)
     screen.query_one("#train-epochs", Input).value = str(epochs)
     return screen
 
@@ -324,3 +328,37 @@ def test_the_app_and_dl_train_give_the_same_install_hint():
 
     assert TRAIN_EXTRA == "pip install 'dl-tui[train]'"
     assert cli.INSTALL_HINT == NO_TENSORFLOW and NO_TENSORFLOW.endswith(TRAIN_EXTRA)
+
+
+@pytest.mark.parametrize("how", ["key", "button"])
+async def test_cancel_while_starting_is_not_lost(make_app, tiny_models, monkeypatch, how):
+    """Cancel pressed before the trainer process exists (the staging folder still being prepared):
+    no trainer starts, the run ends cancelled and the models stay as they are."""
+    gate = threading.Event()
+    prepare = Staging.prepare
+
+    def slow_prepare(self, model):  # a slow disk: the run stays "starting" until the test lets it go
+        gate.wait(10)
+        prepare(self, model)
+
+    monkeypatch.setattr(Staging, "prepare", slow_prepare)
+    before = (tiny_models / "cnn.onnx").read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status == "starting")
+        if how == "key":
+            await pilot.press("x")
+        else:
+            assert await pilot.click("#train-cancel")
+        gate.set()
+        await wait_for(pilot, lambda: not screen.running)
+        assert screen.state.status == "cancelled"
+        assert "cnn · cancelled" in str(screen.query_one("#train-status", Static).render())
+        log = log_text(screen)
+        assert "cancelled: the models in use are unchanged" in log
+        assert "start cnn" not in log and "epoch 1/" not in log  # the trainer never ran
+        assert not screen.query_one("#train-errors").display
+        assert not screen.query_one("#train-start", Button).disabled
+    assert (tiny_models / "cnn.onnx").read_bytes() == before

@@ -35,6 +35,7 @@ async def train_iris(pilot) -> KeepModelScreen:
     await pilot.pause()
     await pilot.press("s")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, KeepModelScreen))
+    await wait_for(pilot, lambda: "iris" in screen_text(pilot.app))  # drawn (a loaded machine takes a moment)
     return pilot.app.screen
 
 

@@ -21,8 +21,15 @@ from tui.screens.base import AppScreen
 from tui.screens.keep_model import KeepModelScreen
 from tui.staging import Comparison, Staging
 from tui.text import one_line
-from tui.trainer_client import (INSTALL_HINT, NotAnEvent, TrainerProcess, TrainingState, TrainOptions, history_event,
-                                parse_event, plural)
+from tui.trainer_client import (
+    INSTALL_HINT,
+    TrainerProcess,
+    TrainingState,
+    TrainOptions,
+    history_event,
+    plural,
+)
+from tui.training_run import Event, Exited, Launched, Output, Phase, Report, TrainingRun
 from tui.widgets.train_form import TrainForm
 from tui.widgets.train_view import TrainView
 
@@ -46,30 +53,11 @@ class TrainScreen(AppScreen):
     PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
 
     @dataclass
-    class Started(Message):
-        """The trainer process is running."""
+    class Progress(Message):
+        """One step of the run, as its worker reported it (tui/training_run.py)."""
 
-        argv: list[str]
-
-    @dataclass
-    class Event(Message):
-        """One JSON event from the trainer's stdout."""
-
-        event: dict[str, Any]
-
-    @dataclass
-    class Output(Message):
-        """A stdout line that is not an event."""
-
-        line: str
-
-    @dataclass
-    class Finished(Message):
-        """The trainer exited (or never started: code None)."""
-
-        code: int | None
-        cancelled: bool
-        stderr: list[str]
+        run: TrainingRun
+        report: Report
 
     @dataclass
     class HistoryLoaded(Message):
@@ -100,8 +88,7 @@ class TrainScreen(AppScreen):
     def __init__(self) -> None:
         super().__init__()
         self.state = TrainingState()
-        self.process: TrainerProcess | None = None
-        self.problems: deque[str] = deque(maxlen=12)
+        self.run = TrainingRun([])  # idle until Start; each Start makes a new run
         self._playback: Timer | None = None
         self._pending: deque[dict[str, Any]] = deque()
         self._log_playback = True
@@ -128,13 +115,18 @@ class TrainScreen(AppScreen):
             self.action_playback()
 
     @property
+    def process(self) -> TrainerProcess | None:
+        """The run's trainer process while it runs."""
+        return self.run.process if self.run.phase.active else None
+
+    @property
     def running(self) -> bool:
         """Whether a run is under way: the trainer, or the question of what to keep."""
-        return self.process is not None or self.staging is not None
+        return self.run.phase.active or self.staging is not None
 
     def quit_question(self) -> str:
         """A run under way: quitting stops the trainer, or drops the models it made."""
-        if self.process is not None:
+        if self.run.phase.active:
             where = f" (epoch {self.state.epoch}/{self.state.epochs})" if self.state.epoch else ""
             return (f"dl-train is still training {self.state.model or 'a model'}{where}: quitting stops it; "
                     "Start resumes from the last finished epoch.")
@@ -147,7 +139,7 @@ class TrainScreen(AppScreen):
         if action in ("start", "train"):
             return None if self.running or not self.dl_app.can_train else True
         if action == "cancel":
-            return True if self.process is not None else None
+            return True if self.run.phase.active and not self.run.cancel_requested else None
         if action == "playback":
             return None if self.running else True
         return True
@@ -175,11 +167,12 @@ class TrainScreen(AppScreen):
         self._stop_playback()
         self.staging = Staging(self.runtime.folders)
         argv = self.dl_app.trainer_command(options, self.staging.folder)
+        self.run = TrainingRun(argv, options.epochs)
+        self.run.start()
         # A run of the same model that resumes continues this one's curves (a replayed history is not a run).
         earlier = None if self.state.status.startswith("history") else self.state
         self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting", earlier=earlier)
         self._history_in_log = ""
-        self.problems.clear()
         view = self.query_one(TrainView)
         view.show_errors("", [])
         view.draw(self.state)
@@ -189,70 +182,55 @@ class TrainScreen(AppScreen):
         view.show_previous([])
         if options.model != "all":  # the run it would replace, drawn under the new one
             self.load_history(history_model(options), replay=False)
-        self.run_trainer(argv, self.staging, options.model)
+        self.run_trainer(self.run, self.staging, options.model)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def run_trainer(self, argv: list[str], staging: Staging, model: str) -> None:
-        """Prepare the staging folder, run the trainer and turn each stdout line into a message."""
-        try:
-            staging.prepare(model)
-        except OSError as error:
-            return self._not_started(f"cannot use {staging.folder}: {one_line(error)}")
-        try:
-            process = TrainerProcess(argv)
-        except OSError as error:
-            return self._not_started(f"cannot start {argv[0]}: {one_line(error)}")
-        self.process = process
-        self.post_message(self.Started(argv))
-        for line in process.lines():
+    def run_trainer(self, run: TrainingRun, staging: Staging, model: str) -> None:
+        """Prepare the staging folder, run the trainer and turn each step into a message."""
+
+        def prepare() -> None:
             try:
-                self.post_message(self.Event(parse_event(line)))
-            except NotAnEvent:
-                self.post_message(self.Output(line.rstrip()))
-        code = process.wait()
-        self.post_message(self.Finished(code, process.cancelled, list(process.stderr_tail)))
+                staging.prepare(model)
+            except OSError as error:
+                raise OSError(f"cannot use {staging.folder}: {one_line(error)}") from error
 
-    def _not_started(self, why: str) -> None:
-        self.post_message(self.Output(why))
-        self.post_message(self.Finished(None, False, []))
+        run.execute(prepare, lambda report: self.post_message(self.Progress(run, report)))
 
-    @on(Started)
-    def _started(self) -> None:
-        """Update the footer's Start and Cancel."""
-        self.refresh_bindings()
-
-    @on(Event)
-    def _event(self, message: Event) -> None:
-        """Fold an event into the state and redraw."""
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        """Hand the step to the run, fold an event into the curves, log and redraw."""
+        run = message.run
+        if run is not self.run:
+            return
+        report = message.report
+        phase = run.apply(report)
         view = self.query_one(TrainView)
-        view.log_line(self.state.apply(message.event))
-        if message.event["event"] == "error" and self.state.status == "error":  # not the answer to a cancel
-            self.problems.append(str(message.event.get("message", "")))
+        if isinstance(report, Exited):
+            return self._finished(run)
+        if isinstance(report, Event):
+            line = self.state.apply(report.event)
+            if report.event["event"] != "error" or not run.cancel_requested:  # the answer to our cancel
+                view.log_line(line)
+        elif isinstance(report, Output):
+            view.log_line(report.line)
+        elif isinstance(report, Launched):
+            self.refresh_bindings()
+        if phase.active:
+            self.state.status = run.label(self.state.status)
         view.draw(self.state)
 
-    @on(Output)
-    def _output(self, message: Output) -> None:
-        """Keep a line that is not an event: it is usually the trainer's error."""
-        self.problems.append(message.line)
-        self.query_one(TrainView).log_line(message.line)
-
-    @on(Finished)
-    def _finished(self, message: Finished) -> None:
-        """Report how it ended, then compare what it made with the models in use."""
-        self.process = None
+    def _finished(self, run: TrainingRun) -> None:
+        """Report how the run ended, then compare what it made with the models in use."""
         view = self.query_one(TrainView)
-        if message.cancelled:
-            self.state.status = "cancelled"
+        self.state.status = run.label(self.state.status)
+        if run.phase is Phase.CANCELLED:
             view.log_line("cancelled: the models in use are unchanged; Start resumes from the last finished "
                           "epoch (--restart starts over)")
-        elif message.code == 0 and not self.problems:
-            self.state.status = "finished"
-        else:
-            self.state.status = "failed" if message.code else "finished, with output that is not an event"
-            title = "dl-train did not start" if message.code is None else f"dl-train exited with code {message.code}"
-            view.show_errors(title, [*self.problems, *message.stderr])
+        elif run.phase is Phase.FAILED or run.problems:
+            title = "dl-train did not start" if run.code is None else f"dl-train exited with code {run.code}"
+            view.show_errors(title, [*run.problems, *run.stderr])
         view.draw(self.state)
-        if self.staging is None or message.code is None:
+        if self.staging is None or run.code is None:
             self._run_over()
         else:
             self.compare_staged(self.staging)
@@ -319,13 +297,18 @@ class TrainScreen(AppScreen):
         self.action_cancel()
 
     def action_cancel(self) -> None:
-        """Stop the trainer: SIGINT first, so it can stop between steps."""
-        if self.process is not None:
-            self.state.status = "cancelling"
-            view = self.query_one(TrainView)
-            view.log_line("stopping dl-train…")
-            view.draw(self.state)
-            self.stop_trainer(self.process)
+        """Stop the run: before the trainer starts, it never will; after, SIGINT first, so it can stop
+        between steps."""
+        if not self.run.phase.active or self.run.cancel_requested:
+            return
+        process = self.run.cancel()
+        self.state.status = self.run.label(self.state.status)
+        view = self.query_one(TrainView)
+        view.log_line("stopping dl-train…")
+        view.draw(self.state)
+        self.refresh_bindings()
+        if process is not None:
+            self.stop_trainer(process)
 
     @work(thread=True, group="train-cancel", exit_on_error=False)
     def stop_trainer(self, process: TrainerProcess) -> None:
@@ -333,7 +316,8 @@ class TrainScreen(AppScreen):
         process.cancel()
 
     def on_unmount(self) -> None:
-        """Do not leave a trainer running after the app quits."""
+        """Do not leave a trainer running after the app quits, nor let one start."""
+        self.run.cancel()
         if self.process is not None:
             self.process.cancel(grace=3.0)
 
