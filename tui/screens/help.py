@@ -19,6 +19,8 @@ Section = tuple[str, list[tuple[str, str]]]
 def key_rows(node: DOMNode) -> list[tuple[str, str]]:
     """(keys, what they do) for a node's bindings; keys that share an action share a row."""
     # _bindings, not BINDINGS: it has the inherited bindings, the palette key and any user keymap.
+    # Private (Screen.active_bindings, the public one, has only the focused chain): textual<9 is
+    # pinned, and tests/test_private_apis.py fails, saying so, if Textual changes it.
     rows: dict[tuple[str, str], list[str]] = {}
     for bindings in node._bindings.key_to_bindings.values():
         for binding in bindings:
