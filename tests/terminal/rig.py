@@ -91,7 +91,7 @@ class Terminal:
         ], columns, rows)
 
     def _find_window(self) -> str:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine takes its time
         while time.monotonic() < deadline:
             found = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(self.process.pid)],
                                    env=self.display.env(), capture_output=True, text=True, check=False).stdout.split()
@@ -128,7 +128,7 @@ class Terminal:
         height, width, _ = self.shot().shape
         return width // self.columns, height // self.rows
 
-    def settle(self, timeout: float = 30.0, still: float = 1.5) -> np.ndarray:
+    def settle(self, timeout: float = 60.0, still: float = 1.5) -> np.ndarray:
         """Wait until the window shows something and then stops changing for `still` seconds."""
         deadline = time.monotonic() + timeout
         last, since = self.shot(), time.monotonic()

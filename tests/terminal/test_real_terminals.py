@@ -23,6 +23,7 @@ from tui.app import DlTuiApp
 from tui.runtime import Runtime
 from tui.runtime.preprocess import prepare
 from tui.widgets.latent_grid import LatentGrid
+from tui.widgets.picture import shown_region
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,8 +65,10 @@ def content_regions(models: Path, images: Path, size: tuple[int, int], graphics:
                 if app.query_one("#model-input").image is not None:
                     break
             await pilot.pause(0.2)
-            regions = {name: tuple(app.query_one(f"#{name}").content_region)
-                       for name in ("original", "model-input")}
+            regions = {}
+            for name in ("original", "model-input"):  # the picture, centred in a box wider for its title
+                widget = app.query_one(f"#{name}")
+                regions[name] = tuple(shown_region(widget).translate(widget.content_region.offset))
             if help_too:
                 await pilot.press("question_mark")
                 await pilot.pause(0.3)
@@ -221,7 +224,8 @@ def test_a_click_on_the_latent_grid_moves_its_cursor(display, tiny_models, digit
                 await wait_for(pilot, lambda: getattr(app.screen, "grid", None) is not None, timeout=20)
                 await pilot.pause(0.2)
                 grid = app.screen.query_one(LatentGrid)
-                return tuple(grid.picture.content_region), grid.n
+                picture = grid.picture
+                return tuple(shown_region(picture).translate(picture.content_region.offset)), grid.n
 
         (x, y, width, height), n = asyncio.run(grid_layout())
         row, col = n // 3, (2 * n) // 3

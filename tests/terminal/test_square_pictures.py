@@ -80,7 +80,14 @@ def white_rectangles(shot: np.ndarray, cell: tuple[int, int]) -> list[tuple[int,
         width, height = cols.stop - cols.start, rows.stop - rows.start
         if width >= 3 * cell[0] and height >= 2 * cell[1]:
             found.append((cols.start, rows.start, width, height))
-    return sorted(found)
+    # The latent grid's first digit, inside the cursor's frame, is white too: keep the whole grid.
+    return sorted(box for box in found if not any(other != box and inside(box, other) for other in found))
+
+
+def inside(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
+    x, y, width, height = box
+    ox, oy, other_width, other_height = other
+    return ox <= x and oy <= y and x + width <= ox + other_width and y + height <= oy + other_height
 
 
 def command(setup: str, graphics: str, models: Path, images: Path) -> list[str]:

@@ -166,6 +166,7 @@ class LatentScreen(AppScreen, SavesPng):
             self._first_decode = self.set_timer(self.RESIZE_DELAY / 4, self._when_laid_out)
             return
         self._first_decode = None
+        self.refresh(layout=True)  # so that a refresh comes, and the callback after it
         self.call_after_refresh(self._decode_first)
 
     def _decode_first(self) -> None:
