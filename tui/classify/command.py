@@ -23,6 +23,8 @@ from tui.classify.report import ProgressBar, Stats
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
 from tui.classify.writers import CsvWriter, JsonlWriter, Lines, OutputError, TableWriter, Writer
+from tui.contract import DEFAULT_MODEL
+from tui.extras import CLUSTER_EXTRA
 from tui.options import command, device_option, max_file_size_option, models_option, precision_option
 from tui.runtime import DeviceError, ModelError, ModelInfo, Runtime
 from tui.runtime.choices import Device, Polarity, Precision
@@ -66,7 +68,7 @@ HELP = (
 
 @command(name="classify", help=HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("--model", "-m", "model", multiple=True, default=["cnn"], show_default=True,
+@click.option("--model", "-m", "model", multiple=True, default=[DEFAULT_MODEL], show_default=True,
               metavar="NAME", help="cnn, cnn-invert, vae-classifier, another image classifier "
               "in the models folder, or all. Give -m again for more models side by side "
               "(one column each).")
@@ -97,7 +99,7 @@ HELP = (
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line on stderr.")
 @click.option("--engine", type=click.Choice(Engine), default=Engine.local, show_default=True,
               help="local: worker processes on this machine; ray: a Ray cluster, one model actor "
-              "per CPU or GPU (pip install 'dl-tui[cluster]'); --workers then counts actors.")
+              f"per CPU or GPU ({CLUSTER_EXTRA}); --workers then counts actors.")
 @click.option("--ray-address", metavar="ADDRESS", help="The Ray cluster for --engine ray.",
               show_default="$RAY_ADDRESS, else a cluster running here, else a local Ray for the run")
 @click.option("--output", type=click.Path(path_type=Path), metavar="DIR",

@@ -38,11 +38,12 @@ from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, Rows, decode, don
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.sources import Source, iter_files
 from tui.classify.writers import OutputError, Writer
+from tui.extras import CLUSTER_EXTRA
 from tui.paths import find_models
 from tui.runtime import ModelError
 from tui.text import one_line
 
-INSTALL = "--engine ray needs Ray, which this install does not have: pip install 'dl-tui[cluster]'"
+INSTALL = f"--engine ray needs Ray, which this install does not have: {CLUSTER_EXTRA}"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 SHARD = 10_000  # files per output file with --output: few files, each written whole
 _COLOURS = re.compile(r"\x1b\[[0-9;]*m")

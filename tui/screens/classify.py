@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from tui.contract import DEFAULT_MODEL
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image
 from tui.runtime.choices import POLARITIES
@@ -151,7 +152,7 @@ class ClassifyScreen(AppScreen):
             options.append(("all side by side", COMPARE))
         names = [value for _, value in options]
         if self.model not in names:
-            self.model = "cnn" if "cnn" in names else (names[0] if names else COMPARE)
+            self.model = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else COMPARE)
         with select.prevent(Select.Changed):
             select.set_options(options)
             if names:
@@ -303,7 +304,8 @@ class ClassifyScreen(AppScreen):
     def action_compare(self) -> None:
         """Toggle between one model and all side by side."""
         if self.model == COMPARE and self.models:
-            self.select_model("cnn" if any(m.name == "cnn" for m in self.models) else self.models[0].name)
+            self.select_model(DEFAULT_MODEL if any(m.name == DEFAULT_MODEL for m in self.models)
+                              else self.models[0].name)
         elif len(self.models) > 1:
             self.select_model(COMPARE)
 
