@@ -53,7 +53,7 @@ def from_outputs(meta: dict | None, outputs: dict[str, np.ndarray], probs: np.nd
     """The Ood of one model run (its outputs by name and its probabilities); None if the
     model has no usable calibration or lacks the output its method needs."""
     found = calibration(meta)
-    if found is None:
+    if found is None or meta is None:  # (no calibration without metadata)
         return None
     method, threshold = found
     if method != "max-softmax":

@@ -476,7 +476,8 @@ def _orientation(img: Image.Image) -> Image.Transpose | None:
     if img.format in _NO_EXIF_FORMATS and "exif" not in img.info:
         return None  # reading EXIF costs as much as decoding a small PNG
     try:
-        return _TRANSPOSE.get(img.getexif().get(ExifTags.Base.Orientation))
+        orientation = img.getexif().get(ExifTags.Base.Orientation)
+        return None if orientation is None else _TRANSPOSE.get(orientation)
     except Exception:  # broken EXIF: the pixels are still fine
         return None
 
