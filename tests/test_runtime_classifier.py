@@ -15,7 +15,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tui.runtime import Runtime
-from tui.runtime.classifier import catalogue, classify_image, result, verdict
+from tui.runtime.classifier import (
+    catalogue,
+    classifiers,
+    classify_image,
+    result,
+    verdict,
+)
+from tui.runtime.errors import DeviceError
 from tui.runtime.ood import Ood
 from tui.runtime.preprocess import to_model_input
 
@@ -116,3 +123,19 @@ def test_dl_tui_classify_agrees_with_the_one_image_path(sized_models, tmp_path):
     (row,) = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
     assert row["label"] == expected.label
     assert row["probabilities"] == pytest.approx(expected.by_label(), abs=1e-6)
+
+
+def test_a_device_error_is_the_runs_for_the_cli_and_one_line_for_the_app(tiny_models):
+    # CUDA that falls back is only seen on a machine with a GPU: a Runtime whose cnn says so stands in.
+    class FallsBack(Runtime):
+        def info(self, name):
+            if name == "cnn":
+                raise DeviceError("CUDA was asked for but onnxruntime fell back to the CPU")
+            return super().info(name)
+
+    runtime = FallsBack(tiny_models, "cpu")
+    with pytest.raises(DeviceError):
+        classifiers(runtime, print)
+    found = catalogue(runtime)
+    assert [info.name for info in found.models] == ["cnn-invert", "vae-classifier"]
+    assert found.skipped == ["skipped model cnn: CUDA was asked for but onnxruntime fell back to the CPU"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tui.contract import probability_problem
-from tui.runtime.errors import ModelError, UnusableModel
+from tui.runtime.errors import DeviceError, ModelError, UnusableModel
 from tui.text import clean, one_line
 
 if TYPE_CHECKING:  # onnxruntime and Pillow: not for the CLI's rows and writers
@@ -38,14 +38,16 @@ class Catalogue:
     skipped: list[str] = field(default_factory=list)
 
 
-def catalogue(runtime: Runtime) -> Catalogue:
+def catalogue(runtime: Runtime, raising: tuple[type[Exception], ...] = ()) -> Catalogue:
     """Read every model's metadata (the first read opens its session): the image classifiers,
     in name order, and why each model that does not load was left out. One broken file
-    never hides the others."""
+    never hides the others; errors of the `raising` types are raised."""
     models, lines = [], []
     for name in runtime.available():
         try:
             info = runtime.info(name)
+        except raising:
+            raise
         except Exception as error:  # noqa: BLE001 - off the contract or unreadable: left out, said why
             lines.append(skipped(name, error))
             continue
@@ -56,8 +58,9 @@ def catalogue(runtime: Runtime) -> Catalogue:
 
 def classifiers(runtime: Runtime, warn: Callable[[str], None] | None = None) -> list[ModelInfo]:
     """Every image classifier that loads and keeps the contract; `warn` hears of each model
-    that does not, in one line."""
-    found = catalogue(runtime)
+    that does not, in one line. DeviceError (CUDA asked for, and fallen back) is raised: it is
+    the run's problem, not one model's."""
+    found = catalogue(runtime, (DeviceError,))
     if warn is not None:
         for line in found.skipped:
             warn(line)
