@@ -14,7 +14,8 @@
 #            fonts (bench/ood_data.py: the installed ones) stay as they were
 #   --all    also iris, vae and vae-classifier (dl-train's defaults, as shipped in 75d8f71)
 #
-# Needs dl-train (pip install -e '.[train]'), about 2 hours on 2 CPU cores for the CNNs. Every
+# Needs dl-train (pip install -e '.[train]'); the CNNs take about an hour and a half on 2 busy CPU
+# cores (an epoch of cnn took 60-135 s, of cnn-invert 125-175 s, 2026-12-04). Every
 # run uses dl-train's default seed, 42. TensorFlow's CPU kernels and the trainer's code have
 # moved since the shipped runs, so the figures come out close to the shipped ones (docs/ood.md,
 # README), not identical to the bit.
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift 2 ;;
         --fonts) FONTS=$2; shift 2 ;;
         --all) ALL=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
