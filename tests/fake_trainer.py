@@ -4,6 +4,8 @@ FAKE_TRAINER_MODE: `ok` (default), `garbage` (a line that is not JSON, a traceba
 `slow` (batches until interrupted; SIGINT gives an `error` event and exit 130, as dl-train does),
 `stop-after-1` (exits 137 after epoch 1, as if killed).
 FAKE_TRAINER_START_DELAY: seconds before the `start` event (dl-train importing TensorFlow).
+`models --format json` prints MODELS, dl-train's answer (tests/test_trainer_client.py checks they agree);
+FAKE_TRAINER_MODELS: a file whose text it prints instead, or `fail` (exit 2, as a dl-train without it).
 Like dl-train it resumes: each finished epoch leaves `<--out>/.checkpoints/<model>/epoch-N`, a run
 starts after the newest (`--restart` drops them), and an export removes them.
 FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
@@ -22,6 +24,26 @@ import time
 from pathlib import Path
 
 STEPS = 4
+MODELS = {"default": "cnn", "models": [
+    {"name": "iris", "description": "Iris MLP (4-10-10-3) -> iris.onnx.", "epochs": 10, "needs_mnist": False,
+     "needs": [], "options": ["restart", "epochs"], "files": ["iris.onnx"]},
+    {"name": "cnn", "description": "MNIST CNN -> cnn.onnx, or cnn-invert.onnx with --invert.", "epochs": 10,
+     "needs_mnist": True, "needs": [], "options": ["invert", "data", "restart", "epochs"],
+     "files": ["cnn.onnx", "cnn.int8.onnx"],
+     "variant": {"flag": "invert", "models": ["cnn-invert"], "files": ["cnn-invert.onnx", "cnn-invert.int8.onnx"]}},
+    {"name": "vae", "description": "Convolutional VAE with a 2-D latent space.", "epochs": 10, "needs_mnist": True,
+     "needs": [], "options": ["data", "restart", "epochs"],
+     "files": ["vae-encoder.onnx", "vae-decoder.onnx", "vae-decoder.int8.onnx", "vae.weights.h5",
+               "vae-latent-map.npz"]},
+    {"name": "vae-classifier", "description": "MLP on the trained VAE's latent encoding.", "epochs": 10,
+     "needs_mnist": True, "needs": ["vae"], "options": ["data", "restart", "epochs"],
+     "files": ["vae-classifier.onnx", "vae-classifier.int8.onnx"]},
+    {"name": "all", "description": "Every model in order.", "epochs": 10, "needs_mnist": True, "needs": [],
+     "options": ["data", "restart", "epochs"],
+     "files": ["iris.onnx", "cnn.onnx", "cnn.int8.onnx", "cnn-invert.onnx", "cnn-invert.int8.onnx",
+               "vae-encoder.onnx", "vae-decoder.onnx", "vae-decoder.int8.onnx", "vae.weights.h5",
+               "vae-latent-map.npz", "vae-classifier.onnx", "vae-classifier.int8.onnx"]},
+]}
 
 
 def fake_command(options, out: Path) -> list[str]:
@@ -32,11 +54,27 @@ def fake_command(options, out: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *argv[argv.index(options.model):]]
 
 
+def fake_models_command() -> list[str]:
+    """This script's `dl-train models --format json`."""
+    return [sys.executable, str(Path(__file__).resolve()), "models", "--format", "json"]
+
+
+def models() -> int:
+    source = os.environ.get("FAKE_TRAINER_MODELS", "")
+    if source == "fail":
+        print("Error: No such command 'models'.", file=sys.stderr)
+        return 2
+    print(Path(source).read_text() if source else json.dumps(MODELS))
+    return 0
+
+
 def emit(**event: object) -> None:
     print(json.dumps(event), flush=True)
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["models"]:
+        return models()
     # SIGINT may land at any moment, even before training starts: always answer with an error event.
     try:
         return train()

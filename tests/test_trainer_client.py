@@ -7,10 +7,22 @@ import sys
 import time
 
 import pytest
-from fake_trainer import fake_command
+from fake_trainer import MODELS, fake_command, fake_models_command
 
-from tui.trainer_client import (NotAnEvent, TrainerProcess, TrainingState, TrainOptions, dl_train_command,
-                                history_event, parse_event)
+from tui.trainer_client import (
+    NotAnEvent,
+    Trainables,
+    TrainablesCache,
+    TrainablesError,
+    TrainerProcess,
+    TrainingState,
+    TrainOptions,
+    dl_train_command,
+    dl_train_models_command,
+    history_event,
+    parse_event,
+    read_trainables,
+)
 
 
 def test_parse_event_accepts_contract_events_only():
@@ -75,11 +87,61 @@ def test_history_replays_as_epoch_end_events():
 
 
 def test_dl_train_command(tmp_path):
-    argv = dl_train_command(TrainOptions("cnn", 3, invert=True, data="mnist.npz"), tmp_path)
+    trainables = Trainables.from_json(json.dumps(MODELS))
+    argv = dl_train_command(trainables.resolve(TrainOptions("cnn", 3, invert=True, data="mnist.npz")), tmp_path)
     assert argv[-10:] == ["cnn", "--invert", "--data", "mnist.npz", "--epochs", "3", "--out", str(tmp_path),
                           "--progress", "jsonl"]
-    iris = dl_train_command(TrainOptions("iris", 3, invert=True, restart=True, data="x"), tmp_path)
+    iris = dl_train_command(trainables.resolve(TrainOptions("iris", 3, invert=True, restart=True, data="x")),
+                            tmp_path)
     assert "--invert" not in iris and "--data" not in iris and "--restart" in iris
+
+
+def test_the_models_dl_train_trains_come_from_dl_train_models():
+    """What the Train form, the palette and staging know of each model is what `dl-train models` says."""
+    trainables = read_trainables(dl_train_models_command())
+    assert trainables.names() == ("cnn", "iris", "vae", "vae-classifier", "all")  # the default first
+    assert trainables.resolve(TrainOptions("", 0)) == TrainOptions("cnn", 10)
+    assert trainables.resolve(TrainOptions("vae", 0, invert=True, data="d")) == TrainOptions("vae", 10, data="d")
+    assert trainables.get("cnn").takes("invert") and not trainables.get("iris").takes("data")
+    assert trainables.history(TrainOptions("cnn", 1, invert=True)) == ("cnn-invert", "cnn-invert")
+    assert trainables.history(TrainOptions("vae", 1)) == ("vae", "vae-encoder")
+    assert trainables.history(TrainOptions("all", 1)) == ("cnn", "cnn")  # all has none of its own
+    assert trainables.writes_default("all") and not trainables.writes_default("iris")
+    assert "vae.weights.h5" in trainables.given("vae-classifier") and trainables.given("vae") == []
+
+
+def test_the_fake_trainer_says_what_dl_train_says():
+    """tests/fake_trainer.py's `models` stands in for dl-train's in the app's tests: they must agree."""
+    real = read_trainables(dl_train_models_command())
+    fake = read_trainables(fake_models_command())
+    assert fake.default == real.default
+    assert [(m.name, m.epochs, m.options, m.needs, m.files, m.variants) for m in fake.models] == [
+        (m.name, m.epochs, m.options, m.needs, m.files, m.variants) for m in real.models]
+
+
+def test_dl_train_models_that_fails_or_prints_something_else_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_MODELS", "fail")
+    with pytest.raises(TrainablesError, match="exited with code 2: Error: No such command 'models'"):
+        read_trainables(fake_models_command())
+    with pytest.raises(TrainablesError, match="cannot run"):
+        read_trainables([str(tmp_path / "no-dl-train"), "models"])
+    for text in ("", "[]", '{"models": []}', '{"models": [{"epochs": 3}]}', '{"models": [{"name": "x", "epochs": "many"}]}'):
+        with pytest.raises(TrainablesError):
+            Trainables.from_json(text)
+    cache = TrainablesCache(fake_models_command)
+    assert cache.get() is None and "exited with code 2" in cache.error
+    monkeypatch.delenv("FAKE_TRAINER_MODELS")
+    assert cache.get() is None  # asked once per app run
+
+
+def test_unknown_keys_are_ignored_and_a_new_model_is_listed():
+    data = json.loads(json.dumps(MODELS))
+    data["models"].insert(1, {"name": "tiny", "epochs": 3, "options": ["epochs"], "files": ["tiny.onnx"],
+                              "shape": [8, 8, 3], "future": {"key": 1}})
+    data["colour"] = "blue"
+    trainables = Trainables.from_json(json.dumps(data))
+    assert "tiny" in trainables.names() and trainables.resolve(TrainOptions("tiny", 0, restart=True)) == TrainOptions(
+        "tiny", 3)
 
 
 def test_process_reads_lines_and_keeps_stderr(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
 from tui.terminal import Graphics, detect
 from tui.text import clean, one_line
-from tui.trainer_client import CommandBuilder, dl_train_command, have_tensorflow
+from tui.trainer_client import (CommandBuilder, TrainablesCache, dl_train_command, dl_train_models_command,
+                                have_tensorflow)
 
 
 QUIT_TIP = "Asks first while training or with an unsaved drawing; in a text field only ctrl+q quits"
@@ -76,6 +78,7 @@ class DlTuiApp(App[None]):
         graphics: Graphics = "auto",
         trainer_command: CommandBuilder = dl_train_command,
         can_train: bool | None = None,
+        trainer_models: Callable[[], list[str]] = dl_train_models_command,
         save_dir: Path | None = None,
         max_file_size: int = MAX_FILE_BYTES,
     ) -> None:
@@ -86,6 +89,7 @@ class DlTuiApp(App[None]):
         self.graphics = graphics
         self.trainer_command = trainer_command
         self.can_train = have_tensorflow() if can_train is None else can_train
+        self.trainables = TrainablesCache(trainer_models)  # dl-train's models: asked once, on a worker
         self.save_dir = Path(save_dir) if save_dir is not None else Path.cwd()
         # Bumped after each training run or reload; screens compare it when they are shown.
         self.models_version = 0
@@ -98,6 +102,7 @@ class DlTuiApp(App[None]):
         """Paint first; find out which execution provider runs while the user looks."""
         self.sub_title = f"models: {self.models_label}"
         self.find_provider()
+        self.run_worker(self.trainables.get, thread=True, group="trainables", exit_on_error=False)
 
     @work(thread=True, exclusive=True, group="provider", exit_on_error=False)
     def find_provider(self) -> None:

@@ -13,7 +13,7 @@ from textual.fuzzy import Matcher
 
 from tui.runtime.classifier import classifiers
 from tui.text import clean
-from tui.trainer_client import TRAINABLE
+from tui.trainer_client import Trainables
 
 if TYPE_CHECKING:
     from tui.app import DlTuiApp
@@ -25,11 +25,13 @@ class DlTuiCommands(Provider):
     """Everything the app can do, findable by name; each runs an action of the app or a screen."""
 
     classifiers: tuple[str, ...] = ()  # the image classifiers the runtime found, by their metadata
+    trainables: Trainables | None = None  # what `dl-train models` says it trains (asked once per app run)
 
     async def startup(self) -> None:
         """Find the image classifiers off the UI thread (their metadata is read once, then cached)."""
         runtime = self.dl_app.runtime
         self.classifiers = tuple(info.name for info in await asyncio.to_thread(classifiers, runtime))
+        self.trainables = await asyncio.to_thread(self.dl_app.trainables.get)
 
     @property
     def dl_app(self) -> DlTuiApp:
@@ -65,9 +67,9 @@ class DlTuiCommands(Provider):
             ("Train: play back history", "Replay the recorded training curves",
              partial(app.on_screen, "train", "playback")),
         ]
-        if app.can_train:
+        if app.can_train and self.trainables is not None:
             found += [(f"Train: start {model}", f"Choose {model} in the Train form and run dl-train with its other options",
-                       partial(app.on_screen, "train", f"train({model!r})")) for model in TRAINABLE]
+                       partial(app.on_screen, "train", f"train({model!r})")) for model in self.trainables.names()]
         return found
 
     async def discover(self) -> Hits:

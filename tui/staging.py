@@ -53,16 +53,17 @@ class Staging:
         self.folder = self.target / STAGING
         self._before: dict[str, tuple[int, int]] = {}
 
-    def prepare(self, model: str) -> None:
-        """Clear an earlier run's models (its checkpoints stay, so a cancelled run resumes); give
-        `vae-classifier` the VAE it builds on."""
+    def prepare(self, given: Sequence[str] = ()) -> None:
+        """Clear an earlier run's models (its checkpoints stay, so a cancelled run resumes); copy in
+        the GIVEN files a run builds on (`vae-classifier`: the VAE's weights), each from the first
+        models folder that has it (the user's before the shipped)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for path in self._files():
             path.unlink()
-        if model == "vae-classifier":
-            weights = next((f / VAE_WEIGHTS for f in self.folders if (f / VAE_WEIGHTS).is_file()), None)
-            if weights is not None:
-                shutil.copy2(weights, self.folder / VAE_WEIGHTS)
+        for name in given:
+            found = next((f / name for f in self.folders if (f / name).is_file()), None)
+            if found is not None:
+                shutil.copy2(found, self.folder / name)
         self._before = self._stamps()
 
     def outputs(self) -> list[Path]:

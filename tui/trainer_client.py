@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.contract import EVENTS as EVENT_KINDS
 from tui.extras import TRAIN_EXTRA as INSTALL_HINT  # noqa: F401  (the Train screen's; dl-train says the same)
 
-TRAINABLE = ("cnn", "iris", "vae", "vae-classifier", "all")
-EVENTS = {"start", "epoch_start", "batch", "epoch_end", "export", "done", "error"}
-# Which commands take which options: one home for the command line and the form.
-INVERT_MODELS = ("cnn",)
-MNIST_MODELS = tuple(name for name in TRAINABLE if name != "iris")
+EVENTS = set(EVENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -55,15 +52,163 @@ def trainer_argv() -> list[str]:
 
 
 def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
-    """The real `dl-train` command line for one run, writing into OUT."""
+    """The real `dl-train` command line for one run, writing into OUT (OPTIONS as `Trainables.resolve`
+    leaves them: only what the model takes is set)."""
     argv = [*trainer_argv(), options.model]
-    if options.invert and options.model in INVERT_MODELS:
+    if options.invert:
         argv.append("--invert")
     if options.restart:
         argv.append("--restart")
-    if options.data and options.model in MNIST_MODELS:
+    if options.data:
         argv += ["--data", options.data]
     return [*argv, "--epochs", str(options.epochs), "--out", str(out), "--progress", "jsonl"]
+
+
+def dl_train_models_command() -> list[str]:
+    """`dl-train models --format json`: the models it trains (it imports no TensorFlow)."""
+    return [*trainer_argv(), "models", "--format", "json"]
+
+
+@dataclass(frozen=True)
+class Trainable:
+    """One model `dl-train` trains, as `dl-train models --format json` describes it."""
+
+    name: str
+    description: str = ""
+    epochs: int = 10
+    options: tuple[str, ...] = ()  # the Train form's fields it takes: epochs, invert, data, restart, ...
+    needs: tuple[str, ...] = ()  # models whose outputs it builds on (vae-classifier: vae)
+    files: tuple[str, ...] = ()  # what it writes; the first .onnx records its history
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # flag -> the models it makes instead
+
+    def takes(self, option: str) -> bool:
+        """Whether the form's OPTION applies to this model."""
+        return option in self.options
+
+    def history(self, invert: bool = False) -> tuple[str, str]:
+        """The run's name and the model file whose `history` records it: (cnn-invert, cnn-invert)
+        for cnn --invert, (vae, vae-encoder) for vae: its first ONNX file."""
+        made = self.variants.get("invert") if invert else None
+        if made:
+            return made[0], made[0]
+        return self.name, next((f.removesuffix(".onnx") for f in self.files if f.endswith(".onnx")), self.name)
+
+
+class TrainablesError(ValueError):
+    """`dl-train models` could not say which models it trains (one line)."""
+
+
+@dataclass(frozen=True)
+class Trainables:
+    """The models `dl-train` trains and its default one."""
+
+    default: str
+    models: tuple[Trainable, ...]
+
+    def names(self) -> tuple[str, ...]:
+        """The model names as the form lists them: the default first, then dl-train's order."""
+        return (self.default, *(model.name for model in self.models if model.name != self.default))
+
+    def given(self, name: str) -> list[str]:
+        """The files a run of NAME builds on: those of the models it needs, other than ONNX models."""
+        found = {model.name: model for model in self.models}
+        return [file for need in self.get(name).needs if need in found
+                for file in found[need].files if not file.endswith(".onnx")]
+
+    def writes_default(self, name: str) -> bool:
+        """Whether a run of NAME writes the default model among others (`all`)."""
+        model, default = self.get(name), self.get(self.default)
+        return model is not default and f"{default.history()[1]}.onnx" in model.files
+
+    def history(self, options: TrainOptions) -> tuple[str, str]:
+        """Trainable.history for a run of OPTIONS; a run that also writes the default model (`all`)
+        has the default's."""
+        model = self.get(options.model)
+        if self.writes_default(model.name):
+            return self.get(self.default).history()
+        return model.history(options.invert and model.takes("invert"))
+
+    def get(self, name: str) -> Trainable:
+        """The model NAME, or the default one for a name dl-train does not know (or "")."""
+        found = {model.name: model for model in self.models}
+        return found.get(name) or found.get(self.default) or self.models[0]
+
+    def resolve(self, options: TrainOptions) -> TrainOptions:
+        """OPTIONS for the model they name (the default for none), with what it does not take cleared
+        and epochs 0 (the form not filled in yet) its own default."""
+        model = self.get(options.model)
+        return TrainOptions(
+            model=model.name, epochs=options.epochs if options.epochs > 0 else model.epochs,
+            invert=options.invert and model.takes("invert"), restart=options.restart and model.takes("restart"),
+            data=options.data if model.takes("data") else "",
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Trainables:
+        """Parse `dl-train models --format json`; unknown keys are ignored. TrainablesError if it is not that."""
+        try:
+            data = json.loads(text)
+            models = tuple(_trainable(entry) for entry in data["models"])
+            default = str(data.get("default") or models[0].name)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+            raise TrainablesError(f"dl-train models printed something else ({type(error).__name__}: "
+                                  f"{str(error)[:80]})") from None
+        if not models:
+            raise TrainablesError("dl-train models named no models")
+        return cls(default, models)
+
+
+def _trainable(entry: dict[str, Any]) -> Trainable:
+    def names(value: Any) -> tuple[str, ...]:
+        return tuple(str(item) for item in value or ())
+
+    variant = entry.get("variant") or {}
+    variants = {str(variant["flag"]): names(variant.get("models"))} if variant.get("flag") else {}
+    return Trainable(
+        name=str(entry["name"]), description=str(entry.get("description", "")),
+        epochs=max(1, int(entry.get("epochs") or 10)), options=names(entry.get("options")),
+        needs=names(entry.get("needs")), files=names(entry.get("files")), variants=variants,
+    )
+
+
+def read_trainables(argv: Sequence[str], timeout: float = 60.0) -> Trainables:
+    """Run `dl-train models --format json` (ARGV) and parse what it prints; TrainablesError if it fails."""
+    try:
+        done = subprocess.run(list(argv), check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              encoding="utf-8", errors="replace", timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise TrainablesError(f"cannot run {argv[0]}: {str(error)[:120]}") from None
+    if done.returncode != 0:
+        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
+        raise TrainablesError(f"dl-train models exited with code {done.returncode}: {last[:120]}")
+    return Trainables.from_json(done.stdout)
+
+
+class TrainablesCache:
+    """`dl-train models`, asked once (the first caller runs it, on its worker thread; the others wait)."""
+
+    def __init__(self, argv: Callable[[], list[str]] = dl_train_models_command) -> None:
+        self._argv = argv
+        self._lock = threading.Lock()
+        self._asked = False
+        self._found: Trainables | None = None
+        self.error = ""  # why there are none
+
+    def get(self) -> Trainables | None:
+        """The models, or None if dl-train cannot say (`error` says why). Blocks: call it off the UI thread."""
+        with self._lock:
+            if not self._asked:
+                try:
+                    self._found = read_trainables(self._argv())
+                except TrainablesError as error:
+                    self.error = str(error)
+                self._asked = True
+            return self._found
+
+    @property
+    def known(self) -> Trainables | None:
+        """What `get` found, without waiting: None until it is asked and answered."""
+        return self._found
 
 
 def plural(count: int, word: str, words: str = "") -> str:

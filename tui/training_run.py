@@ -47,6 +47,10 @@ class Phase(str, Enum):
         return self in (Phase.DONE, Phase.FAILED, Phase.CANCELLED)
 
 
+class NotStarted(Exception):
+    """Why a run could not start, in one line (raised by `execute`'s prepare)."""
+
+
 class InvalidTransition(RuntimeError):
     """A step the machine cannot take from where it is (a programming error, not a user's)."""
 
@@ -188,13 +192,16 @@ class TrainingRun:
             self.process = self._spawn(self.argv)
             return self.process
 
-    def execute(self, prepare: Callable[[], None], report: Callable[[Report], None]) -> None:
-        """The worker's whole part: PREPARE (the staging folder), start the trainer, REPORT each line
-        as it comes and then the exit. Blocks until the trainer exits; runs on a thread."""
+    def execute(self, prepare: Callable[[], Sequence[str] | None], report: Callable[[Report], None]) -> None:
+        """The worker's whole part: PREPARE (the staging folder; it may return the command line, if it
+        was not known before), start the trainer, REPORT each line as it comes and then the exit.
+        Blocks until the trainer exits; runs on a thread."""
         try:
             if not self.cancel_requested:
-                prepare()
-        except OSError as error:
+                argv = prepare()
+                if argv:
+                    self.argv = list(argv)
+        except (OSError, NotStarted) as error:
             report(Output(one_line(error)))
             return report(Exited(None))
         try:

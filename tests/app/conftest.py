@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import fake_command
+from fake_trainer import fake_models_command
 from PIL import Image
 
 import onnx_models
@@ -35,7 +36,7 @@ def make_app(tiny_models: Path, images: Path, tmp_path: Path) -> Callable[..., D
         # The CPU always: with onnxruntime-gpu "auto" would put CUDA in the header and the snapshots.
         runtime = Runtime(models or tiny_models, device="cpu", interactive=True)
         app = DlTuiApp(runtime, start or images, graphics="halfcell", trainer_command=fake_command,
-                       can_train=can_train, save_dir=tmp_path)
+                       trainer_models=fake_models_command, can_train=can_train, save_dir=tmp_path)
         # The header shows the models folder: a fixed name keeps snapshots free of tmp paths.
         app.models_label = "models"
         return app

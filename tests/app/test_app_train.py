@@ -5,11 +5,21 @@ Keeping or dropping a run's new models is in test_app_train_keep.py.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from app_helpers import SIZE, screen_text, wait_for
-from textual.widgets import Button, Input, ProgressBar, RichLog, Select, Static
+from fake_trainer import MODELS
+from textual.widgets import (
+    Button,
+    Input,
+    OptionList,
+    ProgressBar,
+    RichLog,
+    Select,
+    Static,
+)
 
 from tui.extras import NO_TENSORFLOW, TRAIN_EXTRA
 from tui.screens.keep_model import KeepModelScreen
@@ -26,7 +36,7 @@ async def open_train(pilot, epochs: int = 3) -> TrainScreen:
     await pilot.press("3")
     screen = pilot.app.screen
     assert isinstance(screen, TrainScreen)
-    await wait_for(pilot, lambda: screen.query("#train-epochs"))  # composed (a loaded machine takes a moment)
+    await wait_for(pilot, lambda: screen.query("#train-model"))  # dl-train's models are in the form
     screen.query_one("#train-epochs", Input).value = str(epochs)
     return screen
 
@@ -41,7 +51,7 @@ async def test_fake_trainer_events_move_bars_and_curves(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_train(pilot, epochs=3)
         await pilot.press("s")
-        await wait_for(pilot, lambda: screen.state.status == "finished")
+        await wait_for(pilot, lambda: screen.state.status == "finished" and not screen.running)
         epoch_bar, batch_bar = screen.query_one("#epoch-bar", ProgressBar), screen.query_one("#batch-bar", ProgressBar)
         assert (epoch_bar.progress, epoch_bar.total) == (3, 3)
         assert (batch_bar.progress, batch_bar.total) == (4, 4)
@@ -164,6 +174,7 @@ async def test_without_tensorflow_it_says_how_to_install_and_plays_back_history(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         screen = app.screen
+        await wait_for(pilot, lambda: screen.query("#install-note"))  # once dl-train has said what it trains
         assert f"Training needs TensorFlow: {TRAIN_EXTRA}" in str(screen.query_one("#install-note", Static).render())
         assert screen.query_one("#train-start", Button).disabled
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
@@ -362,3 +373,46 @@ async def test_cancel_while_starting_is_not_lost(make_app, tiny_models, monkeypa
         assert not screen.query_one("#train-errors").display
         assert not screen.query_one("#train-start", Button).disabled
     assert (tiny_models / "cnn.onnx").read_bytes() == before
+
+
+async def test_the_form_lists_the_models_dl_train_names(make_app, monkeypatch, tmp_path):
+    """The models, their epochs and their options are what `dl-train models` says: a new one shows,
+    with only the fields it takes, and runs."""
+    catalogue = json.loads(json.dumps(MODELS))
+    catalogue["models"].insert(1, {"name": "tiny", "description": "a new model", "epochs": 2, "needs": [],
+                                   "options": ["epochs"], "files": ["tiny.onnx"], "new key": [1]})
+    (tmp_path / "models.json").write_text(json.dumps(catalogue))
+    monkeypatch.setenv("FAKE_TRAINER_MODELS", str(tmp_path / "models.json"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot, epochs=10)
+        select = screen.query_one("#train-model", Select)
+        listed = [str(option.prompt) for option in select.query_one(OptionList).options]
+        assert listed == ["cnn", "iris", "tiny", "vae", "vae-classifier", "all"]  # the default first
+        screen.query_one("#train-epochs", Input).value = "10"  # the cnn's own: follows the model
+        select.value = "tiny"
+        await pilot.pause()
+        shown = {name: screen.query_one(f"#train-{name}").display for name in ("epochs", "invert", "data", "restart")}
+        assert shown == {"epochs": True, "invert": False, "data": False, "restart": False}
+        assert screen.query_one("#train-epochs", Input).value == "2"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status == "finished")
+        assert "start tiny: 2 epochs" in log_text(screen)
+
+
+async def test_without_an_answer_from_dl_train_it_plays_back_only(make_app, monkeypatch):
+    """`dl-train models` fails: the install hint, no Start, and the history of the models there."""
+    monkeypatch.setenv("FAKE_TRAINER_MODELS", "fail")
+    app = make_app()  # TensorFlow or not: without the list there is nothing to start
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query("#install-note"))
+        assert TRAIN_EXTRA in str(screen.query_one("#install-note", Static).render())
+        assert screen.query_one("#train-start", Button).disabled
+        assert not any(screen.query_one(f"#train-{name}").display for name in ("epochs", "invert", "data", "restart"))
+        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
+        assert screen.state.model == "cnn"
+        await pilot.press("s")
+        await pilot.pause()
+        assert not screen.running

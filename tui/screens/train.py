@@ -23,18 +23,25 @@ from tui.staging import Comparison, Staging
 from tui.text import one_line
 from tui.trainer_client import (
     INSTALL_HINT,
+    Trainables,
     TrainerProcess,
     TrainingState,
     TrainOptions,
     history_event,
     plural,
 )
-from tui.training_run import Event, Exited, Launched, Output, Phase, Report, TrainingRun
+from tui.training_run import (
+    Event,
+    Exited,
+    Launched,
+    NotStarted,
+    Output,
+    Phase,
+    Report,
+    TrainingRun,
+)
 from tui.widgets.train_form import TrainForm
 from tui.widgets.train_view import TrainView
-
-# The file whose `history` metadata records a trainable model's run, where the names differ.
-HISTORY_SOURCE = {"vae": "vae-encoder"}
 
 
 class TrainScreen(AppScreen):
@@ -69,6 +76,12 @@ class TrainScreen(AppScreen):
         replay: bool
 
     @dataclass
+    class TrainablesLoaded(Message):
+        """`dl-train models` answered (or None: it cannot say)."""
+
+        trainables: Trainables | None
+
+    @dataclass
     class Staged(Message):
         """The run's new models beside the current ones, to ask about (or why they cannot be read)."""
 
@@ -99,20 +112,39 @@ class TrainScreen(AppScreen):
         """The form and the view."""
         yield Header()
         with Horizontal():
-            yield TrainForm(self.dl_app.can_train, id="train-form")
+            yield TrainForm(self.dl_app.can_train, self.dl_app.trainables.known, id="train-form")
             yield TrainView(id="train-view")
         yield Footer()
 
     def on_mount(self) -> None:
-        """Say how to install the trainer if it is missing, and replay a history instead."""
+        """Draw the empty run and ask for dl-train's models."""
         view = self.query_one(TrainView)
         view.draw(self.state)
         view.show_errors("", [])
-        if not self.dl_app.can_train:
+        self.load_trainables()
+
+    @work(thread=True, exclusive=True, group="train-models", exit_on_error=False)
+    def load_trainables(self) -> None:
+        """dl-train's models (asked once per app run: usually already there)."""
+        self.post_message(self.TrainablesLoaded(self.dl_app.trainables.get()))
+
+    @on(TrainablesLoaded)
+    def _trainables_loaded(self, message: TrainablesLoaded) -> None:
+        """Fill the form; without TensorFlow, or without an answer, say how to install the trainer and
+        replay a history instead."""
+        self.query_one(TrainForm).set_trainables(message.trainables, self.runtime.available())
+        self.refresh_bindings()
+        if not self.dl_app.can_train or message.trainables is None:
             note = Static(f"Training needs TensorFlow: [b]{escape(INSTALL_HINT)}[/b]\n"
                           "Meanwhile, here is the recorded history of the shipped model.", id="install-note")
             self.query_one(TrainForm).mount(note, before=0)
-            self.action_playback()
+            if not self.running:
+                self.action_playback()
+
+    @property
+    def can_start(self) -> bool:
+        """TensorFlow is there, and dl-train has not failed to say which models it trains."""
+        return self.dl_app.can_train and not self.dl_app.trainables.error
 
     @property
     def process(self) -> TrainerProcess | None:
@@ -137,7 +169,7 @@ class TrainScreen(AppScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Start while running or without TensorFlow, and Cancel while idle."""
         if action in ("start", "train"):
-            return None if self.running or not self.dl_app.can_train else True
+            return None if self.running or not self.can_start else True
         if action == "cancel":
             return True if self.run.phase.active and not self.run.cancel_requested else None
         if action == "playback":
@@ -155,18 +187,23 @@ class TrainScreen(AppScreen):
 
     def action_train(self, model: str) -> None:
         """Choose MODEL in the form, then start it with the form's other options: the palette's "Train: start"."""
-        if self.running or not self.dl_app.can_train:
+        if self.running or not self.can_start:
             return
-        self.query_one("#train-model", Select).value = model  # the form shows what runs
+        for select in self.query("#train-model").results(Select):
+            select.value = model  # the form shows what runs
         self.start(replace(self.query_one(TrainForm).options(), model=model))
 
     def start(self, options: TrainOptions) -> None:
         """Launch the trainer into the staging folder, unless a run is under way."""
-        if self.running or not self.dl_app.can_train:
+        if self.running or not self.can_start:
             return
         self._stop_playback()
-        self.staging = Staging(self.runtime.folders)
-        argv = self.dl_app.trainer_command(options, self.staging.folder)
+        staging = self.staging = Staging(self.runtime.folders)
+        trainables = self.dl_app.trainables.known
+        # Known (nearly always): the command now; else the run's worker waits for dl-train's answer.
+        if trainables is not None:
+            options = trainables.resolve(options)
+        argv = self.dl_app.trainer_command(options, staging.folder) if trainables is not None else []
         self.run = TrainingRun(argv, options.epochs)
         self.run.start()
         # A run of the same model that resumes continues this one's curves (a replayed history is not a run).
@@ -176,23 +213,29 @@ class TrainScreen(AppScreen):
         view = self.query_one(TrainView)
         view.show_errors("", [])
         view.draw(self.state)
-        view.log_line("$ " + " ".join(argv))
+        if argv:
+            view.log_line("$ " + " ".join(argv))
         self.query_one(TrainForm).set_running(True)
         self.refresh_bindings()
         view.show_previous([])
-        if options.model != "all":  # the run it would replace, drawn under the new one
-            self.load_history(history_model(options), replay=False)
-        self.run_trainer(self.run, self.staging, options.model)
+        if trainables is not None and not trainables.writes_default(options.model):
+            self.load_history(*trainables.history(options), replay=False)  # the run it would replace, under it
+        self.run_trainer(self.run, staging, options)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def run_trainer(self, run: TrainingRun, staging: Staging, model: str) -> None:
+    def run_trainer(self, run: TrainingRun, staging: Staging, options: TrainOptions) -> None:
         """Prepare the staging folder, run the trainer and turn each step into a message."""
 
-        def prepare() -> None:
+        def prepare() -> list[str]:
+            trainables = self.dl_app.trainables.get()
+            if trainables is None:
+                raise NotStarted(f"cannot ask dl-train which models it trains: {self.dl_app.trainables.error}")
+            resolved = trainables.resolve(options)
             try:
-                staging.prepare(model)
+                staging.prepare(trainables.given(resolved.model))
             except OSError as error:
-                raise OSError(f"cannot use {staging.folder}: {one_line(error)}") from error
+                raise NotStarted(f"cannot use {staging.folder}: {one_line(error)}") from error
+            return run.argv or self.dl_app.trainer_command(resolved, staging.folder)
 
         run.execute(prepare, lambda report: self.post_message(self.Progress(run, report)))
 
@@ -214,6 +257,8 @@ class TrainScreen(AppScreen):
         elif isinstance(report, Output):
             view.log_line(report.line)
         elif isinstance(report, Launched):
+            if not self.state.model:  # started before dl-train's models were known: now they are
+                view.log_line("$ " + " ".join(report.argv))
             self.refresh_bindings()
         if phase.active:
             self.state.status = run.label(self.state.status)
@@ -333,14 +378,17 @@ class TrainScreen(AppScreen):
 
     def playback(self, options: TrainOptions) -> None:
         """Load the model's history off the UI thread."""
-        # `all` has no history of its own: the cnn's stands in.
-        self.load_history(history_model(replace(options, model="cnn") if options.model == "all" else options))
+        trainables = self.dl_app.trainables.known
+        if trainables is not None:  # `all` has no history of its own: the default model's stands in
+            self.load_history(*trainables.history(options))
+        elif options.model:  # dl-train cannot say: the form lists the models files
+            self.load_history(options.model, options.model)
 
     @work(thread=True, exclusive=True, group="train-history", exit_on_error=False)
-    def load_history(self, model: str, replay: bool = True) -> None:
-        """Read the `history` metadata of the file that records MODEL's run."""
+    def load_history(self, model: str, source: str, replay: bool = True) -> None:
+        """Read the `history` metadata of SOURCE, the file that records MODEL's run."""
         try:
-            history = self.runtime.info(HISTORY_SOURCE.get(model, model)).history
+            history = self.runtime.info(source).history
             self.post_message(self.HistoryLoaded(model, history, "", replay))
         except Exception as error:  # no such model: say so in the log
             self.post_message(self.HistoryLoaded(model, [], one_line(error), replay))
@@ -396,7 +444,3 @@ class TrainScreen(AppScreen):
             self._playback.stop()
             self._playback = None
 
-
-def history_model(options: TrainOptions) -> str:
-    """The model whose recorded history belongs with a run of OPTIONS (`cnn --invert` is cnn-invert)."""
-    return "cnn-invert" if options.model == "cnn" and options.invert else options.model

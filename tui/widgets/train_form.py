@@ -1,7 +1,13 @@
-"""The training options: which model, how many epochs, --invert, --restart; start, cancel, play back."""
+"""The training options: which model, how many epochs, --invert, --restart; start, cancel, play back.
+
+The models, their default epochs and which options each takes come from `dl-train models` (asked
+once, on a worker): until it answers, the form has no model list, and a Start then runs dl-train's
+default model with the epochs typed, or its own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -11,10 +17,12 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from tui.trainer_client import INVERT_MODELS, MNIST_MODELS, TRAINABLE, TrainOptions
+from tui.trainer_client import Trainables, TrainOptions
 from tui.widgets.checkbox import Check
 
-DEFAULT_EPOCHS = 10
+# The fields that show only for the models whose `options` name them (in `dl-train models`).
+OPTION_FIELDS = {"epochs": ("#train-epochs-label", "#train-epochs"), "invert": ("#train-invert",),
+                 "data": ("#train-data-label", "#train-data"), "restart": ("#train-restart",)}
 
 
 class TrainForm(VerticalScroll):
@@ -38,16 +46,20 @@ class TrainForm(VerticalScroll):
 
         options: TrainOptions
 
-    def __init__(self, can_train: bool, *, id: str | None = None) -> None:
+    def __init__(self, can_train: bool, trainables: Trainables | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_train = can_train
+        self.trainables = trainables  # None: not known yet, or dl-train cannot say (then playback only)
+        self._first = ""  # the model the Select shows first
 
     def compose(self) -> ComposeResult:
         """Fields and buttons."""
-        yield Label("Model")
-        yield Select([(name, name) for name in TRAINABLE], value="cnn", allow_blank=False, id="train-model")
-        yield Label("Epochs")
-        yield Input(str(DEFAULT_EPOCHS), placeholder=f"{DEFAULT_EPOCHS} (the notebook's)", type="integer",
+        yield Label("Model", id="train-model-label")
+        if self.trainables is not None:
+            yield self._select(self.trainables.names(), self.trainables.default)
+        epochs = str(self.trainables.get("").epochs) if self.trainables is not None else ""
+        yield Label("Epochs", id="train-epochs-label")
+        yield Input(epochs, placeholder=f"{epochs} (the notebook's)" if epochs else "", type="integer",
                     id="train-epochs")
         invert = Check("--invert", id="train-invert")
         invert.tooltip = "CNN only: train and validate on the digits and their inverses"
@@ -63,14 +75,41 @@ class TrainForm(VerticalScroll):
         yield Button("Cancel", variant="error", id="train-cancel", disabled=True)
         yield Button("Play back history", id="train-playback")
 
+    def _select(self, names: Sequence[str], value: str) -> Select[str]:
+        self._first = value
+        return Select([(name, name) for name in names], value=value, allow_blank=False, id="train-model")
+
+    def set_trainables(self, trainables: Trainables | None, playable: Sequence[str] = ()) -> None:
+        """dl-train's models have come (or None: it cannot say; then PLAYABLE, the models whose
+        recorded history can be replayed, and only the playback)."""
+        self.trainables = trainables
+        if not self.query("#train-model"):
+            names = trainables.names() if trainables is not None else list(playable)
+            if names:
+                self.mount(self._select(names, names[0]), after="#train-model-label")
+            if trainables is not None:
+                epochs = str(trainables.get("").epochs)
+                field = self.query_one("#train-epochs", Input)
+                field.placeholder = f"{epochs} (the notebook's)"
+                if not field.value:
+                    field.value = epochs
+        if trainables is None:
+            self.query_one("#train-start", Button).disabled = True
+        self._show_options(self.options().model)
+
     def options(self) -> TrainOptions:
-        """The current choices; a bad epoch count falls back to the default."""
+        """The current choices; model "" before dl-train's models are known, epochs 0 for the model's own
+        (a bad or missing count)."""
         try:
             epochs = max(1, int(self.query_one("#train-epochs", Input).value))
         except ValueError:
-            epochs = DEFAULT_EPOCHS
+            epochs = 0
+        selects = self.query("#train-model").results(Select)
+        select = next(selects, None)
+        # Just mounted, a Select is blank until its first refresh: its first name is the one it shows.
+        model = "" if select is None else self._first if select.is_blank() else str(select.value)
         return TrainOptions(
-            model=str(self.query_one("#train-model", Select).value),
+            model=model,
             epochs=epochs,
             invert=self.query_one("#train-invert", Checkbox).value,
             restart=self.query_one("#train-restart", Checkbox).value,
@@ -86,18 +125,32 @@ class TrainForm(VerticalScroll):
         for selector in ("#train-model", "#train-epochs", "#train-invert", "#train-data", "#train-restart",
                          "#train-playback"):
             self.query_one(selector).disabled = running
-        self.query_one("#train-start", Button).disabled = running or not self.can_train
+        self.query_one("#train-start", Button).disabled = running or not self.can_train or not self._known()
         self.query_one("#train-cancel", Button).disabled = not running
 
     @on(Select.Changed, "#train-model")
     def _model_changed(self, event: Select.Changed) -> None:
-        """Show the options this model takes."""
+        """Show the options this model takes, and its default epochs (unless the count was changed)."""
+        if self.trainables is not None:
+            field = self.query_one("#train-epochs", Input)
+            epochs = str(self.trainables.get(str(event.value)).epochs)
+            if field.value == field.placeholder.split(" ")[0]:
+                field.value = epochs
+            field.placeholder = f"{epochs} (the notebook's)"
         self._show_options(str(event.value))
 
+    def _known(self) -> bool:
+        # Before dl-train answers, Start runs its default model; after a failed answer, nothing.
+        return self.trainables is not None or not self.query("#train-model")
+
     def _show_options(self, model: str) -> None:
-        self.query_one("#train-invert").display = model in INVERT_MODELS
-        for selector in ("#train-data-label", "#train-data"):
-            self.query_one(selector).display = model in MNIST_MODELS
+        spec = self.trainables.get(model) if self.trainables is not None and model else None
+        for option, selectors in OPTION_FIELDS.items():
+            # Until dl-train answers, the fields every model takes (epochs, restart) show.
+            shown = spec.takes(option) if spec is not None else (
+                self.trainables is None and not self.query("#train-model") and option in ("epochs", "restart"))
+            for selector in selectors:
+                self.query_one(selector).display = shown
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape is ours only inside a text field; elsewhere it goes on to the screen and app."""
