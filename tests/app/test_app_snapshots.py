@@ -81,7 +81,7 @@ def test_latent_grid_with_cursor(make_app, snap_compare, size):
         await pilot.press("2")
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.grid is not None)
-        await screen.run_action("resize(-12)")  # one decode rather than twelve key presses
+        await screen.run_action(f"resize({8 - screen.n})")  # one decode rather than a key press each
         await wait_for(pilot, lambda: screen.grid.n == 8)
         await pilot.press("down", "down", "right", "right", "right")
         await wait_for(pilot, lambda: screen.query_one(LatentGrid).cursor == (2, 3))
