@@ -75,6 +75,11 @@ class Settings:
         return dist
 
 
+def builder(name: str) -> Callable:
+    """The function its spec (trainer/specs.py) names to build model NAME."""
+    return specs.load(specs.spec(name).builder)
+
+
 def _image_signature():
     return [tf.TensorSpec([None, 28, 28, 1], tf.float32, name="image")]
 
@@ -170,7 +175,7 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
     )
     test = tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(EVAL_BATCH)
     with dist.scope():  # the model, its optimizer and training live on every replica
-        model = models.build_iris()
+        model = builder("iris")()
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = fit(model, name="iris", train=train, validation=test, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
@@ -240,7 +245,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
         return evaluate(model, ds)["accuracy"]
 
     with dist.scope():
-        model = models.build_cnn(shift)
+        model = builder("cnn")(shift)
         if init is not None:
             try:
                 models.load_cnn_weights(model, init)
@@ -276,7 +281,7 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
 
 
 def _build_vae() -> models.CVAE:
-    vae = models.CVAE()
+    vae = builder("vae")()
     vae(np.zeros((1, 28, 28, 1), np.float32))  # create the weights
     return vae
 
@@ -370,7 +375,7 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
     train = index_batches((f_train, data.y_train), dist.global_batch, settings.seed)
     test = index_batches((f_test, data.y_test), EVAL_BATCH, None, shuffle=False)
     with dist.scope():  # the VAE above only encodes, on one device
-        classifier = models.build_latent_classifier()
+        classifier = builder("vae-classifier")()
         classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
