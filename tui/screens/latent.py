@@ -1,4 +1,5 @@
-"""Latent space: the VAE decoder's n x n grid as one picture, a cursor, and what the CNN makes of each digit."""
+"""Latent space: the VAE decoder's n x n grid as one picture, a cursor, and what the CNN makes of each digit;
+beside it the map, its marks and the morph from A to B, whose state is tui/latent_marks.py's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
+from tui.latent_marks import LatentMarks, Morph
 from tui.runtime import latent
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
@@ -29,8 +31,6 @@ from tui.widgets.probabilities import ProbabilityBars
 
 DECODER = "vae-decoder"
 CLASSIFIER = "cnn"
-MARK_RGB = [(255, 255, 255), (255, 0, 255)]  # the other screens' digits on the map
-END_RGB = {"A": (0, 255, 120), "B": (255, 60, 60)}
 
 
 class LatentScreen(AppScreen, SavesPng):
@@ -107,10 +107,7 @@ class LatentScreen(AppScreen, SavesPng):
         self.error = ""
         # A save asked for before the grid arrived (from the palette, on another screen).
         self._save_pending = False
-        self.ends: dict[str, np.ndarray] = {}  # "A" and "B": the interpolation's ends
-        self.encoded: list[tuple[str, np.ndarray]] = []  # the Classify image and the drawing
-        self.morph: LatentScreen.Morphed | None = None
-        self.morph_step = -1  # the frame shown, or -1 when not morphing
+        self.marks = LatentMarks()  # the map's job: A, B, the other screens' digits, the morph
         self._morph_timer: Timer | None = None
         self._resize_timer: Timer | None = None
         self._sized = False  # the first grid's n is chosen from the space it has
@@ -129,6 +126,26 @@ class LatentScreen(AppScreen, SavesPng):
                     yield Static("decoding…", id="latent-info")
                 yield ProbabilityBars(id="latent-bars")
         yield Footer()
+
+    @property
+    def ends(self) -> dict[str, np.ndarray]:
+        """A and B, the morph's ends."""
+        return self.marks.ends
+
+    @property
+    def encoded(self) -> list[tuple[str, np.ndarray]]:
+        """Where the Classify screen's image and the drawing land."""
+        return self.marks.encoded
+
+    @property
+    def morph(self) -> Morph | None:
+        """The morph played last."""
+        return self.marks.morph
+
+    @property
+    def morph_step(self) -> int:
+        """The morph's frame shown, or -1 when the grid's digit shows."""
+        return self.marks.step
 
     def on_mount(self) -> None:
         """Keyboard focus on the grid, so the arrows move the cursor at once."""
@@ -220,25 +237,22 @@ class LatentScreen(AppScreen, SavesPng):
     @on(Encoded)
     def _encoded(self, event: Encoded) -> None:
         """Mark where they land."""
-        self.encoded = event.points
+        self.marks.encoded = event.points
         self._show_markers()
 
     def _show_markers(self) -> None:
         """The map's markers: the other screens' digits, A and B, and the cursor (or the morph) on top."""
-        markers = [Marker(tuple(map(float, z)), MARK_RGB[index % len(MARK_RGB)], f"{clean(name)} "
-                          f"({z[0]:+.2f}, {z[1]:+.2f})") for index, (name, z) in enumerate(self.encoded)]
-        markers += [Marker(tuple(map(float, z)), END_RGB[end], f"{end} ({z[0]:+.2f}, {z[1]:+.2f})")
-                    for end, z in sorted(self.ends.items())]
+        markers = [Marker(z, rgb, label) for z, rgb, label in self.marks.markers()]
         here = self._here()
         if here is not None:
             markers.append(Marker(tuple(map(float, here)), latent.CURSOR_RGB, "decoded digit"))
-        segment = (self.ends["A"], self.ends["B"]) if len(self.ends) == 2 else None
-        self.query_one(LatentMapView).show_markers(markers, segment)
+        self.query_one(LatentMapView).show_markers(markers, self.marks.segment())
 
     def _here(self) -> np.ndarray | None:
         """The latent point of the digit shown large: the morph's frame, else the grid's cursor."""
-        if self.morph is not None and self.morph_step >= 0:
-            return self.morph.points[self.morph_step]
+        playing = self.marks.playing()
+        if playing is not None:
+            return playing
         if self.grid is None:
             return None
         row, col = self.query_one(LatentGrid).cursor
@@ -256,35 +270,32 @@ class LatentScreen(AppScreen, SavesPng):
         here = self._here()
         if here is None:
             return
-        self.ends[end] = np.array(here, np.float32)
+        other = self.marks.mark(end, here)
         self._show_markers()
-        if len(self.ends) < 2:
-            self.notify(f"{end} marked: mark {'B' if end == 'A' else 'A'} too, then i morphs between them")
+        if other:
+            self.notify(f"{end} marked: mark {other} too, then i morphs between them")
 
     @on(LatentMapView.Clicked)
     def _map_clicked(self, event: LatentMapView.Clicked) -> None:
         """A click on the map marks A, then B, then A again: two points to morph between."""
-        end = "B" if "A" in self.ends and "B" not in self.ends else "A"
-        if end == "A":
-            self.ends.pop("B", None)
-        self.ends[end] = event.z.astype(np.float32)
+        self.marks.click(event.z)
         self._show_markers()
 
     def action_morph_images(self) -> None:
         """Morph from the Classify screen's image to the drawing (the two images the map marks)."""
-        if len(self.encoded) < 2:
+        if not self.marks.ends_from_images():
             self.notify("needs an image on the Classify screen (1) and a drawing (5)", severity="warning")
             return
-        self.ends = {"A": np.array(self.encoded[0][1], np.float32), "B": np.array(self.encoded[1][1], np.float32)}
         self.query_one(LatentMapView).display = True
         self.action_morph()
 
     def action_morph(self) -> None:
         """Decode the segment from A to B and show its digits one after another."""
-        if len(self.ends) < 2:
+        segment = self.marks.segment()
+        if segment is None:
             self.notify("mark A and B first (a and b on the grid, or two clicks on the map)", severity="warning")
             return
-        self.decode_morph(self.ends["A"], self.ends["B"])
+        self.decode_morph(*segment)
 
     @work(thread=True, exclusive=True, group="latent-morph", exit_on_error=False)
     def decode_morph(self, a: np.ndarray, b: np.ndarray) -> None:
@@ -307,7 +318,7 @@ class LatentScreen(AppScreen, SavesPng):
     @on(Morphed)
     def _morphed(self, event: Morphed) -> None:
         """Play the frames."""
-        self.morph, self.morph_step = event, -1
+        self.marks.play(Morph(event.points, event.digits, event.probabilities))
         if self._morph_timer is not None:
             self._morph_timer.stop()
         self._morph_timer = self.set_interval(self.MORPH_INTERVAL, self._next_frame)
@@ -315,20 +326,17 @@ class LatentScreen(AppScreen, SavesPng):
 
     def _next_frame(self) -> None:
         """Show the next decoded digit along A-B; stop at B."""
-        if self.morph is None:
-            return
-        self.morph_step += 1
-        if self.morph_step >= len(self.morph.points):
-            self.morph_step = len(self.morph.points) - 1
-            if self._morph_timer is not None:
+        morph, step = self.marks.morph, self.marks.advance()
+        if morph is None or step is None:
+            if morph is not None and self._morph_timer is not None:
                 self._morph_timer.stop()
             return
-        step, z = self.morph_step, self.morph.points[self.morph_step]
-        self.query_one("#latent-digit").image = from_array(self.morph.digits[step])
-        lines: list[str | Text] = [f"z = ({z[0]:+.3f}, {z[1]:+.3f})", f"A → B: step {step + 1} of {len(self.morph.points)}"]
+        z = morph.points[step]
+        self.query_one("#latent-digit").image = from_array(morph.digits[step])
+        lines: list[str | Text] = [f"z = ({z[0]:+.3f}, {z[1]:+.3f})", f"A → B: step {step + 1} of {len(morph.points)}"]
         bars = self.query_one("#latent-bars", ProbabilityBars)
-        if self.morph.probabilities is not None and self.grid is not None:
-            probabilities = self.morph.probabilities[step]
+        if morph.probabilities is not None and self.grid is not None:
+            probabilities = morph.probabilities[step]
             top = int(np.argmax(probabilities))
             label = self.grid.labels[top] if top < len(self.grid.labels) else str(top)
             lines.append(Text.assemble(f"{CLASSIFIER} says ", plain(label, "bold"),
@@ -403,7 +411,7 @@ class LatentScreen(AppScreen, SavesPng):
         """Show the digit under the cursor, its latent point and the CNN's probabilities."""
         if self.grid is None or event.row >= self.grid.n or event.col >= self.grid.n:
             return
-        self.morph_step = -1  # back to the grid's digit
+        self.marks.stop()  # back to the grid's digit
         if self._morph_timer is not None:
             self._morph_timer.stop()
         index = event.row * self.grid.n + event.col
