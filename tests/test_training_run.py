@@ -15,6 +15,7 @@ from tui.training_run import (
     Exited,
     InvalidTransition,
     Launched,
+    NotStarted,
     Output,
     Phase,
     TrainingRun,
@@ -226,3 +227,23 @@ def test_the_module_has_no_textual():
 
     code = "import sys, tui.training_run; assert 'textual' not in sys.modules, 'textual imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_the_command_line_may_come_from_prepare(tmp_path):
+    """Started before dl-train said which models it trains: the worker makes the command line."""
+    argv = fake_command(TrainOptions(model="iris", epochs=1), tmp_path / "out")
+    run = TrainingRun([], 1)
+    run.start()
+    phases = execute(run, prepare=lambda: argv)
+    assert run.argv == argv and phases[0] == ("Launched", Phase.STARTING) and phases[-1] == ("Exited", Phase.DONE)
+
+
+def test_a_run_that_cannot_know_its_command_fails_with_why():
+    run = TrainingRun([], 1)
+    run.start()
+
+    def prepare():
+        raise NotStarted("cannot ask dl-train which models it trains: dl-train models exited with code 2")
+
+    assert execute(run, prepare=prepare) == [("Output", Phase.STARTING), ("Exited", Phase.FAILED)]
+    assert run.problems[0].startswith("cannot ask dl-train") and run.process is None

@@ -102,7 +102,7 @@ class DlTuiApp(App[None]):
         """Paint first; find out which execution provider runs while the user looks."""
         self.sub_title = f"models: {self.models_label}"
         self.find_provider()
-        self.run_worker(self.trainables.get, thread=True, group="trainables", exit_on_error=False)
+        self.trainables.start()  # on its own thread: usually answered before the Train screen opens
 
     @work(thread=True, exclusive=True, group="provider", exit_on_error=False)
     def find_provider(self) -> None:

@@ -31,7 +31,7 @@ class DlTuiCommands(Provider):
         """Find the image classifiers off the UI thread (their metadata is read once, then cached)."""
         runtime = self.dl_app.runtime
         self.classifiers = tuple(info.name for info in await asyncio.to_thread(classifiers, runtime))
-        self.trainables = await asyncio.to_thread(self.dl_app.trainables.get)
+        self.trainables = await self.dl_app.trainables.wait()
 
     @property
     def dl_app(self) -> DlTuiApp:

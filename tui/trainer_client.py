@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -16,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.contract import EVENTS as EVENT_KINDS
+from tui.contract import ContractError, event_from_json
 from tui.extras import TRAIN_EXTRA as INSTALL_HINT  # noqa: F401  (the Train screen's; dl-train says the same)
-
-EVENTS = set(EVENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -185,30 +184,54 @@ def read_trainables(argv: Sequence[str], timeout: float = 60.0) -> Trainables:
 
 
 class TrainablesCache:
-    """`dl-train models`, asked once (the first caller runs it, on its worker thread; the others wait)."""
+    """`dl-train models`, asked once per app run on a thread of its own; callers wait for the answer.
+
+    The thread is a daemon and waiting can be given up (CANCELLED, or an asyncio task cancelled),
+    so a slow or hung dl-train never holds up quitting."""
 
     def __init__(self, argv: Callable[[], list[str]] = dl_train_models_command) -> None:
         self._argv = argv
         self._lock = threading.Lock()
-        self._asked = False
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
         self._found: Trainables | None = None
         self.error = ""  # why there are none
 
-    def get(self) -> Trainables | None:
-        """The models, or None if dl-train cannot say (`error` says why). Blocks: call it off the UI thread."""
+    def start(self) -> None:
+        """Ask dl-train, unless it is already being (or was) asked."""
         with self._lock:
-            if not self._asked:
-                try:
-                    self._found = read_trainables(self._argv())
-                except TrainablesError as error:
-                    self.error = str(error)
-                self._asked = True
-            return self._found
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._ask, name="dl-train models", daemon=True)
+                self._thread.start()
+
+    def _ask(self) -> None:
+        try:
+            self._found = read_trainables(self._argv())
+        except TrainablesError as error:
+            self.error = str(error)
+        finally:
+            self._done.set()
+
+    def get(self, cancelled: Callable[[], bool] | None = None) -> Trainables | None:
+        """The models, or None if dl-train cannot say (`error` says why) or CANCELLED() turned true
+        first. Blocks: call it off the UI thread."""
+        self.start()
+        while not self._done.wait(0.05):
+            if cancelled is not None and cancelled():
+                return None
+        return self._found
+
+    async def wait(self) -> Trainables | None:
+        """`get` for a coroutine: the event loop runs on meanwhile."""
+        self.start()
+        while not self._done.is_set():
+            await asyncio.sleep(0.05)
+        return self._found
 
     @property
     def known(self) -> Trainables | None:
-        """What `get` found, without waiting: None until it is asked and answered."""
-        return self._found
+        """What dl-train said, without waiting: None until it has answered."""
+        return self._found if self._done.is_set() else None
 
 
 def plural(count: int, word: str, words: str = "") -> str:
@@ -221,14 +244,12 @@ class NotAnEvent(ValueError):
 
 
 def parse_event(line: str) -> dict[str, Any]:
-    """One stdout line as an event dict, or NotAnEvent."""
+    """One stdout line as the contract's typed event (tui/contract.py), given as its JSON object with
+    every field (a missing one at its default); NotAnEvent if it is not one."""
     try:
-        event = json.loads(line)
-    except json.JSONDecodeError as error:
+        return event_from_json(line).to_dict()
+    except ContractError as error:
         raise NotAnEvent(line.strip()) from error
-    if not isinstance(event, dict) or event.get("event") not in EVENTS:
-        raise NotAnEvent(line.strip())
-    return event
 
 
 @dataclass

@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Select, Static
+from textual.worker import get_current_worker
 
 from tui.screens.base import AppScreen
 from tui.screens.keep_model import KeepModelScreen
@@ -126,7 +127,10 @@ class TrainScreen(AppScreen):
     @work(thread=True, exclusive=True, group="train-models", exit_on_error=False)
     def load_trainables(self) -> None:
         """dl-train's models (asked once per app run: usually already there)."""
-        self.post_message(self.TrainablesLoaded(self.dl_app.trainables.get()))
+        worker = get_current_worker()
+        trainables = self.dl_app.trainables.get(lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(self.TrainablesLoaded(trainables))
 
     @on(TrainablesLoaded)
     def _trainables_loaded(self, message: TrainablesLoaded) -> None:
@@ -227,7 +231,9 @@ class TrainScreen(AppScreen):
         """Prepare the staging folder, run the trainer and turn each step into a message."""
 
         def prepare() -> list[str]:
-            trainables = self.dl_app.trainables.get()
+            trainables = self.dl_app.trainables.get(lambda: run.cancel_requested)
+            if run.cancel_requested:
+                return []  # launch sees the cancel
             if trainables is None:
                 raise NotStarted(f"cannot ask dl-train which models it trains: {self.dl_app.trainables.error}")
             resolved = trainables.resolve(options)
