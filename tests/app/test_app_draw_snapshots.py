@@ -46,7 +46,7 @@ def test_latent_map_with_marks(make_app, tiny_models, snap_compare, size):
         await pilot.press("2")
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.grid is not None and screen.encoded)
-        await screen.run_action("resize(-12)")
+        await screen.run_action(f"resize({8 - screen.n})")  # from whatever n the grid starts at
         await wait_for(pilot, lambda: screen.grid.n == 8)
         await pilot.press("a", "down", "down", "down", "right", "right", "right", "right", "b", "m")
         pilot.app.clear_notifications()
