@@ -41,7 +41,7 @@ class ProgressMode(str, Enum):
 DEFAULT_OUT = Path("exported")
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
-Data = Annotated[Path | None, typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache.")]
+Data = Annotated[Path | None, typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache. At most 1 GiB of arrays, checked before anything is unpacked.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
