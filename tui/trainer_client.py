@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.contract import ContractError, event_from_json
+from tui.contract import DEFAULT_EPOCHS, ContractError, event_from_json
 from tui.extras import TRAIN_EXTRA as INSTALL_HINT  # noqa: F401  (the Train screen's; dl-train says the same)
 
 
@@ -74,7 +74,7 @@ class Trainable:
 
     name: str
     description: str = ""
-    epochs: int = 10
+    epochs: int = DEFAULT_EPOCHS  # where dl-train models leaves it out
     options: tuple[str, ...] = ()  # the Train form's fields it takes: epochs, invert, data, restart, ...
     needs: tuple[str, ...] = ()  # models whose outputs it builds on (vae-classifier: vae)
     files: tuple[str, ...] = ()  # what it writes; the first .onnx records its history
