@@ -261,6 +261,10 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+def _ignore(signum: int, frame: object) -> None:
+    """A signal after the first: the run is already stopping."""
+
+
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within: SIGTERM and SIGHUP (the SSH session dropped) raise Stopped, so the run
@@ -272,15 +276,29 @@ def stop_on_signals() -> Iterator[None]:
 
     def stop(signum: int, frame: object) -> None:
         for each in signums:  # once: a second signal must not cut the clean-up short
-            signal.signal(each, signal.SIG_IGN)
+            # A handler that does nothing, not SIG_IGN: a second signal that came before this
+            # line and is still pending in Python would find SIG_IGN and raise OSError
+            # ("Signal 15 ignored due to race condition"), a traceback on stderr.
+            signal.signal(each, _ignore)
         raise Stopped(signum)
 
     before = {signum: signal.signal(signum, stop) for signum in signums}
     try:
         yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
+    except Stopped:
+        # Stopping: later signals stay ignored until the process exits with 128 + the first,
+        # where the default handler would kill it on the way out (status -15, not 143).
+        raise
+    except BaseException:
+        _restore(before)
+        raise
+    else:
+        _restore(before)
+
+
+def _restore(handlers: dict[int, object]) -> None:
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
 def cut_short(error: ModelError | OutputError | Stopped) -> int:
