@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from trainer.outliers import font_files, glyph, prepare  # noqa: E402  (no TensorFlow there)
+from trainer.outliers import font_files, glyph, prepare  # (no TensorFlow there)
 
 CANVAS = 64
 LETTERS = "ABCDEFGHIJabcdefghij"

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.ood_data import NON_DIGITS, make_sets  # noqa: E402
-from tui.runtime import Runtime  # noqa: E402
+from bench.ood_data import NON_DIGITS, make_sets
+from tui.runtime import Runtime
 
 CALIBRATION = 5000
 TARGETS = {"auroc": 0.97, "auroc_letters": 0.95, "flagged": 0.90, "mnist": 0.05, "printed": 0.10}

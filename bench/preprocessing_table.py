@@ -49,7 +49,7 @@ def table(runtime: Runtime, images: list[Path]) -> str:
                               for img in loaded])
             probs = runtime.predict(name, batch)
             column = []
-            for path, p in zip(images, probs):
+            for path, p in zip(images, probs, strict=False):
                 label, expected = info.labels[int(p.argmax())], truth(path)
                 mark = "" if expected is None else " ✓" if label == expected else " ✗"
                 correct[name, step] += label == expected

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 RAY = Path(sys.executable).with_name("ray")
@@ -116,10 +116,8 @@ class Cluster:
                 node.kill()
                 node.wait()
         for pid, _ in self.processes():  # whatever a node left behind
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace")[-2000:]

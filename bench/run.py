@@ -111,20 +111,21 @@ def cnn(models: Path, x: np.ndarray, quick: bool, peak: float) -> None:
         if quick:
             rounds, number = 3, max(1, number // 10)
         images = x[:batch]
-        calls = {
-            "onnxruntime float": lambda: float_s.run(None, {"image": images}),
-            "onnxruntime int8": lambda: int8_s.run(None, {"image": images}),
-            "onnxruntime int8, no spinning": lambda: int8_calm.run(None, {"image": images}),
-            "dl-tui Runtime.predict (auto)": lambda: runtime.predict("cnn", images[..., 0]),
+        calls = {  # each lambda keeps this iteration's images (a default: bound now)
+            "onnxruntime float": lambda images=images: float_s.run(None, {"image": images}),
+            "onnxruntime int8": lambda images=images: int8_s.run(None, {"image": images}),
+            "onnxruntime int8, no spinning": lambda images=images: int8_calm.run(None, {"image": images}),
+            "dl-tui Runtime.predict (auto)": lambda images=images: runtime.predict("cnn", images[..., 0]),
         }
         if batch == 1:  # one thread: no hand-over between threads for a tiny batch
             calls["onnxruntime int8, 1 thread (as dl-tui runs a small batch)"] = (
-                lambda: int8_one.run(None, {"image": images}))
+                lambda images=images: int8_one.run(None, {"image": images}))
         if tf_parts:
             tensor = tf.constant(images)
-            calls["tf.function"] = lambda: function(tensor).numpy()
+            calls["tf.function"] = lambda tensor=tensor: function(tensor).numpy()
             if batch > 1 or not quick:
-                calls["Keras predict"] = lambda: keras_model.predict(images, verbose=0, batch_size=min(batch, 1024))
+                calls["Keras predict"] = lambda images=images, batch=batch: keras_model.predict(
+                    images, verbose=0, batch_size=min(batch, 1024))
         t = interleaved(calls, rounds, number)
         base = t.get("tf.function")
         section = f"1. CNN, batch {batch:,}"
@@ -301,7 +302,7 @@ def main() -> None:
             if only & set(numbers):
                 try:
                     section(Path(tmp))
-                except Exception as error:  # one broken section leaves the others' figures
+                except Exception as error:  # noqa: BLE001  one broken section leaves the others' figures
                     row(f"{numbers[0]}. failed", type(error).__name__, float("nan"), None, "",
                         note=str(error).splitlines()[0][:120])
     text = table()

@@ -47,7 +47,8 @@ def main() -> None:
     _, f_test, _, l_test = train_test_split(features, labels, test_size=0.2, random_state=42)
 
     rows = [
-        ("iris", "test accuracy (30 flowers)", f"{accuracy(session(args.models, 'iris'), 'features', f_test.astype(np.float32), l_test):.2%}", ">= 96.6%"),
+        ("iris", "test accuracy (30 flowers)",
+         f"{accuracy(session(args.models, 'iris'), 'features', f_test.astype(np.float32), l_test):.2%}", ">= 96.6%"),
         ("cnn", "MNIST test accuracy", f"{accuracy(session(args.models, 'cnn'), 'image', x, y):.2%}", ">= 99.0%"),
     ]
     inv = session(args.models, "cnn-invert")
@@ -56,21 +57,26 @@ def main() -> None:
         ("cnn-invert", "original + inverted test images", f"{(original + inverted) / 2:.2%}", ""),
         ("cnn-invert", "original test images", f"{original:.2%}", ">= 98.8%"),
         ("cnn-invert", "inverted test images", f"{inverted:.2%}", ">= 98.5%"),
-        ("vae", "test ELBO (one-sample Monte Carlo)", f"{elbo(session(args.models, 'vae-encoder'), session(args.models, 'vae-decoder'), binary):.1f}", ">= -160"),
+        ("vae", "test ELBO (one-sample Monte Carlo)",
+         f"{elbo(session(args.models, 'vae-encoder'), session(args.models, 'vae-decoder'), binary):.1f}", ">= -160"),
         ("vae-classifier", "MNIST test accuracy", f"{accuracy(session(args.models, 'vae-classifier'), 'image', binary, y):.2%}", ">= 60%"),
     ]
     # The int8 twins on the same images (the VAE: float encoder, int8 decoder, same noise).
     twins = {name: args.models / f"{name}.int8.onnx" for name in ("cnn", "cnn-invert", "vae-decoder", "vae-classifier")}
     if twins["cnn"].is_file():
-        rows.append(("cnn", "MNIST test accuracy, int8", f"{accuracy(session(args.models, 'cnn.int8'), 'image', x, y):.2%}", ">= float - 0.1"))
+        rows.append(("cnn", "MNIST test accuracy, int8", f"{accuracy(session(args.models, 'cnn.int8'), 'image', x, y):.2%}",
+                     ">= float - 0.1"))
     if twins["cnn-invert"].is_file():
         q = session(args.models, "cnn-invert.int8")
         rows.append(("cnn-invert", "original + inverted test images, int8",
                      f"{(accuracy(q, 'image', x, y) + accuracy(q, 'image', 1.0 - x, y)) / 2:.2%}", ">= float - 0.1"))
     if twins["vae-decoder"].is_file():
-        rows.append(("vae", "test ELBO, int8 decoder", f"{elbo(session(args.models, 'vae-encoder'), session(args.models, 'vae-decoder.int8'), binary):.1f}", ">= float - 0.5"))
+        rows.append(("vae", "test ELBO, int8 decoder",
+                     f"{elbo(session(args.models, 'vae-encoder'), session(args.models, 'vae-decoder.int8'), binary):.1f}",
+                     ">= float - 0.5"))
     if twins["vae-classifier"].is_file():
-        rows.append(("vae-classifier", "MNIST test accuracy, int8", f"{accuracy(session(args.models, 'vae-classifier.int8'), 'image', binary, y):.2%}", ">= float - 0.1"))
+        rows.append(("vae-classifier", "MNIST test accuracy, int8",
+                     f"{accuracy(session(args.models, 'vae-classifier.int8'), 'image', binary, y):.2%}", ">= float - 0.1"))
     print("| model | measure | shipped (onnxruntime) | notebook | floor |")
     print("|---|---|---|---|---|")
     seen = set()

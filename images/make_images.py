@@ -90,7 +90,7 @@ def photographed(digit: str) -> Image.Image:
 def _perspective(src, dst) -> list[float]:
     """Coefficients for Image.transform: each output pixel (dst) samples input (src)."""
     rows = []
-    for (x, y), (u, v) in zip(src, dst):
+    for (x, y), (u, v) in zip(src, dst, strict=False):
         rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
         rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
     return np.linalg.solve(np.array(rows, float), np.array(src, float).reshape(8)).tolist()

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import onnx_models  # noqa: E402
+import onnx_models
 
 
 @pytest.fixture(autouse=True)

@@ -178,7 +178,7 @@ def _graph(name: str) -> onnx.GraphProto:
                  helper.make_node("Add", ["mm", "b"], ["logits"]),
                  helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
         return helper.make_graph(nodes, name, [image_in], [_tensor("probabilities", ["N", 10])],
-                                 w + [_const("flat_shape", [-1, _PIXELS])])
+                                 [*w, _const("flat_shape", [-1, _PIXELS])])
     if name == "vae-encoder":
         nodes = [flatten]
         for out in ("mean", "logvar"):
@@ -186,14 +186,14 @@ def _graph(name: str) -> onnx.GraphProto:
                       helper.make_node("Add", [f"mm_{out}", f"b_{out}"], [out])]
         return helper.make_graph(nodes, name, [image_in],
                                  [_tensor("mean", ["N", 2]), _tensor("logvar", ["N", 2])],
-                                 w + [_const("flat_shape", [-1, _PIXELS])])
+                                 [*w, _const("flat_shape", [-1, _PIXELS])])
     if name == "vae-decoder":
         nodes = [helper.make_node("MatMul", ["z", "W"], ["mm"]),
                  helper.make_node("Add", ["mm", "b"], ["flat"]),
                  helper.make_node("Reshape", ["flat", "image_shape"], ["logits"])]
         return helper.make_graph(nodes, name, [_tensor("z", ["N", 2])],
                                  [_tensor("logits", ["N", 28, 28, 1])],
-                                 w + [_const("image_shape", [-1, 28, 28, 1])])
+                                 [*w, _const("image_shape", [-1, 28, 28, 1])])
     if name == "iris":
         nodes = [helper.make_node("MatMul", ["features", "W"], ["mm"]),
                  helper.make_node("Add", ["mm", "b"], ["logits"]),
@@ -372,7 +372,7 @@ def build_sized(folder: Path, size: tuple[int, int] = (20, 16), channels: int = 
              helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
     graph = helper.make_graph(nodes, name, [_tensor("image", ["N", height, width, channels])],
                               [_tensor("probabilities", ["N", 10])],
-                              w + [_const("flat_shape", [-1, height * width * channels])])
+                              [*w, _const("flat_shape", [-1, height * width * channels])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
                               producer_name="tests/onnx_models.py")
     model.ir_version = _IR_VERSION

@@ -106,7 +106,7 @@ def test_csv_has_one_column_per_label(classify, digits):
 def test_table_shows_prediction_confidence_and_bar(classify, digits, monkeypatch):
     (digits / "bad.png").write_text("x")
     monkeypatch.chdir(digits.parent)
-    code, out, err = classify("digits", "--format", "table")
+    code, out, _ = classify("digits", "--format", "table")
     assert code == 1
     assert "digits/0-truth-" in out and "%" in out and "█" in out
     assert "error: not an image" in out
@@ -174,7 +174,7 @@ def test_a_black_on_white_model_gets_its_input_inverted(tiny_models, tmp_path, w
     cnn = [r["probabilities"] for r in rows if r["model"] == "cnn"]
     bow = [r["probabilities"] for r in rows if r["model"] == "cnn-bow"]
     assert code == 0 and len(bow) == 70
-    for ours, theirs in zip(cnn, bow):
+    for ours, theirs in zip(cnn, bow, strict=False):
         assert theirs == pytest.approx(ours, abs=1e-5)
 
 

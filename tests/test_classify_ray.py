@@ -23,10 +23,10 @@ from click.testing import CliRunner
 import onnx_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from ray_cluster import local_cluster  # noqa: E402
-from tui.classify import app as classify_app  # noqa: E402
-from tui.classify.ray_engine import ray_missing  # noqa: E402
-from tui.classify.ray_worker import Classifier  # noqa: E402
+from ray_cluster import local_cluster
+from tui.classify import app as classify_app
+from tui.classify.ray_engine import ray_missing
+from tui.classify.ray_worker import Classifier
 
 needs_ray = pytest.mark.skipif(ray_missing(), reason="Ray is not installed: pip install -e '.[cluster]'")
 runner = CliRunner()

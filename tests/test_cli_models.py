@@ -25,7 +25,7 @@ def test_every_model_with_signature_metrics_and_source(tiny_models):
     assert rows[0] == list(MODEL_COLUMNS)
     by_name = {row[0]: row for row in rows[1:]}
     assert list(by_name) == ["cnn", "cnn-invert", "iris", "vae-classifier", "vae-decoder", "vae-encoder"]
-    name, task, inputs, outputs, metrics, source = by_name["cnn"]
+    _, task, inputs, outputs, metrics, source = by_name["cnn"]
     assert task == "classification" and inputs.startswith("image [") and outputs.startswith("probabilities [")
     assert metrics == "acc 75.00%" and source == "user"  # --models is where new models go
     assert by_name["vae-decoder"][4] == "ELBO -160.5"

@@ -53,8 +53,8 @@ STDERR_CLOSED = "{prog}: error: stderr is closed: give it somewhere to write (2>
 
 
 @pytest.mark.parametrize(("argv", "prog"), [
-    (DL_TUI + CLASSIFY, "dl-tui"), (DL_TUI + ["models"], "dl-tui"), (DL_TUI, "dl-tui"),
-    (DL_TRAIN + ["iris", "--epochs", "1", "--out", "{out}"], "dl-train"),
+    (DL_TUI + CLASSIFY, "dl-tui"), ([*DL_TUI, "models"], "dl-tui"), (DL_TUI, "dl-tui"),
+    ([*DL_TRAIN, "iris", "--epochs", "1", "--out", "{out}"], "dl-train"),
 ])
 def test_a_closed_stdout_is_one_line_on_stderr_and_exit_2(argv, prog, tmp_path):
     result = closed(1, [arg.replace("{out}", str(tmp_path / "out")) for arg in argv])
@@ -63,8 +63,8 @@ def test_a_closed_stdout_is_one_line_on_stderr_and_exit_2(argv, prog, tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "prog"), [
-    (DL_TUI + CLASSIFY, "dl-tui"), (DL_TUI + ["models"], "dl-tui"),
-    (DL_TRAIN + ["iris", "--epochs", "1", "--out", "{out}"], "dl-train"),
+    (DL_TUI + CLASSIFY, "dl-tui"), ([*DL_TUI, "models"], "dl-tui"),
+    ([*DL_TRAIN, "iris", "--epochs", "1", "--out", "{out}"], "dl-train"),
 ])
 def test_a_closed_stderr_is_one_line_on_stdout_and_exit_2(argv, prog, tmp_path):
     result = closed(2, [arg.replace("{out}", str(tmp_path / "out")) for arg in argv])
@@ -80,8 +80,7 @@ def test_both_closed_is_exit_2():
 
 def test_dl_train_into_a_closed_pipe_stops_quietly_with_141(tmp_path):
     pytest.importorskip("tensorflow")
-    run = subprocess.Popen(DL_TRAIN + ["iris", "--epochs", "500", "--out", str(tmp_path / "out"),
-                                       "--progress", "jsonl"],
+    run = subprocess.Popen([*DL_TRAIN, "iris", "--epochs", "500", "--out", str(tmp_path / "out"), "--progress", "jsonl"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
     assert json.loads(run.stdout.readline())["event"] == "start"  # as `| head -1` reads
     run.stdout.close()
@@ -102,8 +101,7 @@ def test_signals_in_the_middle_of_a_write_leave_only_whole_lines(tiny_models, ma
     """The reader is slow, so the run blocks writing; then SIGTERM, again and again."""
     for attempt in range(3):
         run = subprocess.Popen(
-            DL_TUI + ["classify", str(many), "--models", str(tiny_models), "--workers", "2",
-                      "-q", "-f", fmt, "--batch-size", "64"],
+            [*DL_TUI, "classify", str(many), "--models", str(tiny_models), "--workers", "2", "-q", "-f", fmt, "--batch-size", "64"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + 60
         while not blocked_on_the_pipe(run.pid) and time.monotonic() < deadline:

@@ -186,7 +186,7 @@ def test_every_file_prepares_or_fails_with_one_line(corpus, tmp_path):
     assert [row for row in rows if what[row["name"]] == "good" and not row.get("good")] == []
     assert [row for row in rows if what[row["name"]] == "foreign"
             and not row.get("error", "").startswith("unsupported format ")] == []
-    assert all(row.get("good") or "\n" not in row["error"] and row["error"] for row in rows)
+    assert all(row.get("good") or ("\n" not in row["error"] and row["error"]) for row in rows)
     slow = [(row["name"], round(row["seconds"], 2)) for row in rows if row["seconds"] > SECONDS_PER_FILE]
     assert slow == []
     # Not all rejects: the mutations must leave many files readable, and break many.

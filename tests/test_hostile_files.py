@@ -76,7 +76,7 @@ def test_eps_is_refused_without_running_anything(postscript, monkeypatch, capfd)
 
     monkeypatch.setattr(subprocess, "Popen", no_process)
     for path in [folder / "b.png", *named]:
-        with pytest.raises(ImageError, match="^unsupported format EPS \\(supported: PNG, JPEG"):
+        with pytest.raises(ImageError, match=r"^unsupported format EPS \(supported: PNG, JPEG"):
             prepare(path)
     assert capfd.readouterr() == ("", "")
 
@@ -430,10 +430,10 @@ def test_a_linked_picture_is_read_and_a_link_to_a_fifo_or_device_is_refused(tmp_
     for target in (tmp_path / "pipe", Path("/dev/zero"), tmp_path):
         link = tmp_path / f"to-{target.name or 'root'}.png"
         os.symlink(target, link)
-        with pytest.raises(ImageError, match="regular file|folder"):
+        with pytest.raises(ImageError, match=r"regular file|folder"):
             prepare(link)
     os.symlink("loop.png", tmp_path / "loop.png")
-    with pytest.raises(ImageError, match="^cannot read: "):
+    with pytest.raises(ImageError, match=r"^cannot read: "):
         prepare(tmp_path / "loop.png")
 
 
@@ -739,7 +739,7 @@ def test_a_decoding_given_up_while_waiting_never_starts(tmp_path):
     for thread in waiting:
         thread.join(10)
     assert decode(lambda: "next", bool) == "next" and ran == []  # the given-up job never ran
-    with pytest.raises(ImageError, match="^cancelled$"):  # a running one stops at its next read
+    with pytest.raises(ImageError, match=r"^cancelled$"):  # a running one stops at its next read
         load_image(digit(tmp_path / "d.png"), cancelled=lambda: True)
 
 

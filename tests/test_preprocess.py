@@ -41,7 +41,7 @@ def extent(a: np.ndarray) -> tuple[int, int]:
 def test_output_is_float32_28x28_in_unit_range():
     out = to_model_input(digit_canvas())
     assert out.shape == (28, 28) and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_digit_fits_20x20_keeping_aspect_and_centred_on_its_mass():

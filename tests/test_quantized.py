@@ -202,7 +202,7 @@ def test_big_batches_run_in_pieces_with_the_same_results(shipped_copy, sample):
 
 def test_transposed_convolution_rewrite_is_exact():
     """The decoder's rewrites on a small random ConvTranspose stack, against onnxruntime."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     from trainer.graph import decoder_rewrites
@@ -228,7 +228,7 @@ def test_transposed_convolution_rewrite_is_exact():
 @pytest.mark.parametrize(("kernel", "opset"), [(5, 17), (3, 18)])
 def test_first_layer_on_blocks_is_exact(kernel, opset):
     """The CNN's one-channel Conv + Relu + 2x2 MaxPool as SpaceToDepth + Conv + Max, on random weights."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

@@ -56,7 +56,7 @@ def test_each_model_gets_the_picture_at_its_own_size_and_channels(sized_models):
     picture = Image.fromarray(digits[0])
     results = classify_image(runtime, models, picture)
     assert [r.model for r in results] == ["cnn", "digits-12x12-rgb", "digits-20x16"]
-    for r, size, channels in zip(results, [(28, 28), (12, 12), (20, 16)], [1, 3, 1]):
+    for r, size, channels in zip(results, [(28, 28), (12, 12), (20, 16)], [1, 3, 1], strict=False):
         assert r.error is None, r.error
         np.testing.assert_array_equal(r.model_input, to_model_input(picture, size=size))
         reference = (onnx_models.reference("cnn", r.model_input[None]) if r.model == "cnn"

@@ -11,12 +11,11 @@ import pytest
 pytest.importorskip("tensorflow")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-from typer.testing import CliRunner  # noqa: E402
 
-from trainer.cli import app  # noqa: E402
 
 SAMPLE = Path(__file__).parent / "data" / "mnist-sample.npz"
-META_KEYS = {"model", "task", "description", "labels", "preprocessing", "metrics", "history", "config", "dataset", "created", "versions", "parity"}
+META_KEYS = {"model", "task", "description", "labels", "preprocessing", "metrics", "history", "config", "dataset", "created",
+             "versions", "parity"}
 
 # file -> (input name, input shape, {output name: shape}); "batch" is the dynamic axis
 CONTRACT = {
@@ -67,7 +66,7 @@ def test_export_contract(trained, name):
     assert [(i.name, dims(i)) for i in model.graph.input] == [(input_name, input_shape)]
     assert {o.name: dims(o) for o in model.graph.output} == outputs
     meta = {p.key: p.value for p in model.metadata_props}
-    assert META_KEYS <= set(meta)
+    assert set(meta) >= META_KEYS
     assert meta["model"] == name
     assert 0.0 <= float(meta["parity"]) <= 1e-4
     history = json.loads(meta["history"])

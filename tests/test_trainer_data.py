@@ -278,7 +278,7 @@ def test_hostile_idx_headers_are_one_line_exit_2(tmp_path, sample, stem, content
          "x_test.npy is truncated or corrupt: its header declares 784000 bytes of data, the archive holds 100"),
         (lambda s: zip_file({f"a{i}.npy": deflated(b"") for i in range(100)}),
          "a zip of 100 files; a Keras-style mnist.npz holds 4 arrays"),
-        (lambda s: sample_npz(s, y_test=deflated(npy(s["y_test"]))[:1] + (0, len(npy(s["y_test"])))),
+        (lambda s: sample_npz(s, y_test=(*deflated(npy(s["y_test"]))[:1], 0, len(npy(s["y_test"])))),
          "cannot read as .npz (Bad CRC-32 for file 'y_test.npy')"),
     ],
     ids=["object-array", "pickle", "npy", "strings", "truncated-member", "100-members", "bad-crc"],

@@ -312,7 +312,8 @@ def test_only_exact_epoch_names_are_checkpoints(tmp_path):
     checkpoints.save(model, one, [{"epoch": 1}])
     (one / "epoch-1.npz").rename(one / "epoch-2.npz")
     assert checkpoints.restore(model, one, "tiny", reporter) == []
-    assert reporter.lines == [f"checkpoint {one / 'epoch-2.npz'} cannot be read (history has 1 epoch, expected 2); starting tiny from epoch 1"]
+    assert reporter.lines == [f"checkpoint {one / 'epoch-2.npz'} cannot be read (history has 1 epoch, expected 2); "
+                              "starting tiny from epoch 1"]
 
 
 @pytest.mark.parametrize("where, bad", [("weights", np.nan), ("weights", -np.inf), ("optimizer", np.inf)])

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
@@ -219,4 +218,5 @@ def test_multi_worker_without_tf_config_is_one_line(tmp_path):
     env = {k: v for k, v in ENV.items() if k != "TF_CONFIG"}
     proc = subprocess.run(iris(tmp_path, "--strategy", "multi-worker"), capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == "error: --strategy multi-worker needs TF_CONFIG (the cluster's workers and this one's index) on every worker"
+    assert proc.stderr.strip().splitlines()[-1] == ("error: --strategy multi-worker needs TF_CONFIG (the cluster's workers and "
+                                                    "this one's index) on every worker")

@@ -106,7 +106,7 @@ def test_cancel_from_another_thread_races_launch_safely(tmp_path):
         canceller.join()
         assert run.cancel_requested
         if process is not None:
-            assert got == [process] or got == [None] and process is spawned[0]
+            assert got == [process] or (got == [None] and process is spawned[0])
             process.cancel(grace=0.5)
             process.wait()
         else:

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +60,8 @@ def restore(model, folder: Path, name: str, reporter: Reporter, upto: int | None
 def finish(out: Path, name: str) -> None:
     """Drop a run's checkpoints once its model is exported."""
     shutil.rmtree(checkpoint_dir(out, name), ignore_errors=True)
-    try:
+    with suppress(OSError):  # other runs' checkpoints are still there
         (out / ".checkpoints").rmdir()
-    except OSError:
-        pass
 
 
 def _load(model, path: Path) -> list[dict]:
@@ -82,7 +81,7 @@ def _load(model, path: Path) -> list[dict]:
     if not all(np.isfinite(a).all() for a in arrays if np.issubdtype(a.dtype, np.inexact)):
         raise CheckpointError(f"checkpoint {path} holds NaN or infinite values (training diverged, or the file was changed); "
                               "run the same command with --restart to start over")
-    for variable, array in zip(variables, arrays):
+    for variable, array in zip(variables, arrays, strict=False):
         variable.assign(array)
     return history
 

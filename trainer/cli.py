@@ -41,18 +41,22 @@ class ProgressMode(str, Enum):
 DEFAULT_OUT = Path("exported")
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training data.")]
 Out = Annotated[Path, typer.Option("--out", help="Folder the ONNX files are written to.")]
-Data = Annotated[Path | None, typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files (gzipped or not). Default: Keras's download cache. At most 1 GiB of arrays, checked before anything is unpacked.")]
+Data = Annotated[Path | None, typer.Option("--data", help="A Keras-style mnist.npz, or a folder with the four MNIST IDX files "
+                                            "(gzipped or not). Default: Keras's download cache. At most 1 GiB of arrays, "
+                                            "checked before anything is unpacked.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for weights and shuffling (0 to 2**32-1).")]
 Progress = Annotated[ProgressMode, typer.Option("--progress", help="auto: bars on a terminal, JSON lines when piped.")]
 Restart = Annotated[bool, typer.Option("--restart", help="Start over instead of resuming an interrupted run.")]
 Strategy = Annotated[StrategyMode, typer.Option(
     "--strategy", help="default: one device; mirrored: one replica per GPU, each taking --batch-size examples a step; "
-    "auto: mirrored when there are two or more GPUs; multi-worker: every worker in TF_CONFIG runs this command, each with its own --out, and worker 0 writes the model.")]
+    "auto: mirrored when there are two or more GPUs; multi-worker: every worker in TF_CONFIG runs this command, "
+    "each with its own --out, and worker 0 writes the model.")]
 INSTALL_HINT = NO_TENSORFLOW  # the Train screen gives the same pip command (tui/extras.py)
 
 
 def _batch_size(spec: ModelSpec):
-    return Annotated[int, typer.Option("--batch-size", min=1, help=f"Examples per training step, on each replica under --strategy mirrored (the notebook's: {spec.batch_size}).")]
+    return Annotated[int, typer.Option("--batch-size", min=1, help="Examples per training step, on each replica under --strategy "
+                                       f"mirrored (the notebook's: {spec.batch_size}).")]
 
 
 class NoTensorFlow(Exception):
@@ -128,7 +132,8 @@ def _run(progress: ProgressMode, job) -> None:
         if isinstance(exc, (ExportError, MissingModelError)):
             _fail(reporter, str(exc), 2 if isinstance(exc, MissingModelError) else 1)
         if worker_lost(exc):
-            _fail(reporter, "another worker stopped or cannot be reached; start every worker again with the same command to resume from the last epoch they all finished", 1)
+            _fail(reporter, "another worker stopped or cannot be reached; start every worker again with the same command "
+                  "to resume from the last epoch they all finished", 1)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -224,7 +229,9 @@ class Format(str, Enum):
     json = "json"
 
 
-def models(format: Annotated[Format, typer.Option("--format", help="text: a table for people; json: one object for programs.")] = Format.text) -> None:
+def models(
+    format: Annotated[Format, typer.Option("--format", help="text: a table for people; json: one object for programs.")] = Format.text,
+) -> None:
     """The models dl-train trains: their files, default epochs and what they need."""
     catalogue = specs.catalogue()
     if format is Format.json:

@@ -111,7 +111,8 @@ def fit(
         if _multi_worker(model):
             _fit_by_steps(model, train, validation, epochs, len(history), callback)
         else:
-            model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=len(history), verbose=0, callbacks=[callback], shuffle=False)
+            model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=len(history), verbose=0,
+                      callbacks=[callback], shuffle=False)
     return history[:epochs]
 
 

@@ -181,7 +181,7 @@ class CVAE(keras.Model):
             # so divide (as Keras does for compiled losses) to step on the global batch's mean.
             loss = -elbo / tf.distribute.get_replica_context().num_replicas_in_sync
         grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=False))
         self.elbo_tracker.update_state(elbo)
         return {"elbo": self.elbo_tracker.result()}
 

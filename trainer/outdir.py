@@ -80,7 +80,8 @@ def _lock(out: Path) -> int:
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise OutputError(f"another dl-train run (PID {pid}) is writing to {out}; wait for it to finish or choose another --out") from None
+            raise OutputError(f"another dl-train run (PID {pid}) is writing to {out}; "
+                              "wait for it to finish or choose another --out") from None
         if _same_file(fd, path):
             break
         os.close(fd)  # its owner removed the file as we opened it: lock the new one

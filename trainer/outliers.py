@@ -38,11 +38,11 @@ class OutlierLoss(str, Enum):
 
 # Not A-J (the evaluation's notMNIST letters), nor those a digit could be (O, I, S, Z, l, ...).
 LETTERS = "KLMNPQRTUVWXYkmnprtuvwxy"
-# Greek, Cyrillic, Hebrew and Chinese without the digit-like (O, I, Z, ε, З, Б, Ч, ו, 一, 二, 十, ...);
+# Greek, Cyrillic, Hebrew and Chinese without the digit-like (O, I, Z, ε, З, Б, Ч, ו, 一, 二, 十, ...);  # noqa: RUF003  the lookalikes, named
 # signs, arrows and logic symbols (not ∃: a 3), none of the evaluation's (bench/ood_data.py) nor like them.
 FOREIGN = ("ΓΔΛΞΠΣΦΨΩαλμξπφψωГДЖИЛПФЦШЩЫЮЯджилпфцшщыюяאבגדהחטכלמנעפצקרשת"
            "的是我在有他这中来国个到说们为和你地出道时年得就那要以生会自着去过家学对可她里后心多天而能好")
-SIGNS = "§¶©®€£¥µ†‡÷±≠≈∞∑∆◊♠♣♥♦←→↑↓↔⇒∀∈∩∪⊂⊕⊗∧∨⊥≡"
+SIGNS = "§¶©®€£¥µ†‡÷±≠≈∞∑∆◊♠♣♥♦←→↑↓↔⇒∀∈∩∪⊂⊕⊗∧∨⊥≡"  # noqa: RUF001  logic signs, drawn as themselves
 DIGITS = "0123456789"
 
 

@@ -59,7 +59,8 @@ class Distribution:
         return {"strategy": self.name, "replicas": self.replicas, "global_batch_size": self.global_batch}
 
     def describe(self) -> str:
-        where = f"{', '.join(self.devices)}" if self.name != "multi-worker" else f"{plural(len(_cluster()[0]), 'worker')}, this one {_cluster()[1]}"
+        where = (f"{', '.join(self.devices)}" if self.name != "multi-worker"
+                 else f"{plural(len(_cluster()[0]), 'worker')}, this one {_cluster()[1]}")
         return f"{self.name} strategy on {where}: {self.replicas} x {self.batch_size} = {self.global_batch} examples a step"
 
 

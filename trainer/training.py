@@ -191,7 +191,8 @@ def train_iris(settings: Settings, reporter: Reporter) -> dict:
         {"kind": "features", "features": IRIS_FEATURES, "units": "cm"},
         metrics, history, config, data.describe("iris"),
     )
-    return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings, reporter, dist.chief)
+    return _complete("iris", [ExportSpec("iris", probabilities, {"features": data.x_test}, meta)], metrics, started, settings,
+                     reporter, dist.chief)
 
 
 def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool, exposure: bool = True,
@@ -229,7 +230,8 @@ def train_cnn(settings: Settings, reporter: Reporter, data: Split, invert: bool,
     if shift:
         extra["shift"] = shift
     if invert:
-        x_train, y_train, w_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train]), np.concatenate([w_train, w_train])
+        x_train, y_train = np.concatenate([x_train, 1.0 - x_train]), np.concatenate([y_train, y_train])
+        w_train = np.concatenate([w_train, w_train])
         x_val, y_val = np.concatenate([x_test, 1.0 - x_test]), np.concatenate([y_test, y_test])
     else:
         x_val, y_val = x_test, y_test
@@ -376,7 +378,8 @@ def train_vae_classifier(settings: Settings, reporter: Reporter, data: Split) ->
     test = index_batches((f_test, data.y_test), EVAL_BATCH, None, shuffle=False)
     with dist.scope():  # the VAE above only encodes, on one device
         classifier = builder("vae-classifier")()
-        classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        classifier.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"])
         history = fit(classifier, name="vae-classifier", train=train, validation=test, steps=steps, epochs=settings.epochs,
                       out=settings.out, restart=settings.restart, reporter=reporter)
         metrics = {"test_accuracy": evaluate(classifier, test)["accuracy"]}

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from textual import work
@@ -42,7 +43,7 @@ class DlTuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "dl-tui"
-    MODES = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen,
+    MODES: ClassVar = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen,
              "draw": DrawScreen}
     DEFAULT_MODE = "classify"
     SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
@@ -67,8 +68,8 @@ class DlTuiApp(App[None]):
     COMMANDS = App.COMMANDS | {DlTuiCommands}
     # Screens get -narrow below 120 columns, -large from 180 (pictures grow with the terminal)
     # and -short below 36 lines; app.tcss stacks or shrinks what no longer fits, down to 80x24.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-large")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide"), (180, "-large")]
+    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (36, "-tall")]
 
     def __init__(
         self,
@@ -109,7 +110,7 @@ class DlTuiApp(App[None]):
         """The provider is only known once a session is open, which takes a moment."""
         try:
             provider = self.runtime.provider
-        except Exception as error:  # shown in the header rather than crashing the app
+        except Exception as error:  # noqa: BLE001  shown in the header rather than crashing the app
             provider = f"no provider ({one_line(error)})"
         self.call_from_thread(self._show_provider, provider)
 

@@ -163,7 +163,7 @@ def check_model(task: str, labels: Sequence[str], preprocessing: dict, channels:
         if len(shape) not in (3, 4) or (len(shape) == 3 and channels != 1):
             raise ContractError(f"its input {name!r} is {_shape(shape)}; its preprocessing asks "
                                 f"for images [N, {want[0]}, {want[1]}, {channels}]")
-        for axis, (dim, wanted) in enumerate(zip(shape[1:], want), 1):
+        for axis, (dim, wanted) in enumerate(zip(shape[1:], want, strict=False), 1):
             if fixed(dim) and dim != wanted:
                 raise ContractError(f"its input {name!r} is {_shape(shape)}, but its preprocessing says "
                                     f"[N, {want[0]}, {want[1]}, {channels}] (axis {axis})")

@@ -338,7 +338,7 @@ class TrainingState:
         after it (the interrupted epoch's batches) is replaced by this run's, never drawn twice."""
         for name in ("loss", "val_loss", "metric", "val_metric"):
             old: Series = getattr(earlier, name)
-            kept = [(x, y) for x, y in zip(old.xs, old.ys) if x <= done]
+            kept = [(x, y) for x, y in zip(old.xs, old.ys, strict=False) if x <= done]
             setattr(self, name, Series([x for x, _ in kept], [y for _, y in kept]))
         self.metric_name = earlier.metric_name
 

@@ -16,7 +16,7 @@ from tui.widgets.probabilities import ProbabilityBars
 
 def columns(screen: ClassifyScreen) -> dict[str, ProbabilityBars]:
     """Each digit model's bars, by model name."""
-    return {info.name: bars for info, bars in zip(screen.models, screen.query_one("#bars").query(ProbabilityBars))}
+    return {info.name: bars for info, bars in zip(screen.models, screen.query_one("#bars").query(ProbabilityBars), strict=False)}
 
 
 async def open_file(pilot, screen: ClassifyScreen, name: str) -> None:

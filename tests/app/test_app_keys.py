@@ -5,7 +5,7 @@ from __future__ import annotations
 from app_helpers import SIZE, screen_text, wait_for
 from textual.widgets import Input, TabbedContent
 
-from tui.screens.help import HelpScreen  # noqa: F401  (new module)
+from tui.screens.help import HelpScreen  # (new module)
 from tui.widgets.file_browser import ImageTree
 
 

@@ -44,7 +44,7 @@ def test_map_round_trips_and_belongs_to_its_encoder(tiny_models):
     with pytest.raises(ModelError, match="made by another"):
         latent.load_map(encoder)
     encoder.with_name(latent.MAP_FILE).unlink()
-    with pytest.raises(ModelError, match="no vae-latent-map.npz"):
+    with pytest.raises(ModelError, match=r"no vae-latent-map\.npz"):
         latent.load_map(encoder)
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -147,10 +148,8 @@ class Terminal:
         return last
 
     def close(self) -> None:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.process.pid, 15)
-        except ProcessLookupError:
-            pass
         self.process.wait(5)
 
 

@@ -192,7 +192,7 @@ def test_the_latent_maps_legend_has_the_pictures_colours(display, monkeypatch):
             return tuple(legend.content_region)
 
     x, y, _, _ = asyncio.run(legend_region())
-    for digit, rgb in enumerate(DIGIT_RGB):
+    for digit in range(len(DIGIT_RGB)):
         glyph = crop(shot, (x + 2 * digit, y, 1, 1), cell).reshape(-1, 3).astype(float)
         ink = glyph[glyph.sum(axis=1) >= np.percentile(glyph.sum(axis=1), 90)].mean(axis=0)  # the stroke, not the edge
         nearest = int(np.argmin(np.abs(DIGIT_RGB.astype(float) - ink).sum(axis=1)))

@@ -136,7 +136,7 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
             (_start_classifier, (list(runtime.folders), names, runtime.precision)), _lost_outcome):
         files = sent.popleft()
         yield Done([Loaded(path, None, error, time) for (path, _), error, time
-                    in zip(files, errors, seconds)], probs, infer_seconds, oods)
+                    in zip(files, errors, seconds, strict=False)], probs, infer_seconds, oods)
 
 
 # What a chunk leaves when its worker died every time it ran it: an error row per file.
@@ -167,7 +167,7 @@ def _start_classifier(folders: list[Path], names: list[str], precision: str) -> 
         # folders and precision as the parent's runtime, so a name finds the same file.
         runtime = Runtime(folders, "cpu", interactive=True, threads=1, precision=precision)
         _worker = runtime, [runtime.info(name) for name in names]
-    except Exception as error:  # an initializer that raises only breaks the pool
+    except Exception as error:  # noqa: BLE001  an initializer that raises only breaks the pool
         _worker = one_line(error)
 
 

@@ -128,7 +128,7 @@ def connect(address: str | None) -> Iterator[Cluster]:
                 except ConnectionError:
                     _init(ray, **quiet)
                     started = True
-        except Exception as error:  # whatever the reason, there is no cluster to run on
+        except Exception as error:  # noqa: BLE001  whatever the reason, there is no cluster to run on
             where = address or os.environ.get("RAY_ADDRESS")
             raise RayError(f"cannot connect to Ray at {where}: {one_line(error)}") from None
         try:
@@ -303,7 +303,7 @@ def _results(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
                 batch = next(batches)
             except StopIteration:
                 return
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  Ray's own types, whatever failed in the run
                 # The first line of Ray's message, without its colours.
                 reason = _COLOURS.sub("", str(error)).strip().split("\n", 1)[0]
                 raise RayError(f"the Ray run failed: {one_line(reason)}") from None

@@ -42,7 +42,7 @@ def sources(batch: dict[str, np.ndarray], cwd: str) -> list[tuple[Path, str | No
     """The batch's files as the local engine's sources, opened from the driver's folder
     (a worker's own working folder is elsewhere); rows show the path as given."""
     return [(Path(cwd, os.fsdecode(path)), text_or_none(error))
-            for path, error in zip(batch["path"], batch["error"])]
+            for path, error in zip(batch["path"], batch["error"], strict=False)]
 
 
 def decode(batch: dict[str, np.ndarray], prep: Prep, cwd: str) -> dict[str, np.ndarray]:
@@ -84,7 +84,7 @@ class Classifier:
             self.widths = {info.name: self.runtime.predict(info.name, blank).shape[1]
                            for info in self.models}
             self.provider = self.runtime.provider
-        except Exception as error:  # reported by the driver as the local engine would
+        except Exception as error:  # noqa: BLE001  reported by the driver as the local engine would
             self.fatal = one_line(error)
             self.models, self.provider = [], ""
         import ray
@@ -98,12 +98,12 @@ class Classifier:
             loaded = [Loaded(Path(), None if text_or_none(error) else image,
                              text_or_none(error), float(seconds))
                       for image, error, seconds in zip(batch["image"], batch["error"],
-                                                       batch["seconds"])]
+                                                       batch["seconds"], strict=False)]
         else:
             loaded = load_chunk(sources(batch, self.cwd), self.prep)
         try:
             done = infer(loaded, self.runtime, self.models)
-        except Exception as error:  # a ModelError: a model that breaks its contract
+        except Exception as error:  # noqa: BLE001  a ModelError: a model that breaks its contract
             return self._out(batch, None, one_line(error))
         return self._out(batch, done, "")
 
@@ -139,7 +139,7 @@ def done_of(batch: dict[str, np.ndarray], plan: Plan) -> Done:
     errors = [text_or_none(error) for error in batch["error"]]
     good = np.array([error is None for error in errors], bool)
     files = [Loaded(Path(os.fsdecode(path)), None, error, float(seconds))
-             for path, error, seconds in zip(batch["path"], errors, batch["seconds"])]
+             for path, error, seconds in zip(batch["path"], errors, batch["seconds"], strict=False)]
     probs = {info.name: batch[PROBS + info.name][good] for info in plan.models}
     oods = {}
     for info in plan.models:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING
@@ -63,10 +64,8 @@ class ProgressBar:
     def close(self) -> None:
         progress, self.progress = self.progress, None
         if progress is not None:
-            try:
+            with suppress(OSError):  # the terminal is gone (SSH dropped): nothing left to tidy
                 progress.stop()
-            except OSError:  # the terminal is gone (SSH dropped): nothing left to tidy
-                pass
 
     def _show(self) -> None:
         # Imported here: most runs are short and never show a bar.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np  # noqa: TC002  (annotations only)
+import numpy as np  # (annotations only)
 
 from tui.runtime.classifier import result
 

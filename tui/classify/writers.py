@@ -188,7 +188,7 @@ class JsonlWriter:
             probs = "null"
         else:
             pairs = row.top(self.top) if self.top else row.probabilities.items()
-            labels, values = zip(*pairs) if pairs else ((), ())
+            labels, values = zip(*pairs, strict=False) if pairs else ((), ())
             # One %-format per line; any NaN or infinity makes the sum one, and then the
             # slow path writes it as null.
             if (row.error is None and row.label is not None and row.confidence is not None
@@ -291,7 +291,7 @@ def _failed_file(rows: list[Row]) -> str | None:
 
 
 def _reraise() -> None:
-    raise  # noqa: PLE0704  (called inside rich's `except BrokenPipeError`)
+    raise  # (called inside rich's `except BrokenPipeError`)
 
 
 class TableWriter:

@@ -29,7 +29,10 @@ _HOME = {
     "Catalogue": "classifier", "Result": "classifier", "catalogue": "classifier",
     "classify_image": "classifier",
 }
-__all__ = sorted(_HOME)
+__all__ = [  # the names of _HOME
+    "Catalogue", "Device", "DeviceError", "ImageError", "ModelError", "ModelInfo", "Ood", "Polarity",
+    "Preprocessing", "Result", "Runtime", "catalogue", "classify_image", "load_image", "prepare", "to_model_input",
+]
 
 
 def __getattr__(name: str) -> Any:

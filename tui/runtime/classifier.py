@@ -129,7 +129,7 @@ class Result:
         """Every label's probability, in the model's order."""
         if self.probabilities is None:
             return {}
-        return dict(zip(self.labels, self.probabilities.tolist()))
+        return dict(zip(self.labels, self.probabilities.tolist(), strict=False))
 
     def top(self, k: int | None = None) -> list[tuple[str, float]]:
         """The `k` most likely labels with their probabilities (all for None), likeliest first."""

@@ -117,7 +117,7 @@ class Runtime:
         if (fixed := _fixed_batch(session)) is not None and size > 0:
             return _run_fixed(self._small_session(name, session), names, feeds, size, fixed)
         if size <= BATCH_PIECE or not _batched(session):
-            return dict(zip(names, session.run(names, feeds)))
+            return dict(zip(names, session.run(names, feeds), strict=False))
         one_thread = self._small_session(name, session)
         starts = range(0, size, BATCH_PIECE)
 

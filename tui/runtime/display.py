@@ -98,5 +98,5 @@ def display_copy(path: str | os.PathLike[str], grey: PILImage.Image, max_bytes: 
                 image = PILImage.new("RGBA", rgba.size, "white")
                 image.alpha_composite(rgba)
             return thumbnail(image)
-    except Exception:  # the grey copy already decoded; any decoder trouble here only costs colour
+    except Exception:  # noqa: BLE001  the grey copy already decoded; any decoder trouble here only costs colour
         return thumbnail(grey)

@@ -145,7 +145,7 @@ def load_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
         if error.filename is not None:  # the file system's, not a decoder's
             raise ImageError(f"cannot read: {one_line(error.strerror or error)}") from None
         raise ImageError(f"cannot decode: {one_line(error) or type(error).__name__}") from None
-    except Exception as error:  # a damaged file can make any decoder raise anything
+    except Exception as error:  # noqa: BLE001  a damaged file can make any decoder raise anything
         raise ImageError(f"cannot decode: {one_line(error) or type(error).__name__}") from None
     if turn is not None:
         gray = gray.transpose(turn)
@@ -216,7 +216,7 @@ def _sniff(prefix: bytes) -> str | None:
         accept = Image.OPEN[name][1]
         try:
             said = accept and accept(prefix)
-        except Exception:  # a signature check that trips over a short file
+        except Exception:  # noqa: BLE001  a signature check that trips over a short file
             continue
         if said and not isinstance(said, str):  # a string is Pillow's "yes, but cannot"
             return name
@@ -316,7 +316,7 @@ class _Blocks:
         """Up to `count` bytes from `position` (fewer at the end of the file)."""
         offset = position - self.start
         to_the_end = self.start + len(self.data) >= self.size  # nothing more to read
-        if offset < 0 or offset + count > len(self.data) and not to_the_end:
+        if offset < 0 or (offset + count > len(self.data) and not to_the_end):
             self.file.seek(position)
             # No more than the file has: a big buffer costs more to get than a small file.
             wanted = min(max(count, self.SIZE if self.data else self.FIRST), self.size - position)
@@ -478,7 +478,7 @@ def _orientation(img: Image.Image) -> Image.Transpose | None:
     try:
         orientation = img.getexif().get(ExifTags.Base.Orientation)
         return None if orientation is None else _TRANSPOSE.get(orientation)
-    except Exception:  # broken EXIF: the pixels are still fine
+    except Exception:  # noqa: BLE001  broken EXIF: the pixels are still fine
         return None
 
 

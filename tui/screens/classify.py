@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image as PILImage
@@ -46,7 +47,7 @@ def input_title(size: Size) -> str:
 class ClassifyScreen(AppScreen):
     """A file browser, the picture and its model input, and what each digit model thinks."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("c", "compare", "Compare", tooltip="Show every digit model side by side", id="classify.compare"),
         Binding("p", "polarity", "Polarity", tooltip="Cycle polarity: auto, keep, invert", id="classify.polarity"),
         Binding("n", "normalize", "Normalise", tooltip="Toggle MNIST-style cropping and centring",
@@ -56,7 +57,7 @@ class ClassifyScreen(AppScreen):
         Binding("i", f"tab('{IMAGES_TAB}')", "Images", tooltip="Back to the images", id="classify.images"),
     ]
     # Keys that only mean something beside the pictures.
-    IMAGE_ACTIONS = {"compare", "polarity", "normalize"}
+    IMAGE_ACTIONS: ClassVar = {"compare", "polarity", "normalize"}
 
     @dataclass
     class ModelsFound(Message):
@@ -101,20 +102,19 @@ class ClassifyScreen(AppScreen):
         self._first = start if start.is_file() else first_image(start)
         yield Header()
         with TabbedContent(initial=IMAGES_TAB):
-            with TabPane("Images", id=IMAGES_TAB):
-                with Horizontal():
-                    yield ImageTree(start if start.is_dir() else start.parent, select=self._first, id="browser")
-                    with Vertical(id="pictures"):
-                        yield picture(self.dl_app.graphics, id="original")
-                        yield picture(self.dl_app.graphics, id="model-input")
-                        yield Static("", id="preprocess-info")
-                    with VerticalScroll(id="predictions"):
-                        yield Select([], prompt="Model", allow_blank=True, id="model-select")
-                        notes = Static("", id="model-notes")  # the models left out, and why; hidden while none
-                        notes.display = False
-                        yield notes
-                        yield Static("", id="file-error")
-                        yield BarColumns(id="bars", one_key="c")
+            with TabPane("Images", id=IMAGES_TAB), Horizontal():
+                yield ImageTree(start if start.is_dir() else start.parent, select=self._first, id="browser")
+                with Vertical(id="pictures"):
+                    yield picture(self.dl_app.graphics, id="original")
+                    yield picture(self.dl_app.graphics, id="model-input")
+                    yield Static("", id="preprocess-info")
+                with VerticalScroll(id="predictions"):
+                    yield Select([], prompt="Model", allow_blank=True, id="model-select")
+                    notes = Static("", id="model-notes")  # the models left out, and why; hidden while none
+                    notes.display = False
+                    yield notes
+                    yield Static("", id="file-error")
+                    yield BarColumns(id="bars", one_key="c")
             with TabPane("Iris", id=IRIS_TAB):
                 yield IrisPane(self.runtime, id="iris")
         yield Footer()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,7 +25,7 @@ class ConfirmQuitScreen(ModalScreen[bool]):
     #quit-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     #quit-buttons Button { margin-left: 2; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("y,q", "answer(True)", "Quit", tooltip="Quit dl-tui"),
         Binding("n,escape", "answer(False)", "Stay", tooltip="Go back to the app"),
     ]

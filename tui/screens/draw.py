@@ -4,6 +4,7 @@ drawing at the size its metadata asks for), and `s` to save it as a PNG."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image as PILImage
@@ -35,7 +36,7 @@ DRAWING = "drawing"  # the key of this screen's digit in DlTuiApp.latent_inputs
 class DrawScreen(AppScreen, SavesPng):
     """A canvas, the 28x28 the models receive, and each digit model's probabilities, live."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("u,ctrl+z", "undo", "Undo", tooltip="Take back the last stroke (or the clear)", id="draw.undo"),
         Binding("c", "clear", "Clear", tooltip="Rub the canvas out (u brings it back)", id="draw.clear"),
         Binding("s", "save", "Save PNG", tooltip="Save the drawing as drawing-N.png in the current folder",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -68,7 +69,7 @@ def key_table(sections: list[Section]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Every key of the screen it was opened from; any of Escape, q or ? closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("escape,q,question_mark", "dismiss", "Close", tooltip="Close the help"),
     ]
 

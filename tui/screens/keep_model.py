@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -72,7 +74,7 @@ class KeepModelScreen(ModalScreen[bool]):
     #keep-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     #keep-buttons Button { margin-left: 2; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("n", "keep(True)", "Keep new", tooltip="Use the new models; the old ones stay restorable"),
         Binding("o,escape", "keep(False)", "Keep old", tooltip="Drop the new models"),
     ]

@@ -232,7 +232,7 @@ class LatentScreen(AppScreen, SavesPng):
             means = latent.encode(self.runtime, np.stack([image for _, image in inputs.values()]))
         except Exception:  # noqa: BLE001 - no encoder: the map says why already
             return
-        self.post_message(self.Encoded(list(zip(names, means))))
+        self.post_message(self.Encoded(list(zip(names, means, strict=False))))
 
     @on(Encoded)
     def _encoded(self, event: Encoded) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -31,7 +32,7 @@ Broken = tuple[str, str, str]
 class ModelsScreen(AppScreen):
     """A table of the models in the folders; the highlighted one's details below."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("r", "reload", "Reload", tooltip="Look for models in the folders again", id="models.reload"),
         Binding("p", "restore", "Restore previous", tooltip="Go back to the model this one replaced",
                 id="models.restore"),

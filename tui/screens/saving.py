@@ -58,7 +58,7 @@ class SavesPng(Screen):
                 path.unlink(missing_ok=True)  # no half-written PNG left behind
                 raise
             self.post_message(self.Saved(path, "", pixels))
-        except Exception as error:  # a read-only folder, a full disk
+        except Exception as error:  # noqa: BLE001  a read-only folder, a full disk
             self.post_message(self.Saved(path, one_line(error)))
 
     @on(Saved)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual import on, work
@@ -48,7 +48,7 @@ from tui.widgets.train_view import TrainView
 class TrainScreen(AppScreen):
     """Options on the left; the run's progress, curves, log and errors on the right."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("s", "start", "Start", tooltip="Start dl-train with these options", id="train.start"),
         Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the models stay as they are", id="train.cancel"),
         Binding("h", "playback", "History", tooltip="Replay the model's recorded training history",
@@ -294,7 +294,7 @@ class TrainScreen(AppScreen):
             outputs = staging.outputs()
             rows = staging.compare(self.runtime, outputs) if outputs else []
             self.post_message(self.Staged(staging, outputs, rows, ""))
-        except Exception as error:  # an unreadable new model: say so, keep the old ones
+        except Exception as error:  # noqa: BLE001  an unreadable new model: say so, keep the old ones
             self.post_message(self.Staged(staging, outputs, [], one_line(error) or type(error).__name__))
 
     @on(Staged)
@@ -396,7 +396,7 @@ class TrainScreen(AppScreen):
         try:
             history = self.runtime.info(source).history
             self.post_message(self.HistoryLoaded(model, history, "", replay))
-        except Exception as error:  # no such model: say so in the log
+        except Exception as error:  # noqa: BLE001  no such model: say so in the log
             self.post_message(self.HistoryLoaded(model, [], one_line(error), replay))
 
     @on(HistoryLoaded)

@@ -41,7 +41,7 @@ class BarColumns(Horizontal):
 
     def columns(self) -> dict[str, ProbabilityBars]:
         """Each model's column, by model name."""
-        return dict(zip(self.names, self.query_children(ProbabilityBars)))
+        return dict(zip(self.names, self.query_children(ProbabilityBars), strict=False))
 
     async def set_models(self, names: Sequence[str], empty: str) -> None:
         """One column per model, or a single column saying `empty` when there are none."""
@@ -98,7 +98,7 @@ class BarColumns(Horizontal):
         if not self.display or self.parent is None:  # hidden: fitted when shown again
             return
         columns = self.query_children(ProbabilityBars)
-        wanted = [column for name, column in zip(self.names, columns) if self._only in (None, name)]
+        wanted = [column for name, column in zip(self.names, columns, strict=False) if self._only in (None, name)]
         if not wanted:  # the "no models" line
             return
         stacked = self.styles.layout is not None and self.styles.layout.name == "vertical"

@@ -152,9 +152,9 @@ class LineChart(Widget):
         cells: dict[tuple[int, int], tuple[int, str]] = {}
         for line, ys in lines:
             dots = [(self._dot_x(x, width), min(rows, max(0, round((high - y) / (high - low) * rows))))
-                    for x, y in zip(line.xs, ys)]
+                    for x, y in zip(line.xs, ys, strict=False)]
             # Consecutive points are joined, so a few batches a second still draw a curve.
-            for (x0, y0), (x1, y1) in zip(dots, dots[1:] or dots):
+            for (x0, y0), (x1, y1) in zip(dots, dots[1:] or dots, strict=False):
                 for px, py in _segment(x0, y0, x1, y1):
                     key = (py // 4, px // 2)
                     bits, _ = cells.get(key, (0, line.color))

@@ -150,6 +150,6 @@ class HalfcellPicture(Widget):
         strips = [Strip.blank(size.width, self.rich_style)] * top
         for row in range(height):
             upper, lower = pixels[2 * row], pixels[2 * row + 1]
-            segments = [Segment("▀", _style(tuple(a), tuple(b))) for a, b in zip(upper.tolist(), lower.tolist())]
+            segments = [Segment("▀", _style(tuple(a), tuple(b))) for a, b in zip(upper.tolist(), lower.tolist(), strict=False)]
             strips.append(Strip([*before, *Segment.simplify(segments), *after], size.width))
         return strips

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -43,7 +44,7 @@ class InRange(Validator):
 class NumberField(Input):
     """A number input that arrow keys step by 0.1 (shift: by 1)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("up", "step(0.1)", "+0.1", tooltip="Increase by 0.1 cm"),
         Binding("down", "step(-0.1)", "-0.1", tooltip="Decrease by 0.1 cm"),
         Binding("shift+up", "step(1)", "+1", show=False),
@@ -112,7 +113,7 @@ class IrisForm(Vertical):
     def problem(self) -> str:
         """What is wrong with the first field that is not a measurement in range ("" when none)."""
         unit = f" {self.units}" if self.units else ""
-        for name, field in zip(self.names, self.query(NumberField)):
+        for name, field in zip(self.names, self.query(NumberField), strict=False):
             if measurement(field.value) is None:
                 shown = field.value.strip()[:20] or "nothing"
                 return f"{name.removesuffix(f' ({self.units})')} must be between {LOW:g} and {HIGH:g}{unit} (above " \

@@ -67,7 +67,7 @@ class IrisPane(Vertical):
             return
         try:
             self.post_message(self.Loaded(runtime.info(IRIS), ""))
-        except Exception as error:  # shown in place of the bars
+        except Exception as error:  # noqa: BLE001  shown in place of the bars
             self.post_message(self.Loaded(None, one_line(error)))
 
     @on(Loaded)
@@ -104,7 +104,7 @@ class IrisPane(Vertical):
         try:
             probabilities = self.runtime.predict(IRIS, np.array([features], dtype=np.float32))[0]
             self.post_message(self.Predicted(features, probabilities, ""))
-        except Exception as error:  # a wrong-shaped model, say: one line instead of bars
+        except Exception as error:  # noqa: BLE001  a wrong-shaped model, say: one line instead of bars
             self.post_message(self.Predicted(features, None, one_line(error)))
 
     @on(Predicted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from rich.text import Text
@@ -15,7 +16,7 @@ from tui.text import clean
 class ProbabilityBars(Widget):
     """A model's class probabilities as bars (all, or the `rows` most likely), or the error that replaced them."""
 
-    COMPONENT_CLASSES = {"probability-bars--top", "probability-bars--bar", "probability-bars--error",
+    COMPONENT_CLASSES: ClassVar = {"probability-bars--top", "probability-bars--bar", "probability-bars--error",
                          "probability-bars--warning"}
 
     DEFAULT_CSS = """

@@ -87,7 +87,7 @@ class ScreenTabs(Widget):
         hover_style = self.get_component_rich_style("screen-tabs--hover")
         text = Text(no_wrap=True, overflow="crop")
         self._spans = []
-        for (_, mode, _), label in zip(self.screens, self.labels(width)):
+        for (_, mode, _), label in zip(self.screens, self.labels(width), strict=False):
             start = text.cell_len
             style = current_style if mode == self.current else hover_style if mode == self._hover else tab_style
             text.append(label, style=style)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -29,7 +30,7 @@ class TrainForm(VerticalScroll):
     """The left column of the Train screen; options a model does not take are hidden."""
 
     # Inputs keep printable keys for themselves: Escape hands the screen's keys back.
-    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
+    BINDINGS: ClassVar = [Binding("escape", "leave_field", "Leave field", show=False)]
 
     @dataclass
     class StartRequested(Message):

@@ -106,7 +106,7 @@ class TrainView(Vertical):
                                  (val_key, PREVIOUS_VAL_COLOR, "previous validation")):
             points = [(row["epoch"], row[key]) for row in rows if isinstance(row.get(key), (int, float))]
             if points:
-                xs, ys = zip(*points)
+                xs, ys = zip(*points, strict=False)
                 lines.append(Line(name, xs, ys, color, legend=key == val_key))
         return lines
 
