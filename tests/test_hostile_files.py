@@ -643,7 +643,16 @@ def status(field):
         line = next(line for line in status if line.startswith(field + ":"))
     return int(line.split()[1]) // 1024
 
+def shown():
+    # The picture's answer is on screen: its error, or bars with probabilities (the decode
+    # runs on the screen's own thread before the classify worker starts).
+    from tui.widgets.probabilities import ProbabilityBars
+    screen = app.screen
+    return screen.query_one("#predictions").has_class("-failed") or any(
+        bars.probabilities for bars in screen.query(ProbabilityBars))
+
 async def browse():
+    global app
     app = DlTuiApp(Runtime(Path(models), device="cpu", interactive=True), Path(folder),
                    graphics="halfcell", can_train=False, save_dir=Path(save), **extra)
     async with app.run_test(size=(140, 45)) as pilot:
@@ -656,7 +665,8 @@ async def browse():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (
                 app.screen.current.name != names[-1]
-                or any(worker.is_running and worker.group == "classify" for worker in app.workers)):
+                or any(worker.is_running and worker.group == "classify" for worker in app.workers)
+                or not shown()):
             await pilot.pause(0.05)
         failed = app.screen.query_one("#predictions").has_class("-failed")
         said = app.screen.query_one("#file-error").visual if failed else ""
