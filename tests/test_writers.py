@@ -78,7 +78,7 @@ def test_a_file_stream_gets_the_lines_through_its_descriptor(tmp_path):
 
 
 def test_a_pipe_gets_whole_lines_of_at_most_pipe_buf(monkeypatch):
-    from tui.classify import writers
+    from tui import streams
 
     read, write = os.pipe()
     writes: list[int] = []
@@ -89,7 +89,7 @@ def test_a_pipe_gets_whole_lines_of_at_most_pipe_buf(monkeypatch):
         writes.append(n)
         return n
 
-    monkeypatch.setattr(writers.os, "write", counting)
+    monkeypatch.setattr(streams.os, "write", counting)
     try:
         with os.fdopen(write, "w", encoding="utf-8", closefd=False) as stream:
             rows = ROWS * 40  # more than PIPE_BUF bytes in one batch
@@ -98,5 +98,5 @@ def test_a_pipe_gets_whole_lines_of_at_most_pipe_buf(monkeypatch):
     finally:
         os.close(read)
         os.close(write)
-    assert len(writes) > 1 and all(n <= writers.PIPE_BUF for n in writes)
+    assert len(writes) > 1 and all(n <= streams.PIPE_BUF for n in writes)
     assert data.endswith(b"\n") and len(data.splitlines()) == 4 * 40

@@ -20,15 +20,11 @@ import typer
 from trainer import specs
 from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
-from trainer.progress import (
-    JsonlReporter,
-    Reporter,
-    make_reporter,
-    refuse_closed_streams,
-)
+from trainer.progress import JsonlReporter, Reporter, make_reporter
 from trainer.specs import ModelSpec, parameter
 from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
 from tui.extras import NO_TENSORFLOW
+from tui.streams import refuse_closed_streams
 
 
 class ProgressMode(str, Enum):

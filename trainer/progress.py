@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
-import signal
-import stat
 import sys
-import threading
 import time
 from typing import Any
 
 from tui import contract
 from tui.contract import Event
+from tui.streams import write_lines
 
 BATCH_INTERVAL_S = 0.25  # at most four batch events a second: enough for a live bar
 
@@ -85,73 +82,13 @@ class JsonlReporter(Reporter):
         os.dup2(2, 1)
 
     def handle(self, event: dict) -> None:
-        write_line(self._fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+        write_lines(self._fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
 
     def info(self, text: str) -> None:
         print(text, file=sys.stderr)
 
     def close(self) -> None:
         """Nothing is buffered: each event went out whole, by itself."""
-
-
-# A pipe takes a write of at most PIPE_BUF bytes whole or not at all.
-PIPE_BUF = getattr(select, "PIPE_BUF", 512)
-
-
-def write_line(fd: int, data: bytes) -> None:
-    """One whole line to FD, never half of one: a signal handler that raises (SIGTERM,
-    Ctrl-C) where the write is interrupted finds nothing written to a pipe when the line
-    is at most PIPE_BUF bytes, and a file is never cut by a signal. A longer line, or to a
-    terminal or socket, goes out with those signals held, then acted on."""
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode) or (stat.S_ISFIFO(mode) and len(data) <= PIPE_BUF):
-        _write_all(fd, data)
-        return
-    if threading.current_thread() is not threading.main_thread():
-        _write_all(fd, data)  # only the main thread may set handlers
-        return
-    arrived: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    before = {signum: signal.signal(signum, lambda signum, frame: arrived.append(signum))
-              for signum in held}
-    try:
-        _write_all(fd, data)
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(arrived):
-            signal.raise_signal(signum)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-CLOSED = {
-    "stdout": "stdout is closed: give it somewhere to write (> FILE, > /dev/null)",
-    "stderr": "stderr is closed: give it somewhere to write (2> FILE, 2> /dev/null)",
-}
-
-
-def refuse_closed_streams(prog: str) -> None:
-    """Exit 2 if stdout or stderr is closed (`>&-`), with one line on the other if that
-    is open: the progress and the errors need both (dl-tui's tui.options does the same)."""
-    closed = []
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        try:
-            os.fstat(fd)
-        except OSError:
-            closed.append(name)
-            continue
-        if getattr(sys, name) is None:  # closed at start; a later open took the number
-            closed.append(name)
-    if len(closed) == 1:
-        other = sys.stderr if closed == ["stdout"] else sys.stdout
-        print(f"{prog}: error: {CLOSED[closed[0]]}", file=other, flush=True)
-    if closed:
-        sys.exit(2)
 
 
 class RichReporter(Reporter):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, get_args
 
 import click
 
-from tui.options import (Command, command, device_option, max_file_size_option, models_option,
-                         precision_option, refuse_closed_streams)
+from tui.options import Command, command, device_option, max_file_size_option, models_option, precision_option
 from tui.runtime.choices import Device, Precision
+from tui.streams import refuse_closed_streams
 from tui.terminal import GRAPHICS_ENV, Graphics
 from tui.text import clean, one_line
 

@@ -11,7 +11,6 @@ module that dispatches to it.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -48,39 +47,6 @@ class Command(click.Command):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-CLOSED = {
-    "stdout": "stdout is closed: give it somewhere to write (> FILE, > /dev/null)",
-    "stderr": "stderr is closed: give it somewhere to write (2> FILE, 2> /dev/null)",
-}
-
-
-def closed_streams() -> list[str]:
-    """Which of stdout and stderr are closed (`>&-`, `2>&-`): Python then made that stream
-    None at start, and a descriptor opened since may have taken its number."""
-    closed = []
-    for name, fd in (("stdout", 1), ("stderr", 2)):
-        try:
-            os.fstat(fd)
-        except OSError:
-            closed.append(name)
-            continue
-        if getattr(sys, name) is None:
-            closed.append(name)
-    return closed
-
-
-def refuse_closed_streams(prog: str) -> None:
-    """Exit 2 if stdout or stderr is closed, with one line on the other, if that is open:
-    every command writes to both, and would otherwise fail with a traceback, or silently."""
-    closed = closed_streams()
-    if not closed:
-        return
-    if len(closed) == 1:
-        other = sys.stderr if closed == ["stdout"] else sys.stdout
-        print(f"{prog}: error: {CLOSED[closed[0]]}", file=other, flush=True)
-    sys.exit(2)
 
 
 def command(**settings: Any):

@@ -14,14 +14,7 @@ import csv
 import io
 import json
 import math
-import os
-import select
-import signal
-import stat
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
@@ -32,6 +25,7 @@ from rich.text import Text
 
 from tui.bar import bar
 from tui.classify.rows import Row
+from tui.streams import write_lines  # PIPE_BUF: what a test measures the pieces by
 from tui.text import clean
 
 if TYPE_CHECKING:
@@ -58,11 +52,6 @@ def write(writer: Writer, batch: Batch) -> None:
         writer.write(batch)
     except OSError as error:
         raise OutputError(error) from None
-
-
-# A pipe takes a write of at most PIPE_BUF bytes whole or not at all.
-PIPE_BUF = getattr(select, "PIPE_BUF", 512)
-HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Lines:
@@ -110,58 +99,6 @@ class Lines:
 
     def flush(self) -> None:
         self.stream.flush()
-
-
-def write_lines(fd: int, data: bytes) -> None:
-    """Write DATA, whole lines, so that no signal leaves half a line behind.
-
-    A signal handler raises (Stopped, KeyboardInterrupt) where a write is interrupted. A
-    write to a pipe of at most PIPE_BUF bytes is never cut: interrupted, it wrote nothing.
-    So the lines go in such pieces; a longer line, or any write to a socket or a device
-    (where a write can stop part way), goes with the signals held, acted on once it is out.
-    A regular file is never cut by a signal: it takes the lot at once.
-    """
-    mode = os.fstat(fd).st_mode
-    view = memoryview(data)
-    if stat.S_ISREG(mode):
-        _write_all(fd, view)
-        return
-    pipe = stat.S_ISFIFO(mode)
-    start = 0
-    while start < len(data):
-        end = data.rfind(b"\n", start, start + PIPE_BUF) + 1
-        if end <= start:  # one line longer than PIPE_BUF (or no line end at all)
-            end = data.find(b"\n", start + PIPE_BUF) + 1 or len(data)
-        if pipe and end - start <= PIPE_BUF:
-            _write_all(fd, view[start:end])
-        else:
-            with _signals_held():
-                _write_all(fd, view[start:end])
-        start = end
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        data = data[os.write(fd, data):]
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Within: SIGINT, SIGTERM and SIGHUP are noted, not acted on; after, each that came
-    is raised again, for the handler it would have had."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (and ours write from there)
-        return
-    arrived: list[int] = []
-    before = {signum: signal.signal(signum, lambda signum, frame: arrived.append(signum))
-              for signum in HELD}
-    try:
-        yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(arrived):
-            signal.raise_signal(signum)
 
 
 class JsonlWriter:
