@@ -211,16 +211,19 @@ def build(name: str, folder: Path, filename: str | None = None, **overrides: obj
             meta.pop(key, None)
         else:
             meta[key] = value
-    model = helper.make_model(_graph(name), opset_imports=[helper.make_opsetid("", _OPSET)],
+    return _save(_graph(name), meta, Path(folder) / f"{filename or name}.onnx")
+
+
+def _save(graph: onnx.GraphProto, meta: dict, path: Path) -> Path:
+    """GRAPH with metadata META (JSON for what is not a string), checked, written to PATH."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
                               producer_name="tests/onnx_models.py")
     model.ir_version = _IR_VERSION
     for key, value in meta.items():
         text = value if isinstance(value, str) else json.dumps(value)
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=text))
     onnx.checker.check_model(model)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{filename or name}.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, path)
     return path
 
@@ -373,15 +376,4 @@ def build_sized(folder: Path, size: tuple[int, int] = (20, 16), channels: int = 
     graph = helper.make_graph(nodes, name, [_tensor("image", ["N", height, width, channels])],
                               [_tensor("probabilities", ["N", 10])],
                               [*w, _const("flat_shape", [-1, height * width * channels])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                              producer_name="tests/onnx_models.py")
-    model.ir_version = _IR_VERSION
-    for key, value in meta.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=text))
-    onnx.checker.check_model(model)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.onnx"
-    onnx.save(model, path)
-    return path
+    return _save(graph, meta, Path(folder) / f"{name}.onnx")
