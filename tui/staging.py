@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.contract import INT8_SUFFIX
+from tui.contract import ONNX_SUFFIX, float_model_of, int8_name, is_int8_file
 from tui.paths import model_source
 from tui.runtime import Runtime
 
@@ -33,14 +33,12 @@ class Comparison:
     old_source: str = ""
 
 
-INT8 = INT8_SUFFIX  # a float model's quantised twin, made from it and kept with it (tui/contract.py)
-
-
 def together(filename: str) -> tuple[str, ...]:
     """FILENAME and the files that belong with it, the int8 twins of its models included."""
-    model = filename.removesuffix(INT8) + ".onnx" if filename.endswith(INT8) else filename
+    # An int8 twin is made from its float model and kept with it (tui/contract.py).
+    model = float_model_of(filename) + ONNX_SUFFIX if is_int8_file(filename) else filename
     group = next((group for group in TOGETHER if model in group), (model,))
-    twins = tuple(name.removesuffix(".onnx") + INT8 for name in group if name.endswith(".onnx"))
+    twins = tuple(int8_name(name) for name in group if name.endswith(ONNX_SUFFIX))
     return group + twins
 
 
@@ -76,7 +74,7 @@ class Staging:
         current = set(runtime.available())
         rows = []
         for path in outputs:
-            if path.suffix != ".onnx" or path.name.endswith(INT8):  # a twin goes with its model
+            if path.suffix != ONNX_SUFFIX or is_int8_file(path.name):  # a twin goes with its model
                 continue
             old = runtime.info(path.stem) if path.stem in current else None
             rows.append(Comparison(path.stem, staged.info(path.stem).metrics, old and old.metrics,

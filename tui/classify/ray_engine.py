@@ -38,6 +38,7 @@ from tui.classify.ray_worker import (CANNOT_WRITE, Classifier, Rows, decode, don
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.sources import Source, iter_files
 from tui.classify.writers import OutputError, Writer
+from tui.contract import INT8_MODEL_SUFFIX
 from tui.extras import CLUSTER_EXTRA
 from tui.paths import find_models
 from tui.runtime import ModelError
@@ -317,12 +318,10 @@ def _results(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
 
 def model_files(folders: tuple[Path, ...], names: list[str]) -> dict[str, bytes]:
     """The files the named models run from, by file name: each model and its int8 twin."""
-    from tui.runtime.core import INT8  # imports onnxruntime: not at the CLI's start
-
     found = find_models(folders)
     files = {}
     for name in names:
-        for each in (name, name + INT8):
+        for each in (name, name + INT8_MODEL_SUFFIX):  # a model and its int8 twin
             path = found.get(each)
             if path is not None and (each == name or path.parent == found[name].parent):
                 files[path.name] = path.read_bytes()

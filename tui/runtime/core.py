@@ -34,7 +34,6 @@ from tui.runtime.sessions import (
 )
 
 PRECISIONS = tuple(p.value for p in Precision)
-INT8 = INT8_MODEL_SUFFIX  # `<name>.int8.onnx`: the quantised twin of `<name>.onnx` (tui/contract.py)
 # Bigger batches run in pieces of this many: a 10,000-image batch at once spills the caches
 # (measured: int8 CNN 0.78 s whole, 0.45 s in pieces of 512; float 1.10 s against 0.87 s).
 # On the CPU the pieces run side by side, one thread each: no per-layer hand-over between
@@ -181,7 +180,7 @@ class Runtime:
 
     def _scan(self) -> list[str]:
         self._files = find_models(self.folders)
-        return sorted(name for name in self._files if not name.endswith(INT8))
+        return sorted(name for name in self._files if not name.endswith(INT8_MODEL_SUFFIX))
 
     def _path(self, name: str) -> Path:
         return self._files[name]
@@ -197,7 +196,7 @@ class Runtime:
             path = self._path(name)
             session, used = self._quantized(name, path), path
             if session is not None:
-                used = self._files[name + INT8]
+                used = self._files[name + INT8_MODEL_SUFFIX]
             else:
                 session = open_session(path, self._providers, self._options, self.device)
             self._sessions[name], self._used[name] = session, used
@@ -217,8 +216,8 @@ class Runtime:
     def _quantized(self, name: str, float_path: Path) -> ort.InferenceSession | None:
         """The quantised twin's session where the precision asks for it and it may stand in
         for the float model; None to run the float model."""
-        twin = self._files.get(name + INT8)
-        if (self.precision == "float" or name.endswith(INT8) or twin is None
+        twin = self._files.get(name + INT8_MODEL_SUFFIX)
+        if (self.precision == "float" or name.endswith(INT8_MODEL_SUFFIX) or twin is None
                 or twin.parent != float_path.parent
                 or (self.precision == "auto" and self._providers[0] != CPU)):
             return None
