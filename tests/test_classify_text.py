@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.text import clean, markup_safe, one_line
+from tui.text import clean, one_line
 
 
 @pytest.mark.parametrize("raw, shown", [
@@ -21,10 +21,6 @@ from tui.text import clean, markup_safe, one_line
 def test_clean_replaces_controls_with_visible_escapes(raw, shown):
     assert clean(raw) == shown
     clean(raw).encode("utf-8")  # printable: no lone surrogates left
-
-
-def test_markup_is_escaped_after_cleaning():
-    assert markup_safe("[bold]x\x1b.png") == "\\[bold]x\\x1b.png"
 
 
 def test_one_line_takes_the_first_line_and_shortens():

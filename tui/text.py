@@ -37,13 +37,6 @@ def plain(text: object, style: str = "") -> Text:
     return Text(clean(text), style=style)
 
 
-def markup_safe(text: object) -> str:
-    """`clean` and then escape Rich markup, for text placed inside a markup string."""
-    from rich.markup import escape  # 13 ms: not for `dl-tui classify -f jsonl`
-
-    return escape(clean(text))
-
-
 def one_line(text: object, limit: int = 300) -> str:
     """The first line of a message, cleaned and shortened: for error rows and exits."""
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
