@@ -17,7 +17,7 @@ import onnx_models
 import pytest
 from PIL import Image
 from pilot_wait import wait_for
-from rig import NEEDED, Display, Terminal, grey, require, similarity
+from rig import Terminal, grey, require, similarity
 
 from tui.app import DlTuiApp
 from tui.runtime import Runtime
@@ -26,14 +26,6 @@ from tui.widgets.latent_grid import LatentGrid
 from tui.widgets.picture import shown_region
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def display():
-    require(*NEEDED)
-    screen = Display()
-    yield screen
-    screen.close()
 
 
 @pytest.fixture

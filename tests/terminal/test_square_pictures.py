@@ -18,7 +18,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 from PIL import Image
-from rig import NEEDED, Display, Terminal, require
+from rig import Display, Terminal, require
 from scipy import ndimage
 
 SHOTS = Path(__file__).resolve().parents[2] / ".pytest_cache" / "square-pictures"
@@ -36,14 +36,6 @@ SETUPS = [
     ("tmux-in-xterm-9x15", "tmux", FIXED_9X15, "halfcell"),
 ]
 SIZES = [(100, 30), (140, 45)]  # narrow and short (the boxes had fixed sizes there), and the rig's size
-
-
-@pytest.fixture(scope="module")
-def display():
-    require(*NEEDED)
-    screen = Display()
-    yield screen
-    screen.close()
 
 
 @pytest.fixture
