@@ -271,6 +271,25 @@ def mnist_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     return data[f"x_{split}"], data[f"y_{split}"]
 
 
+def digit_pngs(folder: Path, count: int, name: str = "{i:04d}.png", distinct: int | None = None) -> Path:
+    """`count` PNG files of real MNIST digits in `folder` (made if need be), named by `name`
+    formatted with their index `i`, cycling through the first `distinct` test digits (all
+    of them for None): many files are cheap to write, each encoded once."""
+    import io
+
+    digits, _ = mnist_sample("test")
+    blobs = []
+    for digit in digits[:distinct]:
+        buffer = io.BytesIO()
+        Image.fromarray(digit).save(buffer, "PNG")
+        blobs.append(buffer.getvalue())
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / name.format(i=i)).write_bytes(blobs[i % len(blobs)])
+    return folder
+
+
 # Models off the contract, or hostile (docs/model-contract.md, docs/reliability.md) ---------------
 
 # The cnn changed at its output or its batch axis: what each variant's output or input becomes.

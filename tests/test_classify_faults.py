@@ -3,7 +3,6 @@ a worker killed under it. Each fault is made for real, on a real process."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from click.testing import CliRunner
 
 import onnx_models
@@ -31,16 +29,7 @@ FILES = 3000  # far more than the pipe holds (about 200 rows), so a run blocks o
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """FILES small PNGs: copies of 50 real MNIST digits."""
-    folder = tmp_path_factory.mktemp("many")
-    x, _ = onnx_models.mnist_sample("test")
-    blobs = []
-    for digit in x[:50]:
-        buffer = io.BytesIO()
-        Image.fromarray(digit).save(buffer, "PNG")
-        blobs.append(buffer.getvalue())
-    for i in range(FILES):
-        (folder / f"{i:04d}.png").write_bytes(blobs[i % len(blobs)])
-    return folder
+    return onnx_models.digit_pngs(tmp_path_factory.mktemp("many"), FILES, distinct=50)
 
 
 def start(models: Path, folder: Path, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:

@@ -6,7 +6,6 @@ processes: a plain `ray stop` would stop every Ray on the machine, other people'
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -17,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from click.testing import CliRunner
 
 import onnx_models
@@ -67,15 +65,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 real MNIST digits as PNGs, a broken PNG and an EPS given by name."""
-    folder = tmp_path_factory.mktemp("ray-files")
-    x, _ = onnx_models.mnist_sample("test")
-    blobs = []
-    for digit in x:
-        buffer = io.BytesIO()
-        Image.fromarray(digit).save(buffer, "PNG")
-        blobs.append(buffer.getvalue())
-    for i in range(600):
-        (folder / f"{i:04d}.png").write_bytes(blobs[i % len(blobs)])
+    folder = onnx_models.digit_pngs(tmp_path_factory.mktemp("ray-files"), 600)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     (folder / "eps").mkdir()
     (folder / "eps" / "figure.eps").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import onnx_models
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -34,17 +33,8 @@ def closed(fd: int, argv: list[str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("many")
-    x, _ = onnx_models.mnist_sample("test")
-    blobs = []
-    for digit in x[:50]:
-        buffer = io.BytesIO()
-        Image.fromarray(digit).save(buffer, "PNG")
-        blobs.append(buffer.getvalue())
-    for i in range(FILES):
-        # Long names: rows of about 1 KB, so a write of several rows is more than PIPE_BUF.
-        (folder / f"{i:04d}-{'x' * 200}.png").write_bytes(blobs[i % len(blobs)])
-    return folder
+    # Long names: rows of about 1 KB, so a write of several rows is more than PIPE_BUF.
+    return onnx_models.digit_pngs(tmp_path_factory.mktemp("many"), FILES, "{i:04d}-" + "x" * 200 + ".png", 50)
 
 
 CLASSIFY = ["classify", "images", "-f", "jsonl"]
