@@ -648,8 +648,10 @@ def shown():
     # runs on the screen's own thread before the classify worker starts).
     from tui.widgets.probabilities import ProbabilityBars
     screen = app.screen
-    return screen.query_one("#predictions").has_class("-failed") or any(
-        bars.probabilities for bars in screen.query(ProbabilityBars))
+    # Only the picture's bars: the Iris tab's bars on the same screen have theirs from the start.
+    predictions = screen.query_one("#predictions")
+    return predictions.has_class("-failed") or any(
+        bars.probabilities for bars in predictions.query(ProbabilityBars))
 
 async def browse():
     global app

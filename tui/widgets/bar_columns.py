@@ -97,6 +97,8 @@ class BarColumns(Horizontal):
         in the scroll area show their most likely classes only, down to one row each."""
         if not self.display or self.parent is None:  # hidden: fitted when shown again
             return
+        if self.content_region.width == 0:  # not laid out yet: fitted again on its first resize
+            return
         columns = self.query_children(ProbabilityBars)
         wanted = [column for name, column in zip(self.names, columns, strict=False) if self._only in (None, name)]
         if not wanted:  # the "no models" line
