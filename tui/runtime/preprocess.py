@@ -1,14 +1,17 @@
-"""Any image a user has, into what the MNIST models saw: a white digit on black, centred.
+"""Any image a user has, into what a model saw.
 
-`load_image` turns a file in one of `SUPPORTED_FORMATS` into one 8-bit grey channel;
-`to_model_input` fixes the polarity and, like MNIST itself was made, crops the digit,
-fits it in a 20x20 box keeping its aspect ratio and puts its centre of mass in the middle
-of 28x28.
+`load_image` turns a file in one of `SUPPORTED_FORMATS` into one 8-bit grey channel (or,
+with `colour`, 8-bit RGB). For the MNIST models, `to_model_input` fixes the polarity and,
+like MNIST itself was made, crops the digit, fits it in a 20x20 box keeping its aspect
+ratio and puts its centre of mass in the middle of 28x28. For a model trained on a folder
+(`dl-train folder`), `picture_array` stretches the whole picture to the model's size: the
+trainer caches exactly that, and `dl-tui` gives exactly that to the model.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import re
@@ -75,6 +78,17 @@ _BY_SUFFIX = {suffix: name for name, suffixes in SUPPORTED_FORMATS.items() for s
 IMAGE_SUFFIXES = frozenset(_BY_SUFFIX)
 
 
+# How `picture_array` resizes, by the name a model's `preprocessing.resize` gives; "area"
+# averages every source pixel (Pillow's box filter), the others are Pillow's filters.
+RESIZE_METHODS: dict[str, Image.Resampling] = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "area": Image.Resampling.BOX,
+}
+DEFAULT_RESIZE = "bilinear"
+
+
 class ImageError(Exception):
     """A file that cannot be used as an image; the message is one line."""
 
@@ -119,16 +133,18 @@ def open_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
 
 
 def load_image(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
-               cancelled: Callable[[], bool] | None = None) -> Image.Image:
-    """Read a supported image into mode `L`: EXIF orientation applied, first frame,
-    transparency flattened, 16-bit scaled, at most about 1024 pixels a side.
+               cancelled: Callable[[], bool] | None = None, *, colour: bool = False) -> Image.Image:
+    """Read a supported image into mode `L` (with `colour`, `RGB`): EXIF orientation applied,
+    first frame, transparency flattened, 16-bit scaled, at most about 1024 pixels a side.
     ImageError says why a file cannot be used (`open_image` says what is refused)."""
+    convert = _to_rgb if colour else _to_gray
     try:
         with open_image(path, max_bytes, cancelled) as img:
-            img.draft("L", (_MAX_SIDE, _MAX_SIDE))  # JPEG: decode straight to a smaller grey
+            # JPEG: decode straight to a smaller copy, grey where grey is asked for
+            img.draft("RGB" if colour else "L", (_MAX_SIDE, _MAX_SIDE))
             _check_decoded(img)
             img.load()  # the first frame of an animation
-            gray = _to_gray(_shrink(img))
+            gray = convert(_shrink(img, colour))
             turn = _orientation(img)
     except ImageError:
         raise
@@ -439,10 +455,10 @@ def _refuse_over(size: tuple[int, int], limit: int, kind: str | None) -> None:
         )
 
 
-def _shrink(img: Image.Image) -> Image.Image:
+def _shrink(img: Image.Image, colour: bool = False) -> Image.Image:
     """A picture over twice the working size reduced by a whole factor (see `reduce_in_bands`)."""
     factor = max(img.size) // _MAX_SIDE
-    return reduce_in_bands(img, factor, _reducible) if factor >= 2 else img
+    return reduce_in_bands(img, factor, functools.partial(_reducible, colour=colour)) if factor >= 2 else img
 
 
 def reduce_in_bands(img: Image.Image, factor: int,
@@ -462,14 +478,14 @@ def reduce_in_bands(img: Image.Image, factor: int,
     return small
 
 
-def _reducible(band: Image.Image) -> Image.Image:
+def _reducible(band: Image.Image, colour: bool = False) -> Image.Image:
     # Whatever needs the whole picture to decide (which background transparency goes on,
     # the range of 32-bit and float values) is decided later on the small copy.
     if band.mode in _ALPHA_MODES or "transparency" in band.info:
         return band.convert("RGBA")  # reduce() averages it premultiplied, as it should
     if band.mode in ("I", "F"):
         return band
-    return _to_gray(band)
+    return _to_rgb(band) if colour else _to_gray(band)
 
 
 def _orientation(img: Image.Image) -> Image.Transpose | None:
@@ -499,6 +515,35 @@ def _to_gray(img: Image.Image) -> Image.Image:
     if img.mode not in ("L", "1", "P", "RGB"):  # CMYK, YCbCr, LAB, HSV
         img = img.convert("RGB")
     return img.convert("L")
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any mode into RGB for a colour model: grey kinds through `_to_gray` (16-bit scaled, not
+    clamped), transparency laid on white (the usual sheet behind a cut-out picture)."""
+    if img.mode == "RGB" and "transparency" not in img.info:
+        return img
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        return _to_gray(img).convert("RGB")
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+def picture_array(img: Image.Image, size: tuple[int, int], channels: int = 1,
+                  resize: str = DEFAULT_RESIZE) -> np.ndarray:
+    """uint8 [H, W, channels]: the whole picture (from `load_image`) stretched to `size`
+    (height, width), with no crop, centring or change of polarity. A model trained on a
+    folder was trained on exactly this (the trainer caches it) and is given exactly this,
+    divided by 255."""
+    mode = "RGB" if channels == 3 else "L"
+    if img.mode != mode:
+        img = _to_rgb(img) if mode == "RGB" else _to_gray(img)
+    height, width = size
+    if img.size != (width, height):
+        img = img.resize((width, height), RESIZE_METHODS[resize])
+    return np.asarray(img, dtype=np.uint8).reshape(height, width, channels)
 
 
 def _flatten(rgba: Image.Image) -> Image.Image:
