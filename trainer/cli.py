@@ -252,6 +252,9 @@ def make_app() -> typer.Typer:
         made.command(spec.name)(_train_command(spec))
     made.command(specs.ALL)(_all_command())
     made.command("models")(models)
+    from trainer.folder_command import folder  # no TensorFlow there either
+
+    made.command("folder")(folder)
     return made
 
 

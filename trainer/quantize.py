@@ -56,23 +56,25 @@ def int8_path(float_path: Path) -> Path:
     return float_path.with_name(contract.int8_name(float_path.name))
 
 
-def quantize_file(float_path: Path, data, write_failed: bool = False) -> Result:
-    """Quantise one exported model with `data` (a trainer.data.Split of MNIST); write it atomically
-    if it meets the bar. QuantizeError if it does not (unless `write_failed`)."""
+def quantize_file(float_path: Path, data, write_failed: bool = False, recipe: _Recipe | None = None) -> Result:
+    """Quantise one exported model with `data` (a trainer.data.Split of MNIST), or with RECIPE
+    (a folder model's: folder_recipe); write it atomically if it meets the bar. QuantizeError
+    if it does not (unless `write_failed`)."""
     import onnx
 
     model = onnx.load(str(float_path))
     meta = {p.key: p.value for p in model.metadata_props}
     name = meta.get(contract.MODEL, float_path.stem)
-    described = onnx_file(name)
-    if described is None or described.int8 not in RECIPES:
-        raise QuantizeError(f"{name}: no quantisation recipe (only {', '.join(quantizable())})")
-    recipe = _recipe(described, float_path, data)
     rewrites = []
-    if described.int8 == "decoder":
-        model, rewrites = decoder_rewrites(model)
-    elif described.int8 == "classifier":
-        model, rewrites = classifier_rewrites(model)
+    if recipe is None:
+        described = onnx_file(name)
+        if described is None or described.int8 not in RECIPES:
+            raise QuantizeError(f"{name}: no quantisation recipe (only {', '.join(quantizable())})")
+        recipe = _recipe(described, float_path, data)
+        if described.int8 == "decoder":
+            model, rewrites = decoder_rewrites(model)
+        elif described.int8 == "classifier":
+            model, rewrites = classifier_rewrites(model)
     quantized = _quantize(model, recipe)
     float_session, int8_session = _session(float_path.read_bytes()), _session(quantized)
     names = [out.name for out in float_session.get_outputs()]
@@ -169,6 +171,27 @@ def _recipe(described: OnnxFile, float_path: Path, data) -> _Recipe:
                    lambda s: {"test_elbo": elbo(encoder, s, binary_test)},
                    {**source, "binarize": 0.5, "latent": "encoder mean + exp(logvar/2) * N(0, 1)"},
                    ["Gemm", "taps"], ["MatMul"])
+
+
+def folder_recipe(calibration: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, classes: int) -> _Recipe:
+    """A `dl-train folder` model's twin (trainer/folder_training.py): calibrated on its training
+    pictures (float [N, H, W, C] in [0, 1]), checked on its held-out test pictures; softmax
+    and the dense layer stay float, as the MNIST classifiers' do."""
+    def evaluate(session):
+        name = session.get_inputs()[0].name
+        probs = np.concatenate([session.run(None, {name: x_test[i : i + 500]})[0] for i in range(0, len(x_test), 500)])
+        predicted = probs.argmax(axis=1)
+        f1s = []
+        for c in range(classes):
+            tp, said, support = np.sum((predicted == c) & (y_test == c)), np.sum(predicted == c), np.sum(y_test == c)
+            if support:
+                precision, recall = (tp / said if said else 0.0), tp / support
+                f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        return {"test_accuracy": float(np.mean(predicted == y_test)), "test_macro_f1": float(np.mean(f1s)) if f1s else 0.0}
+
+    source = {"data": "training pictures", "count": len(calibration), "seed": 0}
+    return _Recipe(_batches({"image": calibration.astype(np.float32)}), {"image": x_test[:256].astype(np.float32)}, evaluate,
+                   source, ["Softmax"], ["Gemm", "MatMul"])
 
 
 def _quantize(model, recipe: _Recipe) -> bytes:
