@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
 import onnx_models
 from app_helpers import SIZE, screen_text, wait_for
@@ -110,8 +108,6 @@ async def test_a_bad_file_shows_its_error_in_place_of_the_bars(make_app):
         assert not screen.query_one("#bars").display  # one reason, not one per model
 
 
-@pytest.mark.xfail(reason="known regression of issue 18's picture boxes that follow the picture: the box is "
-                   "one column narrower (16, not 17) while a bad file shows; to fix next", strict=False)
 async def test_a_bad_file_shows_the_whole_reason_and_keeps_the_picture_box(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

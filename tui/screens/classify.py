@@ -226,7 +226,9 @@ class ClassifyScreen(AppScreen):
         """Show the picture, its model input and each model's bars."""
         if event.path != self.current:
             return
-        self.query_one("#original").image = event.shown
+        original = self.query_one("#original")
+        original.styles.min_width = None  # a bad file's box kept the last width (_failed); a picture sizes it again
+        original.image = event.shown
         self._last_size = event.shown.size
         self.query_one("#predictions").remove_class("-failed")  # BarColumns fits itself when shown
         self._inputs = event.inputs
@@ -243,7 +245,11 @@ class ClassifyScreen(AppScreen):
         if event.path != self.current:
             return
         # A blank of the last picture's size: an empty frame keeps the layout still while browsing.
-        self.query_one("#original").image = PILImage.new("RGB", self._last_size, BLANK_RGB)
+        # The box is as wide as its title needs (the file's name), so it keeps its last width too.
+        original = self.query_one("#original")
+        if original.outer_size.width:
+            original.styles.min_width = original.outer_size.width
+        original.image = PILImage.new("RGB", self._last_size, BLANK_RGB)
         self.query_one("#model-input").image = None
         self._inputs = {}
         self.query_one("#file-error", Static).update(Content(f"⚠ {clean(event.path.name)}: {event.error}"))
