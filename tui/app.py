@@ -25,6 +25,7 @@ from tui.screens.base import AppScreen
 from tui.screens.classify import ClassifyScreen
 from tui.screens.confirm_quit import ConfirmQuitScreen
 from tui.screens.draw import DrawScreen
+from tui.screens.evaluate import EvaluateScreen
 from tui.screens.help import HelpScreen, key_sections
 from tui.screens.latent import LatentScreen
 from tui.screens.models import ModelsScreen
@@ -44,10 +45,11 @@ class DlTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "dl-tui"
     MODES: ClassVar = {"classify": ClassifyScreen, "latent": LatentScreen, "train": TrainScreen, "models": ModelsScreen,
-             "draw": DrawScreen}
+             "draw": DrawScreen, "evaluate": EvaluateScreen}
     DEFAULT_MODE = "classify"
     SCREENS_BY_KEY = (("1", "classify", "Classify"), ("2", "latent", "Latent space"),
-                      ("3", "train", "Train"), ("4", "models", "Models"), ("5", "draw", "Draw"))
+                      ("3", "train", "Train"), ("4", "models", "Models"), ("5", "draw", "Draw"),
+                      ("6", "evaluate", "Evaluate"))
     # The screen keys share one footer entry ("12345 Screen"): 80 columns hold every key then.
     BINDINGS = [
         Binding(key, f"goto('{mode}')", title, tooltip=f"Show the {title} screen", id=f"screen.{mode}",

@@ -36,6 +36,8 @@ class ModelsScreen(AppScreen):
         Binding("r", "reload", "Reload", tooltip="Look for models in the folders again", id="models.reload"),
         Binding("p", "restore", "Restore previous", tooltip="Go back to the model this one replaced",
                 id="models.restore"),
+        Binding("e", "evaluate", "Evaluate", tooltip="Evaluate the highlighted classifier on a labelled folder",
+                id="models.evaluate"),
     ]
 
     @dataclass
@@ -148,11 +150,24 @@ class ModelsScreen(AppScreen):
         if action == "restore":
             row = self.highlighted()
             return True if isinstance(row, ModelInfo) and row.name in self.restorable else None
+        if action == "evaluate":
+            row = self.highlighted()
+            return True if isinstance(row, ModelInfo) and row.is_image_classifier else None
         return True
 
     def action_reload(self) -> None:
         """Rescan the folders, for every screen."""
         self.dl_app.models_changed()
+
+    async def action_evaluate(self) -> None:
+        """Open the Evaluate screen with the highlighted classifier chosen."""
+        row = self.highlighted()
+        if isinstance(row, ModelInfo) and row.is_image_classifier:
+            from tui.screens.evaluate import EvaluateScreen
+
+            screen = await self.dl_app.goto("evaluate")
+            if isinstance(screen, EvaluateScreen):
+                screen.action_select_model(row.name)
 
     def action_restore(self) -> None:
         """Swap the highlighted model with the one it replaced."""

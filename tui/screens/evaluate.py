@@ -1,0 +1,451 @@
+"""Evaluate: classify a labelled folder (one subfolder per class) with one model, then show the confusion
+matrix as a heat map, per-class precision, recall and F1, a gallery of the mistakes (each opens in
+Classify) and the likely label errors."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image as PILImage
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from tui.runtime import ImageError, ModelInfo, load_image
+from tui.runtime.classifier import catalogue, classify_image
+from tui.runtime.display import display_copy, thumbnail
+from tui.runtime.preprocess import IMAGE_SUFFIXES
+from tui.screens.base import AppScreen
+from tui.screens.pick_folder import PickFolderScreen
+from tui.text import clean, one_line, plain
+from tui.widgets.confusion import ConfusionMatrix
+from tui.widgets.mistakes import MistakeCard, MistakeGallery
+
+MATRIX_TAB, CLASSES_TAB, MISTAKES_TAB, ISSUES_TAB = "eval-matrix", "eval-classes", "eval-mistakes", "eval-issues"
+GALLERY = 50  # mistakes shown as pictures (the report's default cap)
+THUMBNAIL = 96  # pixels a side of a gallery picture: plenty for a 16x8-cell card
+PROGRESS_EVERY = 0.1  # seconds between progress messages
+
+
+# The report ------------------------------------------------------------------------------------
+# A stand-in with the shape of `dl-tui evaluate --format json`, built on the one classify path,
+# until the evaluate core (tui/evaluate/) is there.
+
+def labelled_files(folder: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(image file, class index) for every image under FOLDER/<label>/ (nested folders walked, symlinks
+    not followed), and one line for each subfolder that is not one of the model's labels."""
+    files, notes = [], []
+    index = {label: i for i, label in enumerate(labels)}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as error:
+        return [], [one_line(error)]
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir() or entry.is_symlink():
+            continue
+        if entry.name not in index:
+            notes.append(f"{clean(entry.name)}/ is not one of the model's labels: left out")
+            continue
+        for root, dirs, names in os.walk(entry):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                path = Path(root) / name
+                if not name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and not path.is_symlink():
+                    files.append((path, index[entry.name]))
+    return files, notes
+
+
+def metrics(labels: list[str], truth: list[int], predicted: list[int]) -> dict[str, Any]:
+    """count, accuracy, macro_f1, per_class and confusion, as scikit-learn defines them (rows: true class;
+    macro F1 over the classes that occur in the truth or the predictions)."""
+    n = len(labels)
+    matrix = [[0] * n for _ in range(n)]
+    for t, p in zip(truth, predicted, strict=True):
+        matrix[t][p] += 1
+    per_class, f1s = [], []
+    for i, label in enumerate(labels):
+        support, said = sum(matrix[i]), sum(row[i] for row in matrix)
+        right = matrix[i][i]
+        precision = right / said if said else 0.0
+        recall = right / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"label": label, "precision": precision, "recall": recall, "f1": f1, "support": support})
+        if support or said:
+            f1s.append(f1)
+    count = len(truth)
+    return {"count": count, "accuracy": sum(matrix[i][i] for i in range(n)) / count if count else 0.0,
+            "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0, "per_class": per_class,
+            "confusion": {"labels": list(labels), "matrix": matrix}}
+
+
+def label_issues(labels: list[str], rows: list[tuple[str, int, list[float]]]) -> list[dict[str, Any]]:
+    """Confident learning (Northcutt et al. 2021): each class's threshold is the mean probability the
+    model gives it over the images labelled with it; an image is a likely label error when the classes
+    whose probability reaches their threshold do not include its label and one of them is likelier."""
+    n = len(labels)
+    sums, counts = [0.0] * n, [0] * n
+    for _, given, probabilities in rows:
+        sums[given] += probabilities[given]
+        counts[given] += 1
+    thresholds = [sums[j] / counts[j] if counts[j] else 1.0 for j in range(n)]
+    issues = []
+    for path, given, probabilities in rows:
+        confident = [j for j in range(n) if probabilities[j] >= thresholds[j]]
+        if not confident or given in confident:
+            continue
+        suggested = max(confident, key=lambda j: probabilities[j])
+        issues.append({"path": path, "given_label": labels[given], "suggested_label": labels[suggested],
+                       "given_probability": probabilities[given]})
+    return sorted(issues, key=lambda issue: issue["given_probability"])
+
+
+def evaluate_folder(runtime: Any, info: ModelInfo, folder: Path, max_bytes: int,
+                    cancelled: Callable[[], bool], progress: Callable[[int, int], None],
+                    mistakes: int = GALLERY) -> dict[str, Any] | None:
+    """The report of INFO on FOLDER (None if cancelled): metrics, mistakes (most confident first),
+    errors (unreadable files, not counted) and label issues."""
+    labels = list(info.labels)
+    files, notes = labelled_files(folder, labels)
+    truth, predicted, rows, wrong, errors = [], [], [], [], []
+    for done, (path, given) in enumerate(files):
+        if cancelled():
+            return None
+        progress(done, len(files))
+        try:
+            image = load_image(path, max_bytes, cancelled)
+        except ImageError as error:
+            errors.append({"path": str(path), "error": one_line(error)})
+            continue
+        result = classify_image(runtime, [info], image)[0]
+        if result.probabilities is None or result.best is None:
+            errors.append({"path": str(path), "error": result.error or "no result"})
+            continue
+        probabilities = [float(p) for p in result.probabilities]
+        truth.append(given)
+        predicted.append(result.best)
+        rows.append((str(path), given, probabilities))
+        if result.best != given:
+            wrong.append({"path": str(path), "true_label": labels[given], "label": labels[result.best],
+                          "confidence": probabilities[result.best]})
+    progress(len(files), len(files))
+    wrong.sort(key=lambda mistake: -mistake["confidence"])
+    return {**metrics(labels, truth, predicted), "mistakes": wrong[:mistakes], "errors": errors,
+            "label_issues": label_issues(labels, rows), "notes": notes}
+
+
+def gallery_images(report: Mapping[str, Any], colour: bool, max_bytes: int,
+                   cancelled: Callable[[], bool]) -> dict[str, PILImage.Image]:
+    """Small copies of the mistakes' pictures, by path: in colour for a colour model (as the file is),
+    else grey (as the model sees it)."""
+    images = {}
+    for mistake in list(report.get("mistakes", []))[:GALLERY]:
+        path = str(mistake.get("path", ""))
+        if cancelled():
+            break
+        try:
+            grey = load_image(path, max_bytes, cancelled)
+            image = display_copy(path, grey, max_bytes, cancelled) if colour else thumbnail(grey)
+        except (ImageError, OSError):
+            continue
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        images[path] = image
+    return images
+
+
+def _percent(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "-"
+
+
+class EvaluateScreen(AppScreen):
+    """A model and a labelled folder above; the results in tabs below."""
+
+    BINDINGS: ClassVar = [
+        Binding("f", "pick_folder", "Folder", tooltip="Choose the labelled folder (one subfolder per class)",
+                id="evaluate.folder"),
+        Binding("e", "evaluate", "Evaluate", tooltip="Classify the folder with the model and show the results",
+                id="evaluate.run"),
+        Binding("x", "cancel", "Cancel", tooltip="Stop the evaluation", id="evaluate.cancel"),
+    ]
+    DEFAULT_CSS = """
+    EvaluateScreen #evaluate-top { height: auto; padding: 0 1; }
+    EvaluateScreen #evaluate-model { width: 30; }
+    EvaluateScreen #evaluate-folder { width: 1fr; height: 3; content-align: left middle; padding: 0 1; }
+    EvaluateScreen #evaluate-status { height: auto; max-height: 4; padding: 0 1; }
+    EvaluateScreen #evaluate-progress { padding: 0 1; height: 1; }
+    EvaluateScreen #evaluate-summary { height: auto; padding: 0 1; }
+    EvaluateScreen DataTable { height: 1fr; }
+    EvaluateScreen TabPane { padding: 0 0; }
+    """
+
+    @dataclass
+    class ModelsFound(Message):
+        """The image classifiers the folder can be evaluated with."""
+
+        models: list[ModelInfo]
+
+    @dataclass
+    class Progressed(Message):
+        """Images classified so far, of the total."""
+
+        done: int
+        total: int
+
+    @dataclass
+    class Evaluated(Message):
+        """The report, and the mistakes' pictures by path."""
+
+        model: str
+        folder: Path
+        report: dict[str, Any]
+        images: dict[str, PILImage.Image]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[ModelInfo] = []
+        self.model = ""
+        self.folder: Path | None = None  # the app's start folder, once mounted
+        self.report: dict[str, Any] | None = None
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        """Model and folder, status and progress, then the tabs of results."""
+        yield Header()
+        with Horizontal(id="evaluate-top"):
+            yield Select([], prompt="Model", allow_blank=True, id="evaluate-model")
+            yield Static("", id="evaluate-folder")
+        yield Static("", id="evaluate-status")
+        bar = ProgressBar(total=1, show_eta=False, id="evaluate-progress")
+        bar.display = False
+        yield bar
+        with TabbedContent(initial=MATRIX_TAB, id="evaluate-tabs"):
+            with TabPane("Matrix", id=MATRIX_TAB), Vertical():
+                yield Static("", id="evaluate-summary")
+                yield ConfusionMatrix(id="confusion")
+            with TabPane("Per class", id=CLASSES_TAB):
+                yield DataTable(id="evaluate-classes", cursor_type="row", zebra_stripes=True)
+            with TabPane("Mistakes", id=MISTAKES_TAB):
+                yield MistakeGallery(self.dl_app.graphics, id="mistakes")
+            with TabPane("Label errors", id=ISSUES_TAB):
+                yield DataTable(id="evaluate-issues", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start from the folder the app was opened on."""
+        start = self.dl_app.start_path
+        self.folder = start if start.is_dir() else start.parent
+        self.query_one("#evaluate-classes", DataTable).add_columns("class", "precision", "recall", "F1", "support")
+        self.query_one("#evaluate-issues", DataTable).add_columns("file", "given", "likely", "p(given)")
+        self._show_folder()
+        self._status(Text.assemble("Choose a classifier and a labelled folder (", ("f", "bold"), "), then ",
+                                   ("e", "bold"), " evaluates."))
+
+    def _status(self, text: Text) -> None:
+        self.query_one("#evaluate-status", Static).update(text)
+
+    def _show_folder(self) -> None:
+        self.query_one("#evaluate-folder", Static).update(
+            Text.assemble(("folder ", "dim"), plain(self.folder or "none"), ("  (f)", "dim")))
+
+    # Models ------------------------------------------------------------------------------------
+    def models_changed(self) -> None:
+        """Find the image classifiers again."""
+        self.load_models()
+
+    @work(thread=True, exclusive=True, group="evaluate-models", exit_on_error=False)
+    def load_models(self) -> None:
+        """Read the models' metadata off the UI thread."""
+        self.post_message(self.ModelsFound(catalogue(self.runtime).models))
+
+    @on(ModelsFound)
+    def _models_found(self, event: ModelsFound) -> None:
+        """Offer the classifiers; keep the chosen one if it is still there."""
+        self.models = event.models
+        names = [info.name for info in self.models]
+        if self.model not in names:
+            self.model = names[0] if names else ""
+        select = self.query_one("#evaluate-model", Select)
+        with select.prevent(Select.Changed):
+            select.set_options([(plain(name), name) for name in names])
+            if self.model:
+                select.value = self.model
+        self.refresh_bindings()
+
+    @on(Select.Changed, "#evaluate-model")
+    def _model_selected(self, event: Select.Changed) -> None:
+        """Evaluate with another model from now on."""
+        if event.value is not Select.BLANK:
+            self.model = str(event.value)
+            self.refresh_bindings()
+
+    def action_select_model(self, name: str) -> None:
+        """Choose the model NAME (the Models screen's way in)."""
+        if name in [info.name for info in self.models]:
+            self.model = name
+            select = self.query_one("#evaluate-model", Select)
+            with select.prevent(Select.Changed):
+                select.value = name
+        else:
+            self.model = name  # the catalogue may still be loading: kept if it turns out to be there
+        self.refresh_bindings()
+
+    # Folder ------------------------------------------------------------------------------------
+    def action_pick_folder(self) -> None:
+        """Choose the labelled folder with the browser."""
+        start = self.folder or self.dl_app.start_path
+        self.app.push_screen(PickFolderScreen(start, "Evaluate on which labelled folder?"), self._picked)
+
+    def _picked(self, folder: Path | None) -> None:
+        if folder is not None:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: Path) -> None:
+        """Evaluate on FOLDER from now on."""
+        self.folder = Path(folder)
+        self._show_folder()
+        self.refresh_bindings()
+
+    # Running -----------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Evaluate needs a model and a folder and no run under way; Cancel needs a run."""
+        if action == "evaluate":
+            return True if not self.running and self.folder is not None and self._info() is not None else None
+        if action == "cancel":
+            return True if self.running else None
+        if action == "pick_folder":
+            return None if self.running else True
+        return True
+
+    def _info(self) -> ModelInfo | None:
+        return next((info for info in self.models if info.name == self.model), None)
+
+    def action_evaluate(self) -> None:
+        """Classify the folder with the model, in a worker."""
+        info = self._info()
+        if self.running or info is None or self.folder is None:
+            return
+        self.running = True
+        bar = self.query_one("#evaluate-progress", ProgressBar)
+        bar.update(total=1, progress=0)
+        bar.display = True
+        self._status(Text.assemble("Evaluating ", plain(info.name, "bold"), " on ", plain(self.folder), "…"))
+        self.refresh_bindings()
+        self.evaluate(info, self.folder)
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def evaluate(self, info: ModelInfo, folder: Path) -> None:
+        """Classify every image of the folder's class subfolders; progress and the report come back as messages."""
+        worker = get_current_worker()
+        limit = self.dl_app.max_file_size
+        last = 0.0
+
+        def cancelled() -> bool:
+            return worker.is_cancelled
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY or done == total:
+                last = now
+                self.post_message(self.Progressed(done, total))
+
+        try:
+            report = evaluate_folder(self.runtime, info, folder, limit, cancelled, progress)
+            if report is None:
+                return
+            images = gallery_images(report, info.preprocessing.channels == 3, limit, cancelled)
+        except Exception as error:  # noqa: BLE001  a model that fails to run: one line, the app stays
+            report = {"failed": one_line(error) or type(error).__name__}
+            images = {}
+        if not worker.is_cancelled:
+            self.post_message(self.Evaluated(info.name, folder, report, images))
+
+    @on(Progressed)
+    def _progressed(self, event: Progressed) -> None:
+        """Move the bar."""
+        if self.running:
+            self.query_one("#evaluate-progress", ProgressBar).update(total=max(event.total, 1), progress=event.done)
+
+    def action_cancel(self) -> None:
+        """Stop the evaluation; what was shown before stays."""
+        if not self.running:
+            return
+        self.workers.cancel_group(self, "evaluate")
+        self._done()
+        self._status(Text("Cancelled: the results shown are from before."))
+
+    def _done(self) -> None:
+        self.running = False
+        self.query_one("#evaluate-progress", ProgressBar).display = False
+        self.refresh_bindings()
+
+    @on(Evaluated)
+    async def _evaluated(self, event: Evaluated) -> None:
+        """Fill every tab from the report."""
+        if not self.running:
+            return
+        self._done()
+        report = event.report
+        if "failed" in report:
+            self._status(Text.assemble(("⚠ ", "yellow"), plain(report["failed"])))
+            return
+        await self.show_report(event.model, event.folder, report, event.images)
+
+    async def show_report(self, model: str, folder: Path, report: dict[str, Any],
+                          images: Mapping[str, PILImage.Image]) -> None:
+        """Show a report shaped as `dl-tui evaluate --format json`'s."""
+        self.report = report
+        errors, notes = report.get("errors", []), report.get("notes", [])
+        status = Text.assemble(plain(model, "bold"), " on ", plain(folder), ": ",
+                               (f"{report.get('count', 0)} images", "bold"))
+        if errors:
+            status.append_text(Text(f", {len(errors)} unreadable (left out)", style="yellow"))
+        for note in notes:
+            status.append_text(Text.assemble("\n", ("⚠ ", "yellow"), plain(note)))
+        if not report.get("count"):
+            status.append_text(Text("\nNo image in a subfolder named after one of the model's labels.",
+                                    style="yellow"))
+        self._status(status)
+        self.query_one("#evaluate-summary", Static).update(Text.assemble(
+            "accuracy ", (_percent(report.get("accuracy")), "bold"), "   macro-F1 ",
+            (_percent(report.get("macro_f1")), "bold"), f"   mistakes {sum(1 for _ in report.get('mistakes', []))}"
+            f"   likely label errors {len(report.get('label_issues', []))}"))
+        confusion = report.get("confusion") or {"labels": [], "matrix": []}
+        self.query_one(ConfusionMatrix).show(confusion["labels"], confusion["matrix"])
+        table = self.query_one("#evaluate-classes", DataTable)
+        table.clear()
+        for row in report.get("per_class", []):
+            table.add_row(plain(row.get("label", "")), *(Text(f"{row.get(key, 0):.3f}", justify="right")
+                                                         for key in ("precision", "recall", "f1")),
+                          Text(str(row.get("support", 0)), justify="right"))
+        issues = self.query_one("#evaluate-issues", DataTable)
+        issues.clear()
+        for issue in report.get("label_issues", []):
+            path = Path(str(issue.get("path", "")))
+            shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+            issues.add_row(plain(shown), plain(issue.get("given_label", "")), plain(issue.get("suggested_label", "")),
+                           Text(f"{issue.get('given_probability', 0):.3f}", justify="right"))
+        await self.query_one(MistakeGallery).show(list(report.get("mistakes", []))[:GALLERY], images)
+
+    # To Classify -------------------------------------------------------------------------------
+    @on(MistakeCard.Opened)
+    async def _open_mistake(self, event: MistakeCard.Opened) -> None:
+        """Show the image on the Classify screen, with this model's bars."""
+        from tui.screens.classify import ClassifyScreen
+
+        screen = await self.dl_app.goto("classify")
+        if isinstance(screen, ClassifyScreen):
+            if any(info.name == self.model for info in screen.models):
+                screen.select_model(self.model)
+            elif not screen.models:  # still loading: it keeps this choice when its models come
+                screen.model = self.model
+            screen.open(event.path)
