@@ -396,3 +396,78 @@ def build_sized(folder: Path, size: tuple[int, int] = (20, 16), channels: int = 
                               [_tensor("probabilities", ["N", 10])],
                               [*w, _const("flat_shape", [-1, height * width * channels])])
     return _save(graph, meta, Path(folder) / f"{name}.onnx")
+
+
+# Models trained on a folder (`dl-train folder`): `fit: stretch`, any size, grey or colour ------
+
+COLOURS = ["blue", "green", "red"]  # class folder names, sorted, as dl-train folder orders them
+_STRETCH_SCALE = 12.0
+
+
+def stretch_weights(size: tuple[int, int], channels: int, classes: int) -> dict[str, np.ndarray]:
+    """Weights of a linear classifier of stretched pictures [H, W, channels] in [0, 1]:
+    in colour with 3 classes, class k is the mean of channel 2 - k (blue, green, red: the
+    sorted names of COLOURS); in grey, class k is the mean brightness of the k-th of `classes`
+    bands of columns, left to right (which band holds the bright stripe)."""
+    height, width = size
+    w = np.zeros((height, width, channels, classes), np.float32)
+    if channels == 3 and classes == 3:
+        for k in range(3):
+            w[:, :, 2 - k, k] = 1.0
+    else:
+        bands = np.array_split(np.arange(width), classes)
+        for k, columns in enumerate(bands):
+            w[:, columns, :, k] = width / len(columns)
+    w *= _STRETCH_SCALE / (height * width)
+    return {"W": w.reshape(-1, classes), "b": np.zeros(classes, np.float32)}
+
+
+def reference_stretch(size: tuple[int, int], channels: int, classes: int, inputs: np.ndarray) -> np.ndarray:
+    """What `build_stretch`'s model computes for inputs [N, H, W, channels] in [0, 1], with numpy."""
+    w = stretch_weights(size, channels, classes)
+    return _softmax(np.asarray(inputs, np.float32).reshape(len(inputs), -1) @ w["W"] + w["b"])
+
+
+def stretch_metadata(name: str, labels: list[str], size: tuple[int, int], channels: int,
+                     resize: str = "bilinear") -> dict[str, object]:
+    """A folder model's metadata, as `dl-train folder` writes it (docs/model-contract.md)."""
+    counts = {"train": dict.fromkeys(labels, 8), "val": dict.fromkeys(labels, 2), "test": dict.fromkeys(labels, 2)}
+    return {**metadata("cnn"), "model": name, "labels": labels,
+            "description": f"Tiny test folder model {name} (linear, stretch)",
+            "preprocessing": {"kind": "image", "size": list(size), "channels": channels, "range": [0, 1],
+                              "fit": "stretch", "resize": resize},
+            "metrics": {"test_accuracy": 1.0, "test_macro_f1": 1.0},
+            "evaluation": {"split": "test", "count": 2 * len(labels), "accuracy": 1.0, "macro_f1": 1.0,
+                           "per_class": [{"label": label, "precision": 1.0, "recall": 1.0, "f1": 1.0,
+                                          "support": 2} for label in labels],
+                           "confusion": {"labels": labels,
+                                         "matrix": [[2 if i == j else 0 for j in range(len(labels))]
+                                                    for i in range(len(labels))]}},
+            "dataset": {"name": "folder", "source": "/nowhere", "layout": "classes", "classes": labels,
+                        "counts": counts, "train": 8 * len(labels), "val": 2 * len(labels),
+                        "test": 2 * len(labels), "skipped": 0, "split_manifest": f"{name}.split.json"},
+            "ood": {"method": "max-softmax", "threshold": 0.9, "false_flag_rate": 0.05,
+                    "calibration": {"data": "validation", "count": 2 * len(labels)}}}
+
+
+def build_stretch(folder: Path, name: str, labels: list[str], size: tuple[int, int] = (12, 20),
+                  channels: int = 3, resize: str = "bilinear", **overrides: object) -> Path:
+    """A folder model as `folder/<name>.onnx`: input `image` [N, H, W, channels], output
+    `probabilities` [N, len(labels)], `stretch_weights`' linear classifier under a softmax.
+    Metadata keys can be replaced (None drops one), as with `build`."""
+    height, width = size
+    meta = stretch_metadata(name, labels, size, channels, resize)
+    for key, value in overrides.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    w = [numpy_helper.from_array(v, k) for k, v in stretch_weights(size, channels, len(labels)).items()]
+    nodes = [helper.make_node("Reshape", ["image", "flat_shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "W"], ["mm"]),
+             helper.make_node("Add", ["mm", "b"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, name, [_tensor("image", ["N", height, width, channels])],
+                              [_tensor("probabilities", ["N", len(labels)])],
+                              [*w, _const("flat_shape", [-1, height * width * channels])])
+    return _save(graph, meta, Path(folder) / f"{name}.onnx")

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import onnx_models
 from tui.classify import app as classify_app
@@ -115,13 +115,13 @@ def test_a_chunk_whose_worker_dies_runs_again_or_is_given_up(monkeypatch, tmp_pa
                                                              deaths, error):
     """A worker SIGKILLed in the middle of a chunk: the chunk runs again on a fresh worker;
     one that kills every worker it runs on becomes error rows, and the rest is unharmed."""
-    def prepare(path: Path, *args: object) -> np.ndarray:
+    def load_image(path: Path, *args: object, **kwargs: object) -> Image.Image:
         if path.name == "poison.png" and len(list(tmp_path.iterdir())) < deaths:
             (tmp_path / str(os.getpid())).touch()  # count the deaths across processes
             os.kill(os.getpid(), signal.SIGKILL)
-        return np.zeros((28, 28), np.float32)
+        return Image.new("L", (28, 28))
 
-    monkeypatch.setattr(pipeline, "prepare", prepare)  # the forked workers inherit it
+    monkeypatch.setattr(pipeline, "load_image", load_image)  # the forked workers inherit it
     names = [f"{i:03d}.png" for i in range(5 * CHUNK)]
     names[2 * CHUNK + 5] = "poison.png"
     loaded = list(load_all([(Path(name), None) for name in names], Prep(), workers=2))

@@ -24,6 +24,19 @@ PREPROCESSING, METRICS, HISTORY, CONFIG, DATASET = "preprocessing", "metrics", "
 CREATED, VERSIONS, PARITY, OOD = "created", "versions", "parity", "ood"
 PRECISION, FLOAT_METRICS, FLOAT_SHA256, QUANTIZATION = "precision", "float_metrics", "float_sha256", "quantization"
 PARITY_REFERENCE, PARITY_OUTPUTS = "parity_reference", "parity_outputs"
+# A folder model's (`dl-train folder`) per-class figures on its held-out test part: the JSON
+# `dl-tui evaluate --format json` prints, less mistakes, errors and label issues. Kept apart
+# from `metrics`, whose flat numbers the int8 bar compares.
+EVALUATION = "evaluation"
+
+# `preprocessing`'s `fit`: how a picture becomes the input. "mnist" (or absent): MNIST's steps
+# (polarity read from the picture, crop, centring), as the shipped models; "stretch": the whole
+# picture stretched to `size` with the `resize` filter, divided by 255, nothing else.
+FIT, RESIZE = "fit", "resize"
+FIT_MNIST, FIT_STRETCH = "mnist", "stretch"
+FITS = (FIT_MNIST, FIT_STRETCH)
+# `resize` filters by name (tui.runtime.preprocess.RESIZE_METHODS maps them to Pillow's).
+RESIZES = ("bilinear", "bicubic", "nearest", "area")
 
 CLASSIFICATION, ENCODER, DECODER = "classification", "encoder", "decoder"
 IMAGE, FEATURES, LATENT = "image", "features", "latent"
@@ -193,6 +206,63 @@ def check_model(task: str, labels: Sequence[str], preprocessing: dict, channels:
         width = fixed(out_shape[1])
         if width is not None and width != len(labels):
             raise ContractError(f"its output {out!r} has {width} classes but {len(labels)} labels")
+
+
+def _fraction(value: object) -> bool:
+    number = _number(value)
+    return number is not None and 0.0 <= number <= 1.0
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_evaluation(value: object) -> None:
+    """An `evaluation` value (docs/model-contract.md): count, accuracy and macro_f1, per-class
+    figures and a square confusion matrix over labels; ContractError names the first fault."""
+    if not isinstance(value, dict):
+        raise ContractError(f"metadata {EVALUATION!r} should be a JSON object")
+    for key in ("accuracy", "macro_f1"):
+        if key in value and not _fraction(value[key]):
+            raise ContractError(f"evaluation {key!r} should be a fraction from 0 to 1")
+    if "count" in value and not _count(value["count"]):
+        raise ContractError("evaluation 'count' should be a whole number")
+    per_class = value.get("per_class", [])
+    if not isinstance(per_class, list) or not all(isinstance(row, dict) for row in per_class):
+        raise ContractError("evaluation 'per_class' should be a list of objects")
+    for row in per_class:
+        if any(key in row and not _fraction(row[key]) for key in ("precision", "recall", "f1")):
+            raise ContractError(f"evaluation 'per_class' of {str(row.get('label'))[:40]!r}: "
+                                "precision, recall and f1 should be fractions from 0 to 1")
+    confusion = value.get("confusion", {})
+    if not isinstance(confusion, dict):
+        raise ContractError("evaluation 'confusion' should be an object {labels, matrix}")
+    labels, matrix = confusion.get("labels", []), confusion.get("matrix", [])
+    if not isinstance(labels, list) or not isinstance(matrix, list) or len(matrix) != len(labels) or not all(
+            isinstance(row, list) and len(row) == len(labels) and all(map(_count, row)) for row in matrix):
+        raise ContractError("evaluation 'confusion' should have a square matrix of counts, one row "
+                            "and column per label")
+
+
+def check_dataset(value: object) -> None:
+    """A `dataset` value: an object; a folder model's summary (`name` "folder") has its
+    classes as names and its counts as whole numbers. ContractError names the first fault."""
+    if not isinstance(value, dict):
+        raise ContractError(f"metadata {DATASET!r} should be a JSON object")
+    if value.get("name") != "folder":
+        return
+    classes = value.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+        raise ContractError("dataset 'classes' should be a list of names")
+    for key in ("train", "val", "test", "skipped"):
+        if key in value and not _count(value[key]):
+            raise ContractError(f"dataset {key!r} should be a whole number")
+    counts = value.get("counts", {})
+    if not isinstance(counts, dict) or not all(
+            isinstance(split, dict) and all(map(_count, split.values())) for split in counts.values()):
+        raise ContractError("dataset 'counts' should be {split: {class: count}}")
+    if "layout" in value and value["layout"] not in ("classes", "splits"):
+        raise ContractError("dataset 'layout' should be classes or splits")
 
 
 def _check_rank(name: str, shape: Sequence[object], rank: int, wanted: str) -> None:

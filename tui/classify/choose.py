@@ -1,4 +1,4 @@
-"""Which models `--model` names: image classifiers only, each once, all of one input size.
+"""Which models `--model` names: image classifiers only, each once, whatever their input sizes.
 
 The catalogue (which models are image classifiers, which are left out and why) is
 `tui.runtime.classifier`'s, shared with the app.
@@ -30,10 +30,7 @@ def select_models(runtime: Runtime, wanted: list[str], warn: Callable[[str], Non
             raise ModelError(f"no image classifiers in {describe_folders(runtime.folders)}")
     else:
         infos = [_one(runtime, name) for name in dict.fromkeys(wanted)]
-    sizes = {info.preprocessing.size for info in infos}
-    if len(sizes) > 1:
-        raise ModelError("these models take images of different sizes: choose one with --model")
-    return infos
+    return infos  # each model gets its own input (size, channels, fit): tui.classify.plan.prep_for
 
 
 def _one(runtime: Runtime, name: str) -> ModelInfo:

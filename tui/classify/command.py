@@ -18,7 +18,7 @@ import click
 
 from tui.classify.choose import select_models
 from tui.classify.pipeline import quiet_pillow
-from tui.classify.plan import HEAD, Plan, Prep, cores, default_workers, make_plan, max_workers
+from tui.classify.plan import HEAD, Plan, cores, default_workers, make_plan, max_workers, prep_for
 from tui.classify.report import ProgressBar, Stats
 from tui.classify.runner import classify
 from tui.classify.sources import count_files, has_subfolders, iter_files
@@ -84,11 +84,14 @@ HELP = (
               "links to folders are not followed (as ripgrep and fd), linked files are read.")
 @click.option("--follow", "-L", is_flag=True, help="With -r, follow symbolic links to folders "
               "too (each folder is walked once, however many links lead to it).")
-@click.option("--polarity", type=click.Choice(Polarity), default=Polarity.auto, show_default=True,
-              help="auto: invert images with a light background; keep; invert.")
-@click.option("--normalize/--no-normalize", default=True, show_default=True,
+@click.option("--polarity", type=click.Choice(Polarity), default=None,
+              help="auto: invert images with a light background; keep; invert. Default: auto for "
+              "the MNIST models; keep for models trained on a folder (their pictures as they are).")
+@click.option("--normalize/--no-normalize", default=None,
               help="MNIST-style crop, 20x20 fit and centre of mass centring (off: squeeze "
-              "the whole image).")
+              "the whole image). Default: on for the MNIST models; off for models trained on a "
+              "folder (the whole picture stretched, as they were trained; --normalize applies to "
+              "grey ones only).")
 @models_option
 @device_option
 @precision_option
@@ -107,7 +110,7 @@ HELP = (
               "DIR, as JSON lines, CSV or Parquet (--format; default jsonl), in parts of 10,000 "
               "files, instead of sending them here.")
 def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_size: int,
-        fmt: Format | None, recursive: bool, follow: bool, polarity: Polarity, normalize: bool,
+        fmt: Format | None, recursive: bool, follow: bool, polarity: Polarity | None, normalize: bool | None,
         models: Path | None, device: Device, precision: Precision, max_file_size: int,
         workers: int | None, quiet: bool, engine: Engine, ray_address: str | None, output: Path | None) -> int:
     """Classify files and folders, streamed in batches; see HELP."""
@@ -141,7 +144,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], top: int | None, batch_
         say("warning", nothing_found(paths, recursive, follow))
         return OK
     top = cap_top(top, infos)
-    prep = Prep(polarity.value, normalize, infos[0].preprocessing.size, max_bytes=max_file_size)
+    prep = prep_for(infos, polarity and polarity.value, normalize, max_bytes=max_file_size)
     if on_ray:
         from tui.classify.ray_engine import Job  # 20 ms, for Ray runs only
 

@@ -24,17 +24,17 @@ from tui.classify.sources import Source
 from tui.runtime import ModelError, ModelInfo, Runtime
 from tui.runtime.classifier import predict  # the app's checks and errors, for batches
 from tui.runtime.ood import Ood
-from tui.runtime.preprocess import ImageError, prepare
+from tui.runtime.preprocess import ImageError, load_image
 from tui.text import one_line
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """One file after load+preprocess: its input (dropped once classified), or why it
-    failed; and the time it took. A file is good when `error` is None."""
+    """One file after load+preprocess: its inputs, one per view of the run's Prep (dropped
+    once classified), or why it failed; and the time it took. A file is good when `error` is None."""
 
     path: Path
-    image: np.ndarray | None
+    image: tuple[np.ndarray, ...] | None
     error: str | None
     seconds: float
 
@@ -70,25 +70,30 @@ def load_chunk(chunk: list[Source], prep: Prep) -> list[Loaded]:
             start = perf_counter()
             image = None
             if error is None:
-                try:
-                    image = prepare(path, prep.polarity, prep.normalize, prep.size, prep.max_bytes)
+                try:  # read once, each view made once
+                    picture = load_image(path, prep.max_bytes, colour=prep.colour)
+                    image = tuple(view.make(picture) for view in prep.views)
                 except ImageError as problem:
                     error = str(problem)
             results.append(Loaded(path, image, error, perf_counter() - start))
     return results
 
 
-def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo]) -> Done:
-    """Run every model once on the good files; the images are dropped from the result."""
-    good = [item.image for item in files if item.error is None]
+def infer(files: list[Loaded], runtime: Runtime, models: list[ModelInfo], prep: Prep) -> Done:
+    """Run every model once on the good files, each on its own view; the images are dropped
+    from the result."""
+    good = [item.image for item in files if item.error is None and item.image is not None]
     probs: dict[str, np.ndarray] = {}
     oods: dict[str, Ood] = {}
     seconds = 0.0
     if good:
-        images = np.stack(good)
+        stacked: dict[int, np.ndarray] = {}
         for info in models:
+            view = prep.view_of(info)
+            if view not in stacked:
+                stacked[view] = np.stack([image[view] for image in good])
             start = perf_counter()
-            probs[info.name], ood = predict(runtime, info, images)
+            probs[info.name], ood = predict(runtime, info, stacked[view])
             if ood is not None:
                 oods[info.name] = ood
             seconds += perf_counter() - start
@@ -120,7 +125,7 @@ def classify_all(sources: Iterable[Source], prep: Prep, runtime: Runtime,
     chunks = _chunks(sources, chunk)
     if workers <= 1:
         for files in chunks:
-            yield infer(load_chunk(files, prep), runtime, models)
+            yield infer(load_chunk(files, prep), runtime, models, prep)
         return
     names = [info.name for info in models]
     sent: deque[list[Source]] = deque()
@@ -178,6 +183,6 @@ def _classify_chunk(chunk: list[tuple[str, str | None]], prep: Prep) -> Outcome:
     if isinstance(_worker, str):
         raise ModelError(_worker)
     runtime, models = _worker
-    done = infer(load_chunk(chunk, prep), runtime, models)  # type: ignore[arg-type]
+    done = infer(load_chunk(chunk, prep), runtime, models, prep)  # type: ignore[arg-type]
     return ([f.error for f in done.files], [f.seconds for f in done.files], done.probs,
             done.infer_seconds, done.ood)

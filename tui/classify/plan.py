@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from tui.runtime import ModelInfo
 from tui.runtime.preprocess import DECODE_MEMORY, MAX_FILE_BYTES
-from tui.runtime.preprocessing import MNIST_SIZE
+from tui.runtime.preprocessing import View
 from tui.runtime.sessions import cores
 
 CHUNK = 64  # files per decoding task sent to a worker: big enough to hide the hand-over cost
@@ -20,13 +20,30 @@ HEAD = max(CHUNK, INFER_CHUNK) + 1  # files read before planning: enough to tell
 
 @dataclass(frozen=True)
 class Prep:
-    """How to turn a file into a model input."""
+    """How to turn a file into model inputs: it is read once (in colour if a view needs it),
+    then each distinct view the models take is made once."""
 
-    polarity: str = "auto"
-    normalize: bool = True
-    size: tuple[int, int] = MNIST_SIZE
+    polarity: str | None = None  # --polarity as given; None: each model's own default
+    normalize: bool | None = None  # --normalize/--no-normalize as given; None: each model's own
+    views: tuple[View, ...] = (View(),)  # every distinct input the models take (default: MNIST's)
     max_bytes: int = MAX_FILE_BYTES  # --max-file-size: bigger files get an error row
     memory: int = DECODE_MEMORY  # the most one file's decoding may add to a process
+
+    @property
+    def colour(self) -> bool:
+        """Whether files are read in colour (some view is)."""
+        return any(view.colour for view in self.views)
+
+    def view_of(self, info: ModelInfo) -> int:
+        """Which of `views` the model takes."""
+        return self.views.index(info.preprocessing.view(self.polarity, self.normalize))
+
+
+def prep_for(models: Sequence[ModelInfo], polarity: str | None = None, normalize: bool | None = None,
+             **limits: int) -> Prep:
+    """The Prep for these models: one view per distinct input they take, in their order."""
+    views = tuple(dict.fromkeys(info.preprocessing.view(polarity, normalize) for info in models))
+    return Prep(polarity, normalize, views or (View(),), **limits)
 
 
 @dataclass(frozen=True)

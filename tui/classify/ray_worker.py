@@ -33,8 +33,9 @@ from tui.text import one_line
 # share of the batch's model time), `node`, `pid`, `provider`, `fatal` ("" or why the run
 # must stop), and per model NAME: `p:NAME` [n, C] probabilities, `o:NAME` OOD score and
 # `f:NAME` OOD flag (1, 0, or -1 where there is none), NaN and -1 for a file that failed.
-# Between decoding tasks and GPU actors, `image` [n, H, W].
+# Between decoding tasks and GPU actors, `image0`, `image1`... [n, *shape]: one per view of the Prep.
 PROBS, SCORES, FLAGS = "p:", "o:", "f:"
+IMAGE = "image"
 CANNOT_WRITE = "cannot write output: "  # a fatal reason that is the output's, not a model's
 
 
@@ -46,16 +47,20 @@ def sources(batch: dict[str, np.ndarray], cwd: str) -> list[tuple[Path, str | No
 
 
 def decode(batch: dict[str, np.ndarray], prep: Prep, cwd: str) -> dict[str, np.ndarray]:
-    """A decoding task beside GPU actors: each file's model input (zeros where it failed)."""
+    """A decoding task beside GPU actors: each file's model inputs, one column per view of
+    the Prep (`image0`, `image1`...; zeros where it failed)."""
     quiet_pillow()
     loaded = load_chunk(sources(batch, cwd), prep)
-    images = np.zeros((len(loaded), *prep.size), np.float32)
-    for i, item in enumerate(loaded):
-        if item.image is not None:
-            images[i] = item.image.reshape(prep.size)
-    return {"index": batch["index"], "path": batch["path"],
-            "error": _objects([item.error for item in loaded]),
-            "seconds": np.array([item.seconds for item in loaded]), "image": images}
+    out = {"index": batch["index"], "path": batch["path"],
+           "error": _objects([item.error for item in loaded]),
+           "seconds": np.array([item.seconds for item in loaded])}
+    for v, view in enumerate(prep.views):
+        images = np.zeros((len(loaded), *view.shape), np.float32)
+        for i, item in enumerate(loaded):
+            if item.image is not None:
+                images[i] = item.image[v].reshape(view.shape)
+        out[f"{IMAGE}{v}"] = images
+    return out
 
 
 class Classifier:
@@ -80,9 +85,9 @@ class Classifier:
             self.runtime = Runtime([Path(self.folder.name)], device, interactive=True,
                                    threads=threads, precision=precision)
             self.models = [self.runtime.info(name) for name in names]
-            blank = np.zeros((1, *prep.size), np.float32)
-            self.widths = {info.name: self.runtime.predict(info.name, blank).shape[1]
-                           for info in self.models}
+            self.widths = {info.name: self.runtime.predict(
+                info.name, np.zeros((1, *prep.views[prep.view_of(info)].shape), np.float32)).shape[1]
+                for info in self.models}
             self.provider = self.runtime.provider
         except Exception as error:  # noqa: BLE001  reported by the driver as the local engine would
             self.fatal = one_line(error)
@@ -94,15 +99,15 @@ class Classifier:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.fatal:
             return self._out(batch, None, self.fatal)
-        if "image" in batch:  # decoded by a task already
-            loaded = [Loaded(Path(), None if text_or_none(error) else image,
+        if f"{IMAGE}0" in batch:  # decoded by a task already
+            columns = [batch[f"{IMAGE}{v}"] for v in range(len(self.prep.views))]
+            loaded = [Loaded(Path(), None if text_or_none(error) else tuple(column[i] for column in columns),
                              text_or_none(error), float(seconds))
-                      for image, error, seconds in zip(batch["image"], batch["error"],
-                                                       batch["seconds"], strict=False)]
+                      for i, (error, seconds) in enumerate(zip(batch["error"], batch["seconds"], strict=False))]
         else:
             loaded = load_chunk(sources(batch, self.cwd), self.prep)
         try:
-            done = infer(loaded, self.runtime, self.models)
+            done = infer(loaded, self.runtime, self.models, self.prep)
         except Exception as error:  # noqa: BLE001  a ModelError: a model that breaks its contract
             return self._out(batch, None, one_line(error))
         return self._out(batch, done, "")

@@ -36,7 +36,7 @@ def _batches(sources: Iterable[Source], plan: Plan, runtime: Runtime) -> Iterato
         return
     loaded = load_all(sources, plan.prep, plan.workers, plan.chunk)
     while batch := list(islice(loaded, plan.batch_size)):
-        yield infer(batch, runtime, plan.models)
+        yield infer(batch, runtime, plan.models, plan.prep)
 
 
 def _write(done: Done, plan: Plan, writer: Writer, stats: Stats) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # onnxruntime and Pillow: not for the CLI's rows and writers
     from tui.runtime.core import Runtime
     from tui.runtime.info import ModelInfo
     from tui.runtime.ood import Ood
+    from tui.runtime.preprocessing import View
 
 Size = tuple[int, int]  # (height, width), as a model's `preprocessing.size` says
 
@@ -107,7 +108,7 @@ class Result:
     probabilities: np.ndarray | None  # [C], each in [0, 1], summing to 1; None with an error
     error: str | None = None
     ood: Verdict | None = None
-    model_input: np.ndarray | None = None  # the [H, W] it was given, white on black in [0, 1]
+    model_input: np.ndarray | None = None  # what it was given: [H, W] (MNIST) or [H, W, C] (stretch), in [0, 1]
 
     @property
     def best(self) -> int | None:
@@ -170,24 +171,47 @@ def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> tuple[np.n
         raise ModelError(f"model {info.name} failed to run: {one_line(error)}") from None
 
 
-def model_inputs(image: Image.Image, models: Iterable[ModelInfo], polarity: str = "auto",
-                 normalize: bool = True) -> dict[Size, np.ndarray]:
-    """One model input [H, W] per size the models take, each made from the picture as
-    `to_model_input` makes it (white on black in [0, 1]); a model's own polarity, binarising
-    and channels are applied when it runs (Runtime.predict_ood)."""
-    from tui.runtime.preprocess import to_model_input
+def model_inputs(image: Image.Image, models: Iterable[ModelInfo], polarity: str | None = "auto",
+                 normalize: bool | None = True) -> dict[View, np.ndarray]:
+    """One model input per distinct view the models take (`input_view`): [H, W] white on black
+    for MNIST models, [H, W, C] for stretch models, each in [0, 1]; a model's own polarity,
+    binarising and channels are applied when it runs (Runtime.predict_ood)."""
+    views = dict.fromkeys(input_view(info, polarity, normalize) for info in models)
+    return {view: view.make(image) for view in views}
 
-    sizes = dict.fromkeys(info.preprocessing.size for info in models)
-    return {size: to_model_input(image, polarity, normalize, size) for size in sizes}
+
+def input_view(info: ModelInfo, polarity: str | None = "auto", normalize: bool | None = True) -> View:
+    """The input one model takes, with the user's --polarity and --normalize (None: not given;
+    MNIST models then get auto and centring, stretch models the picture as it is)."""
+    return info.preprocessing.view(polarity, normalize)
+
+
+def needs_colour(models: Iterable[ModelInfo]) -> bool:
+    """Whether some model takes colour: the picture is then read in colour (once)."""
+    return any(info.preprocessing.view().colour for info in models)
+
+
+def input_for(inputs: Mapping[View, np.ndarray], info: ModelInfo) -> np.ndarray | None:
+    """The input among `model_inputs`' that this model takes (its size, channels and fit), or None."""
+    return next((x for view, x in inputs.items() if info.preprocessing.takes(view)), None)
+
+
+def mnist_input(inputs: Mapping[View, np.ndarray]) -> np.ndarray | None:
+    """The MNIST-steps 28x28 input among them (what the latent map's encoder takes), or None."""
+    from tui.runtime.preprocessing import MNIST_SIZE
+
+    return next((x for view, x in inputs.items() if not view.stretched and view.size == MNIST_SIZE), None)
 
 
 def classify_inputs(runtime: Runtime, models: Iterable[ModelInfo],
-                    inputs: Mapping[Size, np.ndarray]) -> list[Result]:
-    """Every model's result for one image, given its input at each model's size; a model that
+                    inputs: Mapping[View, np.ndarray]) -> list[Result]:
+    """Every model's result for one image, given `model_inputs`' views of it; a model that
     fails gets an error result and the others still run."""
     results = []
     for info in models:
-        x = inputs[info.preprocessing.size]
+        x = input_for(inputs, info)
+        if x is None:
+            raise ValueError(f"no input made for model {info.name}")
         try:  # onnxruntime's own message, as the app has always shown it
             probabilities, ood = runtime.predict_ood(info.name, x[None])
         except Exception as error:  # noqa: BLE001 - a model that fails shows its error in its own place
@@ -198,8 +222,8 @@ def classify_inputs(runtime: Runtime, models: Iterable[ModelInfo],
 
 
 def classify_image(runtime: Runtime, models: Iterable[ModelInfo], image: Image.Image,
-                   polarity: str = "auto", normalize: bool = True) -> list[Result]:
-    """Classify one picture with every model, each at its own input size: the result of each,
-    in the models' order, with the input that model was given."""
+                   polarity: str | None = "auto", normalize: bool | None = True) -> list[Result]:
+    """Classify one picture with every model, each with its own input (size, channels, fit):
+    the result of each, in the models' order, with the input that model was given."""
     models = list(models)
     return classify_inputs(runtime, models, model_inputs(image, models, polarity, normalize))

@@ -46,6 +46,7 @@ class ModelInfo:
     quantization: dict | None = None  # how a quantised file was made
     ood: dict | None = None  # how its out-of-distribution score is made and flagged (tui/runtime/ood.py)
     parity_reference: str = "tensorflow"  # what `parity` was measured against: "float" for an int8 twin
+    evaluation: dict | None = None  # a folder model's per-class figures on its test part (`dl-tui evaluate`'s JSON)
 
     @property
     def batch(self) -> int | None:
@@ -116,7 +117,11 @@ def read_info(name: str, path: Path, session: ort.InferenceSession) -> ModelInfo
             quantization=_json(meta, c.QUANTIZATION, None, dict),
             ood=_json(meta, c.OOD, None, dict),
             parity_reference=meta.get(c.PARITY_REFERENCE, "tensorflow"),
+            evaluation=_json(meta, c.EVALUATION, None, dict),
         )
+        c.check_dataset(info.dataset)
+        if info.evaluation is not None:
+            c.check_evaluation(info.evaluation)
         c.check_model(info.task, info.labels, preprocessing.metadata, preprocessing.channels,
                       preprocessing.size, info.inputs, info.outputs)
     except ContractError as error:

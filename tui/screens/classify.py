@@ -23,7 +23,7 @@ from tui.contract import DEFAULT_MODEL
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image
 from tui.runtime.choices import POLARITIES
-from tui.runtime.classifier import Size, catalogue, classify_inputs, model_inputs
+from tui.runtime.classifier import Size, catalogue, classify_inputs, input_for, mnist_input, model_inputs
 from tui.runtime.display import decode, display_copy
 from tui.runtime.preprocessing import BLACK_ON_WHITE, MNIST_SIZE
 from tui.screens.base import AppScreen
@@ -233,7 +233,7 @@ class ClassifyScreen(AppScreen):
         self.query_one("#predictions").remove_class("-failed")  # BarColumns fits itself when shown
         self._inputs = event.inputs
         # Marked on the latent map, whose encoder takes MNIST's 28x28.
-        if (mnist := event.inputs.get(MNIST_SIZE)) is not None:
+        if (mnist := mnist_input(event.inputs)) is not None:
             self.dl_app.latent_inputs["classify"] = (event.path.name, mnist)
         self._show_input()
         self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results,
@@ -259,9 +259,10 @@ class ClassifyScreen(AppScreen):
     def model_input(self) -> np.ndarray | None:
         """The current image as the selected model gets it, before its own polarity and
         binarising: [H, W] at its size (all side by side: at the first model's size)."""
-        prep = next((info.preprocessing for info in self.models if info.name == self.model), None)
-        size = prep.size if prep is not None else next(iter(self._inputs), None)
-        return None if size is None else self._inputs.get(size)
+        info = next((info for info in self.models if info.name == self.model), None)
+        if info is None:
+            return next(iter(self._inputs.values()), None)
+        return input_for(self._inputs, info)
 
     def _show_input(self) -> None:
         """The input the selected model receives, at its size: binarised for the VAE models,
