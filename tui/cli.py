@@ -1,4 +1,5 @@
-"""`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...` and `dl-tui models`.
+"""`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...`, `dl-tui evaluate DIR`
+and `dl-tui models`.
 
 A click group cannot have both a positional PATH and subcommands, so `main` looks at the
 first argument itself. Heavy imports wait until a command needs them.
@@ -50,8 +51,10 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     name="dl-tui",
     help="Browse images and the exported models in a terminal app.\n\n"
     "Commands: dl-tui classify PATH... classifies image files and folders without the app "
-    "(a table, JSON lines or CSV); dl-tui models lists the models. Each has --help. "
-    "(To open a folder named classify or models, write ./classify or ./models.)\n\n"
+    "(a table, JSON lines or CSV); dl-tui evaluate DIR -m NAME reports a model's accuracy, "
+    "per-class figures, confusion matrix and mistakes on a folder of class subfolders; "
+    "dl-tui models lists the models. Each has --help. "
+    "(To open a folder named classify, evaluate or models, write ./classify, ./evaluate or ./models.)\n\n"
     "Exit code 2: no such path, CUDA unavailable, or stdin or stdout is not a terminal.",
 )
 @click.argument("path", required=False, type=click.Path(path_type=Path))
@@ -153,7 +156,7 @@ def _run(command: Command, args: Sequence[str], prog: str) -> int:
     return command.main(args=list(args), prog_name=prog, standalone_mode=False)
 
 
-COMMANDS = ("classify", "models")
+COMMANDS = ("classify", "evaluate", "models")
 
 
 def mistyped_command(args: list[str]) -> str | None:
@@ -179,6 +182,10 @@ def main(argv: list[str] | None = None) -> None:
         from tui.classify import app as classify_app
 
         sys.exit(_run(classify_app, args[1:], "dl-tui classify"))
+    if args[:1] == ["evaluate"]:
+        from tui.evaluate import app as evaluate_app
+
+        sys.exit(_run(evaluate_app, args[1:], "dl-tui evaluate"))
     if args[:1] == ["models"]:
         sys.exit(_run(models_app, args[1:], "dl-tui models"))
     sys.exit(_run(app, args, "dl-tui"))
