@@ -108,6 +108,24 @@ def check_fractions(val: float, test: float) -> None:
         raise DataError(str(error)) from None
 
 
+def scan_folder(root: Path):
+    """DATA's scan of ROOT (trainer/folders/layout.py), checked to have two classes to train on."""
+    import os
+
+    from trainer.folders.layout import scan
+
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; give a folder with one subfolder of pictures per class")
+    try:
+        found = scan(Path(os.path.abspath(root)))
+    except OSError as error:
+        raise DataError(f"cannot read {root}: {error.strerror or error}") from None
+    if len(found.classes) < 2:
+        raise DataError(f"{root} has {len(found.classes)} class folder(s) with pictures; training needs at least two "
+                        "(DIR/<class>/...; `dl-train check DIR` says what is wrong)")
+    return found
+
+
 def default_out() -> Path:
     """The first folder dl-tui reads models from: $DL_TUI_MODELS, else the user's models folder."""
     from tui.paths import model_folders
@@ -157,11 +175,10 @@ def folder(
                         epochs=epochs, batch_size=batch_size, size=parse_size(size), colour=colour.value, val=val,
                         test=test, seed=seed, balance=balance.value, augment=augment.value, int8=int8, restart=restart)
         check_fractions(val, test)
-        if not root.is_dir():
-            raise DataError(f"{root} is not a folder; give a folder with one subfolder of pictures per class")
+        found = scan_folder(root)
         with cli._writing_to(run.out, cli.StrategyMode.default):
             from trainer.folder_training import train_folder
 
-            train_folder(run, reporter)
+            train_folder(run, reporter, found)
 
     cli._run(progress, job)

@@ -336,22 +336,18 @@ def _decode_split(split, part: str, size, channels: int, reporter: Reporter) -> 
         (Path(os.path.relpath(path, split.root)).as_posix(), reason) for path, reason in failed]
 
 
-def train_folder(run, reporter: Reporter) -> dict:
-    """Train RUN (a trainer.folder_command.FolderRun) and export it; returns its test metrics."""
+def train_folder(run, reporter: Reporter, found=None) -> dict:
+    """Train RUN (a trainer.folder_command.FolderRun) and export it; FOUND is its folder's scan
+    (trainer.folder_command.scan_folder) if made already. Returns its test metrics."""
     from trainer.data import DataError
+    from trainer.folder_command import scan_folder
     from trainer.folders.images import choose_channels, choose_size
-    from trainer.folders.layout import scan
     from trainer.folders.split import manifest_path, split as make_split
 
     started = time.monotonic()
     root = Path(os.path.abspath(run.root))
-    try:
-        found = scan(root)
-    except OSError as error:
-        raise DataError(f"cannot read {root}: {error.strerror or error}") from None
-    if len(found.classes) < 2:
-        raise DataError(f"{root} has {len(found.classes)} class folder(s) with pictures; training needs at least two "
-                        "(DIR/<class>/...; `dl-train check DIR` says what is wrong)")
+    if found is None:
+        found = scan_folder(root)
     skipped = sum(1 for problem in found.problems if problem.skipped)
     size = run.size or choose_size(found)
     channels = {"grey": 1, "rgb": 3}.get(run.colour) or choose_channels(found)
