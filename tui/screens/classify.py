@@ -90,6 +90,9 @@ class ClassifyScreen(AppScreen):
         self.model = COMPARE
         self.polarity = "auto"
         self.normalize = True
+        # Until p or n is pressed, each model gets its own default: a folder model (fit stretch)
+        # its picture as it is, not MNIST's auto polarity and centring (tui/runtime/preprocessing.py).
+        self.polarity_given = self.normalize_given = False
         self.current: Path | None = None
         self._inputs: dict[Size, np.ndarray] = {}  # the current image at each model's size
         self._first: Path | None = None
@@ -184,10 +187,11 @@ class ClassifyScreen(AppScreen):
         self.current = path
         self.query_one("#original").border_title = plain(path.name)
         if self.models:
-            self.classify(path, list(self.models), self.polarity, self.normalize)
+            self.classify(path, list(self.models), self.polarity if self.polarity_given else None,
+                          self.normalize if self.normalize_given else None)
 
     @work(thread=True, exclusive=True, group="classify", exit_on_error=False)
-    def classify(self, path: Path, models: list[ModelInfo], polarity: str, normalize: bool) -> None:
+    def classify(self, path: Path, models: list[ModelInfo], polarity: str | None, normalize: bool | None) -> None:
         """Read, preprocess (at each model's size) and run every digit model; the result comes
         back as a message. One picture is decoded at a time; moving on gives up this one's
         decoding, or its wait."""
@@ -319,6 +323,7 @@ class ClassifyScreen(AppScreen):
     def action_polarity(self) -> None:
         """Cycle how the image's polarity is handled, then classify again."""
         self.polarity = POLARITIES[(POLARITIES.index(self.polarity) + 1) % len(POLARITIES)]
+        self.polarity_given = True
         self._show_settings()
         if self.current is not None:
             self.open(self.current)
@@ -326,6 +331,7 @@ class ClassifyScreen(AppScreen):
     def action_normalize(self) -> None:
         """Toggle MNIST-style centring (off: the notebook's plain squeeze to 28x28)."""
         self.normalize = not self.normalize
+        self.normalize_given = True
         self._show_settings()
         if self.current is not None:
             self.open(self.current)
