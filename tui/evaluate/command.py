@@ -123,6 +123,8 @@ def app(folder: Path, model: str, fmt: Format | None, limit: int, split: Split, 
         fail(str(error))
     for note in files.notes:
         say("warning", note)
+    if not files.sources:
+        say("warning", f"no image files to evaluate in {clean(folder)}")
     prep = prep_for([info], polarity and polarity.value, normalize, max_bytes=max_file_size)
     sources = iter(files.sources)
     head = list(islice(sources, HEAD))
