@@ -22,7 +22,8 @@ from trainer.data import DataError, load_mnist
 from trainer.outdir import OutputError, claim
 from trainer.progress import JsonlReporter, Reporter, make_reporter
 from trainer.specs import ModelSpec, parameter
-from trainer.strategy import StrategyError, StrategyMode, check, prepare, worker_lost
+from trainer.strategy import StrategyError, StrategyMode, prepare, worker_lost
+from trainer.strategy import check as check_strategy
 from tui.extras import NO_TENSORFLOW
 from tui.streams import refuse_closed_streams
 
@@ -87,7 +88,7 @@ def _mnist(data: Path | None):
 def _writing_to(out: Path, strategy: StrategyMode) -> Iterator[None]:
     """Hold --out for the run, then import TensorFlow: a busy or unwritable folder fails fast too."""
     with claim(out):
-        check(strategy.value)
+        check_strategy(strategy.value)
         _quiet_tensorflow()
         prepare(strategy.value)
         yield
@@ -255,6 +256,9 @@ def make_app() -> typer.Typer:
     from trainer.folder_command import folder  # no TensorFlow there either
 
     made.command("folder")(folder)
+    from trainer.folders.command import check_command  # dl-train check DIR: no TensorFlow either
+
+    made.command("check")(check_command)
     return made
 
 

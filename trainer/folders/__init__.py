@@ -1,6 +1,7 @@
 """A labelled folder of pictures for `dl-train folder` and `dl-train check`: its layout and files
-(`scan`), a stratified seeded split and its manifest (`split`), the decode cache (`decode`),
-the size and channels chosen from the pictures, and the check report. No TensorFlow here."""
+(`scan`), a stratified seeded split and its manifest (`split`), the decode cache (`decode`,
+`cache_scan`), the size and channels chosen from the pictures, and the check report
+(`check_folder`, `trainer.folders.check`). No TensorFlow here."""
 
 from trainer.folders.cache import Cached, cache_scan, decode
 from trainer.folders.images import choose_channels, choose_size, look

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -57,11 +57,11 @@ def decode(paths: Sequence[Path], size: tuple[int, int], channels: int, resize: 
     images = np.zeros((len(paths), height, width, channels), dtype=np.uint8)
     failures: list[tuple[Path, str]] = []
     if workers is None:
-        workers = min(cores(), MAX_WORKERS) if len(paths) >= POOL_FROM and cores() >= POOL_CORES else 1
+        workers = default_workers(len(paths))
     chunks = [paths[start:start + CHUNK] for start in range(0, len(paths), CHUNK)]
     job = (tuple(size), channels, resize)
     kept = done = 0
-    for chunk, (pictures, failed) in zip(chunks, _results(chunks, job, workers), strict=True):
+    for chunk, (pictures, failed) in zip(chunks, in_chunks(_decode_chunk, chunks, job, workers), strict=True):
         images[kept:kept + len(pictures)] = pictures
         kept += len(pictures)
         failures += [(chunk[i], reason) for i, reason in failed]
@@ -71,10 +71,16 @@ def decode(paths: Sequence[Path], size: tuple[int, int], channels: int, resize: 
     return images[:kept], failures
 
 
-def _results(chunks: list[list[Path]], job: tuple, workers: int):
+def default_workers(count: int) -> int:
+    """Processes for COUNT files: the cores, up to 8, from 2,000 files and 4 cores; else 1."""
+    return min(cores(), MAX_WORKERS) if count >= POOL_FROM and cores() >= POOL_CORES else 1
+
+
+def in_chunks(work: Callable, chunks: list[list[Path]], job: tuple, workers: int) -> Iterator:
+    """WORK(chunk, JOB) for each chunk, in order: in this process, or in a pool of WORKERS."""
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            yield _decode_chunk(chunk, job)
+            yield work(chunk, job)
         return
     # spawn, not fork: the trainer has TensorFlow's threads running by now, and a forked
     # copy of a process with threads can hang on a lock one of them held.
@@ -82,12 +88,12 @@ def _results(chunks: list[list[Path]], job: tuple, workers: int):
     done = 0
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
-            for result in pool.map(_decode_chunk, chunks, [job] * len(chunks)):
+            for result in pool.map(work, chunks, [job] * len(chunks)):
                 done += 1
                 yield result
     except BrokenProcessPool:  # a worker killed (out of memory), or a script without a main guard
         for chunk in chunks[done:]:
-            yield _decode_chunk(chunk, job)
+            yield work(chunk, job)
 
 
 def _decode_chunk(paths: list[Path], job: tuple) -> tuple[np.ndarray, list[tuple[int, str]]]:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from tui.runtime.preprocess import SUPPORTED_FORMATS, ImageError, load_image, open_image
 
 from . import layout
 from .layout import Scan
-from .phash import dhash
+from .phash import THUMB, phash
 
 MAX_SIDE = 64  # the default training size's longer side at most (bigger pictures are scaled down)
 MIN_SIDE = 8  # and each side at least this
@@ -26,6 +27,8 @@ COLOUR_SHARE = 0.1  # a class is colour when this share of its pictures has colo
 # 12 of 255: JPEG's chroma noise on a grey photo stays under that, a red apple does not.
 CHROMA, CHROMA_SHARE = 12, 0.01
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_LOAD_IMAGE_SIDE = 1024  # load_image shrinks pictures with a longer side (tui.runtime.preprocess)
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _FORMAT_OF_SUFFIX = {suffix: name for name, suffixes in SUPPORTED_FORMATS.items() for suffix in suffixes}
 
 
@@ -42,7 +45,8 @@ class Look:
     deep: bool = False  # 16 bits (or more) a channel
     colour: bool = False
     exact: str = ""  # a hash of the decoded pixels: equal for the same picture in any file
-    near: int = 0  # the 64-bit dHash
+    near: int = 0  # the 64-bit pHash
+    thumb: np.ndarray | None = field(default=None, compare=False, repr=False)  # grey, THUMBxTHUMB
 
     @property
     def named_wrong(self) -> str | None:
@@ -60,21 +64,43 @@ class Look:
 def look(path: Path) -> Look:
     """Open and decode one file (with the decoders and limits `dl-tui` uses) and describe it."""
     try:
-        with open_image(path) as img:
+        with open_image(path) as img:  # the header: nothing is decoded yet
             fmt, mode = img.format or "", img.mode
             alpha = mode in _ALPHA_MODES or "transparency" in img.info
             deep = mode.startswith("I;16") or mode in ("I", "F") or (fmt == "PNG" and _png_depth(img) == 16)
-        rgb = load_image(path, colour=True)
+            picture = _plain(img)
+        if picture is None:
+            picture = load_image(path, colour=mode not in _GREY_MODES)
     except ImageError as error:
         return Look(path, problem=problem_of(str(error)))
-    pixels = np.asarray(rgb)
-    digest = hashlib.blake2b(pixels.tobytes(), digest_size=16)
-    digest.update(f"{rgb.size}".encode())
-    small = rgb if max(rgb.size) <= 32 else rgb.resize((32, 32))
-    tiny = np.asarray(small, dtype=np.int16)
-    colour = bool(np.mean(tiny.max(axis=2) - tiny.min(axis=2) > CHROMA) > CHROMA_SHARE)
-    return Look(path, None, fmt, mode, (rgb.height, rgb.width), alpha, deep, colour, digest.hexdigest(),
-                dhash(rgb.convert("L")))
+    colour = False
+    if picture.mode == "RGB":
+        small = np.asarray(picture.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.int16)
+        colour = bool(np.mean(small.max(axis=2) - small.min(axis=2) > CHROMA) > CHROMA_SHARE)
+        if not colour:  # the same picture as a grey file: the same exact hash
+            picture = picture.convert("L")
+    pixels = np.ascontiguousarray(picture)
+    digest = hashlib.blake2b(pixels.data, digest_size=16)
+    digest.update(f"{picture.mode}{picture.size}".encode())
+    grey = picture if picture.mode == "L" else picture.convert("L")
+    thumb = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.uint8)
+    return Look(path, None, fmt, mode, (picture.height, picture.width), alpha, deep, colour, digest.hexdigest(),
+                phash(thumb), thumb)
+
+
+def _plain(img: Image.Image) -> Image.Image | None:
+    """The decoded picture, when it is one `load_image` would return as it is (a plain grey or
+    RGB PNG or BMP, upright, not over its size limit): one open instead of two, for the many
+    small files of a dataset. None for the rest, and for any file that fails to decode here,
+    so that `load_image` reads it and says why."""
+    if (img.format not in ("PNG", "BMP") or img.mode not in ("L", "RGB") or "transparency" in img.info
+            or "exif" in img.info or max(img.size) > _LOAD_IMAGE_SIDE):
+        return None
+    try:
+        img.load()
+        return img.copy()
+    except Exception:  # noqa: BLE001  load_image reads it again and says why, in one line
+        return None
 
 
 def _png_depth(img) -> int:

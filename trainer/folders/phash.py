@@ -1,44 +1,68 @@
-"""A 64-bit difference hash (dHash) and the pairs of hashes within a Hamming distance.
+"""Near duplicates: a 64-bit perceptual hash (pHash) to find candidates, then a pixel check.
 
-Our own twenty lines rather than the `imagehash` package: that pulls in SciPy and PyWavelets
-for hashes we do not use, and dHash is all the check needs (it survives resizing, JPEG
-recompression and small changes of brightness, which is what a near duplicate is).
+Our own thirty lines rather than the `imagehash` package, which pulls in SciPy and PyWavelets.
+pHash: the picture in grey at 32x32, its 2-D DCT, the 8x8 lowest frequencies but the mean,
+one bit each for "above their median". Recompressing, resizing or brightening a picture
+moves it a few bits (JPEG at quality 75: at most 4; doubling its size: at most 8, measured
+on Fashion-MNIST). But small centred pictures of one kind (Fashion-MNIST's boots) are often
+that close too, without being the same picture, so a candidate pair is a near duplicate
+only when its two 32x32 grey thumbnails also correlate at NEAR_CORRELATION or more: the
+copies above stay over 0.984, while of 4.5 million pairs of distinct Fashion-MNIST pictures
+one pair reaches 0.99.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
-DEFAULT_NEAR = 4  # bits of 64 two dHashes may differ in and still be near duplicates
+DEFAULT_NEAR = 8  # pHash bits (of 64) two pictures may differ in and still be candidates
+NEAR_CORRELATION = 0.99
+THUMB = 32  # the side of the grey thumbnail both checks work on
 _CELLS = 1 << 22  # hash pairs compared at once (8 bytes each, 32 MB)
 
 
-def dhash(grey: Image.Image) -> int:
-    """Shrink to 9x8 (averaging every pixel), then one bit per pair of neighbours in a row:
-    is the right one brighter? 64 bits, as an int."""
-    small = np.asarray(grey.convert("L").resize((9, 8), Image.Resampling.BOX), dtype=np.int16)
-    bits = (small[:, 1:] > small[:, :-1]).ravel()
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)
+    matrix = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n))
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+_DCT = _dct_matrix(THUMB)
+
+
+def phash(thumb: np.ndarray) -> int:
+    """The 64-bit pHash of a THUMBxTHUMB grey thumbnail (uint8), as an int."""
+    low = (_DCT @ thumb.astype(np.float64) @ _DCT.T)[:8, :8].ravel()[1:]  # the mean says nothing of shape
+    bits = np.append(low > np.sort(low)[31], False)  # above the median of the 63
     return int(np.packbits(bits).view(">u8")[0])
 
 
-def near_pairs(hashes: list[int], within: int) -> list[tuple[int, int, int]]:
-    """(i, j, distance) for every i < j whose hashes differ in at most WITHIN bits; pairs of
-    equal hashes included. Compares all pairs in blocks: 10,000 hashes in well under a second."""
+def near_pairs(hashes: list[int], thumbs: np.ndarray, within: int = DEFAULT_NEAR,
+               correlation: float = NEAR_CORRELATION) -> list[tuple[int, int, int]]:
+    """(i, j, distance) for every i < j whose pHashes differ in at most WITHIN bits and whose
+    thumbnails (uint8 [N, THUMB, THUMB]) correlate at CORRELATION or more. All pairs of hashes
+    are compared, in blocks: 10,000 pictures in about a second."""
     if len(hashes) < 2:
         return []
     values = np.array(hashes, dtype=np.uint64)
+    flat = thumbs.reshape(len(thumbs), -1).astype(np.float32)
+    flat -= flat.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(flat, axis=1)
+    flat /= np.where(norms > 0, norms, 1)[:, None]  # a flat picture correlates with nothing
     pairs = []
     rows_at_once = max(1, _CELLS // len(values))
     for start in range(0, len(values), rows_at_once):
         block = values[start:start + rows_at_once]
-        rest = values[start + 1:]
-        distance = _popcount(block[:, None] ^ rest[None, :])
+        distance = _popcount(block[:, None] ^ values[None, start:])  # only pairs with j >= i
         rows, cols = np.nonzero(distance <= within)
-        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            i, j = start + row, start + 1 + col
-            if j > i:
-                pairs.append((i, j, int(distance[row, col])))
+        keep = cols > rows
+        rows, cols = rows[keep], cols[keep]
+        if not len(rows):
+            continue
+        similar = np.einsum("ij,ij->i", flat[start + rows], flat[start + cols]) >= correlation
+        for row, col in zip(rows[similar].tolist(), cols[similar].tolist(), strict=True):
+            pairs.append((start + row, start + col, int(distance[row, col])))
     return pairs
 
 

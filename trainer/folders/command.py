@@ -1,0 +1,62 @@
+"""The `dl-train check DIR` command (registered in trainer/cli.py). No TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import signal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trainer.folders.phash import DEFAULT_NEAR, NEAR_CORRELATION, THUMB
+from trainer.folders.split import DEFAULT_TEST, DEFAULT_VAL
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def check_command(
+    directory: Annotated[Path, typer.Argument(help="The dataset folder: DIR/<class>/... or DIR/train|val|test/<class>/...",
+                                              show_default=False, metavar="DIR")],
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", help="table: for people; json: one object (root, layout, can_train, classes, counts, splits, "
+        "sizes, modes, imbalance, suggested, problems [{path, kind, detail, severity}], duplicates, leaks).")] = CheckFormat.table,
+    near: Annotated[int, typer.Option(
+        "--near", min=0, max=64, help=f"Near duplicates: pictures whose 64-bit perceptual hashes (pHash) differ in at most "
+        f"this many bits, and whose {THUMB}x{THUMB} grey thumbnails correlate at {NEAR_CORRELATION:g} or more.")] = DEFAULT_NEAR,
+    val: Annotated[float, typer.Option("--val", help="The validation fraction of the split dl-train folder would make "
+                                                     "(leaks across it are reported).")] = DEFAULT_VAL,
+    test: Annotated[float, typer.Option("--test", help="The test fraction of that split.")] = DEFAULT_TEST,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="The seed of that split.")] = 0,
+) -> None:
+    """Check a dataset folder without training: classes and counts, image sizes and modes,
+    imbalance, exact and near duplicates, duplicates across train/val/test (leaks) or under two
+    classes, and every file it cannot use, with the reason. Exit 0 when it can train (two
+    classes with images or more), whatever the warnings; 2 when it cannot, or on a usage error."""
+    from trainer.folders.check import CheckError, check_folder
+    from trainer.folders.report import table
+    from trainer.folders.split import check_fraction
+
+    try:
+        check_fraction(val, test)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        report = check_folder(directory, near=near, val=val, test=test, seed=seed)
+    except CheckError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        if format is CheckFormat.json:
+            typer.echo(json.dumps(report))
+        else:
+            for line in table(report):
+                typer.echo(line)
+    except BrokenPipeError:
+        raise typer.Exit(128 + signal.SIGPIPE) from None
+    raise typer.Exit(0 if report["can_train"] else 2)
