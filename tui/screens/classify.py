@@ -274,12 +274,15 @@ class ClassifyScreen(AppScreen):
         model_input = self.model_input
         if model_input is None:
             return
+        if model_input.ndim == 3 and model_input.shape[-1] == 1:  # a grey folder model's [H, W, 1]
+            model_input = model_input[..., 0]
         prep = next((info.preprocessing for info in self.models if info.name == self.model), None)
         picture = self.query_one("#model-input")
         picture.image = from_array(model_input if prep is None else prep.model_view(model_input))
         notes = [] if prep is None else [note for note, shown in (
-            ("inverted", prep.polarity == BLACK_ON_WHITE), ("binarised", prep.binarize is not None)) if shown]
-        picture.border_title = " ".join([input_title(model_input.shape), *notes])
+            ("inverted", prep.polarity == BLACK_ON_WHITE and not prep.stretch),
+            ("binarised", prep.binarize is not None)) if shown]
+        picture.border_title = " ".join([input_title(model_input.shape[:2]), *notes])
 
     def _show_settings(self) -> None:
         norm = "on" if self.normalize else "off"
