@@ -102,7 +102,7 @@ def test_a_grey_non_square_model_keeps_the_picture_unless_told(models: Path) -> 
     dark = stripe_picture(2, dark_on_light=True)
     # As it is (no polarity, no centring): the light bands win, not the dark stripe.
     (kept,) = classify_image(runtime, [info], dark, None, None)
-    x = picture_array(dark, GREY_SIZE, 1, "bicubic").astype(np.float32) / 255
+    x = picture_array(dark, GREY_SIZE, 1, "bicubic")[..., 0].astype(np.float32) / 255
     np.testing.assert_array_equal(kept.model_input, x)
     assert kept.label != "right"
     # --polarity invert, given: the stripe is bright and found.

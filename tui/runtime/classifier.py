@@ -108,7 +108,7 @@ class Result:
     probabilities: np.ndarray | None  # [C], each in [0, 1], summing to 1; None with an error
     error: str | None = None
     ood: Verdict | None = None
-    model_input: np.ndarray | None = None  # what it was given: [H, W] (MNIST) or [H, W, C] (stretch), in [0, 1]
+    model_input: np.ndarray | None = None  # what it was given: [H, W] grey or [H, W, 3] colour, in [0, 1]
 
     @property
     def best(self) -> int | None:
@@ -174,7 +174,7 @@ def predict(runtime: Runtime, info: ModelInfo, images: np.ndarray) -> tuple[np.n
 def model_inputs(image: Image.Image, models: Iterable[ModelInfo], polarity: str | None = "auto",
                  normalize: bool | None = True) -> dict[View, np.ndarray]:
     """One model input per distinct view the models take (`input_view`): [H, W] white on black
-    for MNIST models, [H, W, C] for stretch models, each in [0, 1]; a model's own polarity,
+    for MNIST models, [H, W] or [H, W, 3] for stretch models, each in [0, 1]; a model's own polarity,
     binarising and channels are applied when it runs (Runtime.predict_ood)."""
     views = dict.fromkeys(input_view(info, polarity, normalize) for info in models)
     return {view: view.make(image) for view in views}

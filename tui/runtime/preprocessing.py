@@ -35,7 +35,8 @@ DEFAULT_RESIZE = "bilinear"
 @dataclass(frozen=True)
 class View:
     """One kind of model input made from a picture: what `make` does, and all it depends on.
-    MNIST views are [H, W] (grey, white on black); stretch views [H, W, channels]."""
+    Grey views are [H, W] (MNIST's white on black, or a grey stretch model's picture); colour
+    views [H, W, 3]. The runtime gives a grey input to a model as its [N, H, W, 1]."""
 
     size: tuple[int, int] = MNIST_SIZE
     channels: int = 1
@@ -46,8 +47,8 @@ class View:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The shape of one input: [H, W] for MNIST views, [H, W, channels] for stretch ones."""
-        return (*self.size, self.channels) if self.stretched else self.size
+        """The shape of one input: [H, W] grey, [H, W, 3] colour."""
+        return (*self.size, 3) if self.colour else self.size
 
     @property
     def stretched(self) -> bool:
@@ -67,10 +68,11 @@ class View:
         if self.fit != FIT_STRETCH:
             return to_model_input(picture, self.polarity, self.normalize, self.size)
         if self.normalize and self.channels == 1:
-            return to_model_input(picture, self.polarity, True, self.size)[..., None]
+            return to_model_input(picture, self.polarity, True, self.size)
         a = picture_array(picture, self.size, self.channels, self.resize)
         if self.polarity == "invert" or (self.polarity == "auto" and _light(a)):
             a = 255 - a
+        a = a if self.channels == 3 else a[..., 0]
         return a.astype(np.float32) / 255.0
 
 
