@@ -1,15 +1,20 @@
-"""The command palette's own commands: screens, models, the latent grid and map, drawing and training."""
+"""The command palette, made from the keys: every binding with a description (the app's, and each
+screen's, run on that screen) is a command, as Harlequin makes its palette from one actions table.
+A new Binding reaches the palette, and the `?` help (tui/screens/help.py), with no code here.
+Only what no key does is listed by hand: a model by name, reloading, training a given model."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
+from textual.screen import Screen
 
 from tui.runtime.classifier import classifiers
 from tui.text import clean
@@ -18,7 +23,57 @@ from tui.trainer_client import Trainables
 if TYPE_CHECKING:
     from tui.app import DlTuiApp
 
-Command = tuple[str, str, Callable[[], Awaitable[None] | None]]
+
+class Command(NamedTuple):
+    """One palette entry: what it is called, a line of help, and what it runs."""
+
+    name: str
+    help: str
+    run: Callable[[], Awaitable[None] | None]
+
+
+# App keys the palette leaves out: Escape leaves a text field and Ctrl+C copies a selection, and the
+# palette has taken the focus from both; Textual's own commands already offer "Quit" (our action_quit).
+LEFT_OUT = frozenset({"leave_input", "ctrl_c", "quit"})
+
+
+def screen_bindings(screen_class: type[Screen]) -> list[Binding]:
+    """The bindings a screen class declares, its base classes' first; Textual's own Screen keys
+    (tab, shift+tab) are not the screen's."""
+    found: list[Binding] = []
+    for klass in reversed(screen_class.__mro__):
+        if klass not in Screen.__mro__:
+            found += Binding.make_bindings(klass.__dict__.get("BINDINGS", []))
+    return found
+
+
+def key_commands(app: DlTuiApp, bindings: Iterable[Binding], prefix: str,
+                 run: Callable[[str], Awaitable[None] | None]) -> list[Command]:
+    """A command per action with a described key: "{prefix}: {description}" (a grouped key, such as
+    the screen keys: "{group}: {description}"); the help is the tooltip and the keys."""
+    keys: dict[str, list[str]] = {}
+    first: dict[str, Binding] = {}
+    for binding in bindings:
+        if binding.description and binding.action not in LEFT_OUT:
+            first.setdefault(binding.action, binding)
+            keys.setdefault(binding.action, []).append(app.get_key_display(binding))
+    commands = []
+    for action, binding in first.items():
+        heading = binding.group.description if binding.group is not None else prefix
+        name = f"{heading}: {binding.description}" if heading else binding.description
+        shown = " ".join(dict.fromkeys(keys[action]))
+        commands.append(Command(name, f"{binding.tooltip or binding.description} ({shown})", partial(run, action)))
+    return commands
+
+
+def binding_commands(app: DlTuiApp) -> list[Command]:
+    """The app's keys, then each screen's, each run on its screen (switched to first)."""
+    found = key_commands(app, Binding.make_bindings(app.BINDINGS), "", app.run_action)
+    for _, mode, title in app.SCREENS_BY_KEY:
+        screen = app.MODES[mode]
+        if isinstance(screen, type) and issubclass(screen, Screen):
+            found += key_commands(app, screen_bindings(screen), title, partial(app.on_screen, mode))
+    return found
 
 
 class DlTuiCommands(Provider):
@@ -39,37 +94,19 @@ class DlTuiCommands(Provider):
         return cast("DlTuiApp", self.app)
 
     def commands(self) -> list[Command]:
-        """(name, help, callback) for every command that makes sense now."""
+        """(name, help, callback) for every command that makes sense now: the keys', then those no key has."""
         app = self.dl_app
-        found: list[Command] = [
-            (f"Screen: {title}", f"Switch to the {title} screen ({key})", partial(app.goto, mode))
-            for key, mode, title in app.SCREENS_BY_KEY
-        ]
-        found += [(f"Classify with {clean(name)}", "Show this model's probability bars",
-                   partial(app.on_screen, "classify", f"select_model({name!r})")) for name in self.classifiers]
+        found = binding_commands(app)
+        found += [Command(f"Classify with {clean(name)}", "Show this model's probability bars",
+                          partial(app.on_screen, "classify", f"select_model({name!r})")) for name in self.classifiers]
         found += [
-            ("Classify with all models side by side", "Compare every digit model on the same image",
-             partial(app.on_screen, "classify", "select_model('compare')")),
-            ("Latent space: save grid as PNG", "Write the decoded grid to the current folder",
-             partial(app.on_screen, "latent", "save")),
-            ("Latent space: show or hide the map", "The encoded MNIST test digits, coloured by digit (m)",
-             partial(app.on_screen, "latent", "toggle_map")),
-            ("Latent space: morph from A to B", "Decode the points between the marked A and B (i)",
-             partial(app.on_screen, "latent", "morph")),
-            ("Latent space: morph from the Classify image to the drawing", "Both marked on the map (I)",
-             partial(app.on_screen, "latent", "morph_images")),
-            ("Draw: save the drawing as PNG", "Write drawing-N.png to the current folder (s)",
-             partial(app.on_screen, "draw", "save")),
-            ("Draw: clear the canvas", "Rub the drawing out; u brings it back (c)",
-             partial(app.on_screen, "draw", "clear")),
-            ("Reload models", "Look for models in the folder again", app.models_changed),
-            ("Help: every key", "List the keys of this screen and its widgets (?)", app.action_help),
-            ("Train: play back history", "Replay the recorded training curves",
-             partial(app.on_screen, "train", "playback")),
+            Command("Classify with all models side by side", "Compare every digit model on the same image",
+                    partial(app.on_screen, "classify", "select_model('compare')")),
+            Command("Reload models", "Look for models in the folder again", app.models_changed),
         ]
         if app.can_train and self.trainables is not None:
-            found += [(f"Train: start {model}", f"Choose {model} in the Train form and run dl-train with its other options",
-                       partial(app.on_screen, "train", f"train({model!r})")) for model in self.trainables.names()]
+            found += [Command(f"Train: start {model}", f"Choose {model} in the Train form and run dl-train with its other options",
+                              partial(app.on_screen, "train", f"train({model!r})")) for model in self.trainables.names()]
         return found
 
     async def discover(self) -> Hits:

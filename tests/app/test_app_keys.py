@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from app_helpers import SIZE, screen_text, wait_for
+import re
+from pathlib import Path
+from typing import ClassVar
+
+from app_helpers import SIZE, fake_command, screen_text, wait_for
+from fake_trainer import fake_models_command
+from textual.binding import Binding
 from textual.widgets import Input, TabbedContent
 
+import tui.app
+from tui.app import DlTuiApp
+from tui.commands import DlTuiCommands
+from tui.runtime import Runtime
+from tui.screens.draw import DrawScreen
 from tui.screens.help import HelpScreen  # (new module)
 from tui.widgets.file_browser import ImageTree
 
@@ -136,3 +147,40 @@ async def test_question_mark_lists_every_key_of_the_screen(make_app):
         text = screen_text(app)
         assert "Save PNG" in text and "n+1" in text
         assert any("←" in line or "left" in line for line in text.splitlines())  # the grid's own arrows
+
+
+class RingingDrawScreen(DrawScreen):
+    """The Draw screen with one key more, and nothing else: no palette or help code."""
+
+    BINDINGS: ClassVar = [Binding("z", "ring", "Ring", tooltip="Count a ring of the bell")]
+    rings = 0
+
+    def action_ring(self) -> None:
+        """Count it."""
+        self.rings += 1
+
+
+class RingingApp(DlTuiApp):
+    """The app with that Draw screen."""
+
+    CSS_PATH = Path(tui.app.__file__).with_name(DlTuiApp.CSS_PATH)  # a relative one is read beside this file
+    MODES: ClassVar = {**DlTuiApp.MODES, "draw": RingingDrawScreen}
+
+
+async def test_a_new_binding_is_in_the_palette_and_the_help(tiny_models, images, tmp_path):
+    app = RingingApp(Runtime(tiny_models, device="cpu", interactive=True), images, graphics="halfcell",
+                     trainer_command=fake_command, trainer_models=fake_models_command, can_train=False,
+                     save_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        provider = DlTuiCommands(app.screen)
+        await provider.startup()
+        commands = {name: help_text for name, help_text, _ in provider.commands()}
+        assert commands["Draw: Ring"] == "Count a ring of the bell (z)"
+        assert commands["Draw: Save PNG"].endswith("(s)") and commands["Screen: Draw"].endswith("(5)")  # the old keys stay
+        await pilot.press("ctrl+p", *"Draw: Ring")  # from the Classify screen: the palette switches to Draw
+        await wait_for(pilot, lambda: "Count a ring of the bell (z)" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "draw" and app.screen.rings == 1)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for(pilot, lambda: re.search(r"\sz\s+Ring: Count a ring of the bell", screen_text(app)))
