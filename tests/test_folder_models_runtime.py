@@ -155,3 +155,22 @@ def test_many_files_on_worker_processes_give_the_numbers_of_one_process(models: 
     assert code1 == code2 == 0
     assert one == two
     assert len(one.splitlines()) == 450
+
+
+def test_normalize_given_centres_a_grey_folder_models_picture_as_mnist(models: Path) -> None:
+    """--normalize, given, is MNIST's crop and centring for a grey stretch model (and nothing
+    for a colour one); --no-normalize is its default."""
+    from tui.runtime.preprocess import to_model_input
+
+    runtime = Runtime(models, "cpu")
+    stripes, colours = runtime.info("stripes"), runtime.info("colours")
+    picture = stripe_picture(0)
+    (centred,) = classify_image(runtime, [stripes], picture, None, True)
+    np.testing.assert_array_equal(centred.model_input, to_model_input(picture, "keep", True, GREY_SIZE))
+    (plain,) = classify_image(runtime, [stripes], picture, None, False)
+    (default,) = classify_image(runtime, [stripes], picture, None, None)
+    np.testing.assert_array_equal(plain.model_input, default.model_input)
+    red = colour_picture("red")
+    (given,) = classify_image(runtime, [colours], red, None, True)
+    (own,) = classify_image(runtime, [colours], red, None, None)
+    np.testing.assert_array_equal(given.model_input, own.model_input)
