@@ -171,6 +171,17 @@ def test_usage_errors_are_one_line(models: Path, data: Path, tmp_path: Path) -> 
         assert len(err.splitlines()) == 1 and words in err
 
 
+def test_a_train_val_test_layout_is_pointed_at_its_test_folder(models: Path, tmp_path: Path) -> None:
+    for part in ("train", "test"):
+        (tmp_path / "splits" / part / "red").mkdir(parents=True)
+        picture("red", 0).save(tmp_path / "splits" / part / "red" / "a.png")
+    code, _, err = evaluate(tmp_path / "splits", "-m", "colours", "--models", models)
+    assert code == 2
+    assert err.rstrip().endswith(f"for a train/val/test layout give {tmp_path / 'splits' / 'test'}")
+    code, out, _ = evaluate(tmp_path / "splits" / "test", "-m", "colours", "--models", models, "-q")
+    assert (code, json.loads(out)["count"]) == (0, 1)
+
+
 def test_the_table_shows_the_figures(models: Path, data: Path) -> None:
     code, out, _ = evaluate(data, "-m", "colours", "--models", models, "-q", "-f", "table")
     assert code == 0

@@ -20,6 +20,7 @@ from tui.text import clean
 
 SPLIT_SUFFIX = ".split.json"  # beside the model: `<NAME>.split.json` (docs/model-contract.md)
 MAX_MANIFEST_BYTES = 256 << 20
+SPLIT_FOLDERS = ("train", "val", "valid", "validation", "test")  # dl-train folder's splits layout
 
 
 class FolderError(ValueError):
@@ -57,8 +58,12 @@ def class_folders(root: Path, labels: list[str], follow: bool = False) -> Labell
                            f"{clean(root)}, outside any class folder")
     present = [label for label in labels if label in folders]
     if not present:
+        splits = [name for name in folders if name in SPLIT_FOLDERS and name not in known]
+        part = "test" if "test" in splits else (splits[0] if splits else "")
+        hint = f"; for a train/val/test layout give {clean(root / part)}" if part else ""
         raise FolderError(f"no folder in {clean(root)} is named as one of the model's labels "
-                          f"({', '.join(clean(label) for label in labels[:10])}{' ...' if len(labels) > 10 else ''})")
+                          f"({', '.join(clean(label) for label in labels[:10])}{' ...' if len(labels) > 10 else ''})"
+                          + hint)
     for label in present:
         index = labels.index(label)
         for source in iter_files([root / label], recursive=True, follow=follow):
