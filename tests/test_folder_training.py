@@ -189,6 +189,43 @@ def test_checkpoints_resume_only_on_the_same_dataset(tmp_path):
     assert len(other.lines) == 1 and "starting over" in other.lines[0] and str(tmp_path / "a") in other.lines[0]
 
 
+def _killed_after(args: list[str], epoch: int) -> list[str]:
+    """Run dl-train ARGS and SIGTERM it once EPOCH is reported (so saved); its stderr lines."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", *args, "--progress", "jsonl"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "epoch_end" and event["epoch"] == epoch:
+            proc.send_signal(signal.SIGTERM)
+            break
+    proc.stdout.read()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, stderr
+    return stderr.splitlines()
+
+
+def test_a_killed_run_resumes_on_its_folder_and_starts_over_on_another(tmp_path):
+    first = grey_set(tmp_path / "first", per_class=8, classes=2, size=(8, 8))
+    other = grey_set(tmp_path / "other", per_class=8, classes=2, size=(8, 8), seed=5)
+    out = tmp_path / "out"
+    common = ["--name", "mine", "--out", str(out), "--epochs", "3", "--no-int8"]
+    _killed_after(["folder", str(first), *common], 2)
+    assert not (out / "mine.onnx").exists()
+    # the same name on another folder: starts over, and says so; killed after its first epoch
+    lines = _killed_after(["folder", str(other), *common], 1)
+    assert f"the checkpoints of mine are from {first}, not {other}: starting over" in lines
+    assert not any("resuming" in line for line in lines)
+    # the same folder again: resumes
+    code, events, stderr = dl_train("folder", str(other), *common)
+    assert code == 0, stderr
+    assert "resuming mine after epoch 1" in stderr and "starting over" not in stderr
+    assert [e["epoch"] for e in events if e["event"] == "epoch_end"] == [2, 3]
+    meta = metadata(out / "mine.onnx")
+    assert len(json.loads(meta["history"])) == 3 and json.loads(meta["dataset"])["source"] == str(other)
+
+
 def test_the_defaults_decide_from_the_history():
     from trainer import folder_training as ft
     from trainer.folder_model import bn_momentum, pooled_blocks

@@ -206,14 +206,10 @@ def train_pipeline(train: Arrays, batch_size: int, seed: int, augment: str, weig
 
 
 def fit_folder(name: str, train: Arrays, val: Arrays, classes: int, *, out: Path, reporter: Reporter, epochs: int | None,
-               batch_size: int, seed: int, balance: str, augment: str, restart: bool, config: dict) -> FitResult:
+               batch_size: int, seed: int, balance: str, augment: str, config: dict) -> FitResult:
     """Build and train the folder CNN on TRAIN, choosing epochs on VAL; checkpoints in out/.checkpoints/NAME
-    (the caller has already cleared them if they were another dataset's)."""
-    import shutil
-
+    (claim_checkpoints has already cleared them for --restart, or if they were another dataset's)."""
     folder = checkpoints.checkpoint_dir(out, name)
-    if restart:
-        shutil.rmtree(folder, ignore_errors=True)
     keras.utils.set_random_seed(seed)
     size, channels = train.x.shape[1:3], train.x.shape[3]
     weights = balance_weights(train.y, classes, balance)
@@ -258,13 +254,15 @@ def dataset_key(root: Path, manifest_sha256: str, size: tuple[int, int], channel
 KEY_FILE = "dataset.json"
 
 
-def claim_checkpoints(out: Path, name: str, key: dict, reporter: Reporter) -> None:
-    """Keep NAME's checkpoints only if they were made from KEY's dataset: another folder (or
-    another split, size or colour) under the same name starts over, with a line that says so."""
+def claim_checkpoints(out: Path, name: str, key: dict, reporter: Reporter, restart: bool = False) -> None:
+    """Keep NAME's checkpoints only if they were made from KEY's dataset (and not RESTART): another
+    folder (or another split, size or colour) under the same name starts over, with a line that says so."""
     import shutil
 
     folder = checkpoints.checkpoint_dir(out, name)
     found = folder / KEY_FILE
+    if restart:
+        shutil.rmtree(folder, ignore_errors=True)
     if folder.is_dir() and any(folder.iterdir()):
         try:
             before = json.loads(found.read_text())
@@ -380,7 +378,7 @@ def train_folder(run, reporter: Reporter, found=None) -> dict:
     manifest = split.manifest()
     manifest_bytes = (json.dumps(manifest, indent=1) + "\n").encode()
     split_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
-    claim_checkpoints(run.out, run.name, dataset_key(root, split_sha256, size, channels), reporter)
+    claim_checkpoints(run.out, run.name, dataset_key(root, split_sha256, size, channels), reporter, run.restart)
     labels = list(found.classes)
     preprocessing = {"kind": "image", "size": list(size), "channels": channels, "range": [0, 1], "fit": "stretch",
                      "resize": "bilinear"}
@@ -388,7 +386,7 @@ def train_folder(run, reporter: Reporter, found=None) -> dict:
               "builder": "trainer.folder_model:build_folder_cnn"}
     result = fit_folder(run.name, train, val, len(labels), out=run.out, reporter=reporter, epochs=run.epochs,
                         batch_size=run.batch_size, seed=run.seed, balance=run.balance, augment=run.augment,
-                        restart=run.restart, config=config)
+                        config=config)
     model = result.model
     held_out, part = (test, "test") if len(test) else (val, "val")
     if not len(test):
