@@ -29,6 +29,7 @@ class Stats:
     ood_checked: bool = False  # some model had an OOD calibration
     load_seconds: float = 0.0  # summed over files, on whichever process decoded them
     infer_seconds: float = 0.0  # summed over batches and models
+    unlike: str = "a digit"  # what a flagged image is not like: "their training images" beside folder models
     started: float = field(default_factory=perf_counter)
 
     def summary(self, models: list[str], provider: str) -> str:
@@ -38,7 +39,7 @@ class Stats:
         load = 1000 * self.load_seconds / max(self.files, 1)
         infer = 1000 * self.infer_seconds / max(classified, 1)
         failed = f", {self.failed} failed" if self.failed else ""
-        flagged = f", {self.flagged} flagged (?) as not like a digit" if self.ood_checked else ""
+        flagged = f", {self.flagged} flagged (?) as not like {self.unlike}" if self.ood_checked else ""
         return (f"{classified} of {self.files} images classified{failed}{flagged} in {wall:.2f} s; "
                 f"per image {load:.2f} ms load+preprocess, {infer:.2f} ms inference "
                 f"({clean(', '.join(models))} on {clean(provider)})")

@@ -22,6 +22,8 @@ def classify(
     """Classify every source; bad files become error rows. ModelError if a model fails,
     OutputError if stdout takes no more."""
     stats = Stats()
+    if any(info.preprocessing.stretch for info in plan.models):  # a model trained on a folder
+        stats.unlike = "their training images"
     # Closed at once on any way out, so the workers stop with the run.
     with closing(_batches(sources, plan, runtime)) as batches:
         for done in batches:
