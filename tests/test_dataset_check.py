@@ -166,7 +166,7 @@ def test_exit_codes(tmp_path):
     assert check(grey_set(tmp_path / "two", per_class=2, classes=2))[0] == 0
     one = make_set(tmp_path / "one", {"only": 5})
     code, out, err = check(one)
-    assert code == 2 and out.splitlines()[-1] == "result: cannot train: 1 class with images, at least 2 needed"
+    assert code == 2 and out.splitlines()[-1] == "result: cannot train: 1 class with training images, at least 2 needed"
     assert report(one)["can_train"] is False  # the JSON report is printed on exit 2 too
     (tmp_path / "none").mkdir()
     assert check(tmp_path / "none")[0] == 2
@@ -201,3 +201,14 @@ def test_check_imports_no_tensorflow(tmp_path):
                             cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.stderr.strip().splitlines()[-1] == "False False 0", result.stderr
     assert json.loads(result.stdout)["images"] == 19
+
+
+def test_classes_only_outside_train_do_not_count_for_training(tmp_path):
+    root = tmp_path / "set"
+    make_set(root / "train", {"a": 5})
+    make_set(root / "test", {"a": 2, "b": 2}, seed=1)
+    code, out, _ = check(root)
+    assert code == 2
+    assert out.splitlines()[-2:] == [
+        f"  warning  {root}: class 'b' has no training images (only in test): it cannot be learnt (untrained-class)",
+        "result: cannot train: 1 class with training images, at least 2 needed"]

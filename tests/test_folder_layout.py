@@ -251,3 +251,13 @@ def test_an_rgb_file_with_equal_channels_is_grey(tmp_path):
 def test_scan_of_a_missing_folder_raises_oserror(tmp_path):
     with pytest.raises(OSError):
         scan(Path(tmp_path / "nothing"))
+
+
+def test_a_given_class_without_training_images_is_named(tmp_path):
+    root = tmp_path / "set"
+    make_set(root / "train", {"a": 5, "b": 5})
+    make_set(root / "test", {"a": 2, "b": 2, "c": 2}, seed=1)
+    parts = split(scan(root))
+    assert parts.warned == ["c"] and parts.small == []
+    assert parts.warnings == ["class 'c' has no training images (only in test): it cannot be learnt"]
+    assert parts.counts()["test"]["c"] == 2

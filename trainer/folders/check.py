@@ -64,8 +64,9 @@ def check_folder(root: Path, near: int = DEFAULT_NEAR, val: float = DEFAULT_VAL,
         problems.append(Problem(_class_folder(found, name), layout.EMPTY_CLASS,
                                 f"class {name!r} has no usable images: left out"))
     parts = split(kept, val, test, seed)
-    for name, line in zip(parts.small, parts.warnings, strict=True):
-        problems.append(Problem(_class_folder(found, name), layout.SMALL_CLASS, line))
+    for name, line in zip(parts.warned, parts.warnings, strict=True):
+        kind = layout.SMALL_CLASS if name in parts.small else layout.UNTRAINED_CLASS
+        problems.append(Problem(_class_folder(found, name), kind, line))
     where = parts.where()
     place = {seen.path: where.get(kept.relative(seen.path), given) for seen, _, given in usable}
     groups = _duplicates(usable, near, place)
@@ -75,7 +76,7 @@ def check_folder(root: Path, near: int = DEFAULT_NEAR, val: float = DEFAULT_VAL,
     report = {
         "root": os.fsdecode(root),
         "layout": found.layout,
-        "can_train": len(kept.classes) >= 2,
+        "can_train": sum(1 for n in parts.counts()["train"].values() if n) >= 2,
         "classes": list(kept.classes),
         "counts": counts,
         "splits": parts.counts(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -46,11 +47,15 @@ def check_command(
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    progress = _progress_line if sys.stderr.isatty() else None
     try:
-        report = check_folder(directory, near=near, val=val, test=test, seed=seed)
+        report = check_folder(directory, near=near, val=val, test=test, seed=seed, progress=progress)
     except CheckError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    finally:
+        if progress is not None:
+            sys.stderr.write("\r\x1b[K")
     try:
         if format is CheckFormat.json:
             typer.echo(json.dumps(report))
@@ -60,3 +65,9 @@ def check_command(
     except BrokenPipeError:
         raise typer.Exit(128 + signal.SIGPIPE) from None
     raise typer.Exit(0 if report["can_train"] else 2)
+
+
+def _progress_line(done: int, total: int) -> None:
+    """How far the reading is, on one line of a terminal's stderr (rewritten in place)."""
+    sys.stderr.write(f"\rread {done:,} of {total:,} files")
+    sys.stderr.flush()

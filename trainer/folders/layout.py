@@ -29,8 +29,8 @@ SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "
 NOT_IMAGE, EMPTY, UNSUPPORTED, TRUNCATED, DAMAGED, TOO_LARGE, UNREADABLE = (
     "not-image", "empty", "unsupported", "truncated", "damaged", "too-large", "unreadable")
 OUTSIDE, LINK, HIDDEN = "outside-class", "folder-link", "hidden-folder"
-SUFFIX, EMPTY_CLASS, SMALL_CLASS, TWO_CLASSES, LEAK = (
-    "suffix-mismatch", "empty-class", "small-class", "two-classes", "leak")
+SUFFIX, EMPTY_CLASS, SMALL_CLASS, UNTRAINED_CLASS, TWO_CLASSES = (
+    "suffix-mismatch", "empty-class", "small-class", "untrained-class", "two-classes")
 SKIPPED_KINDS = frozenset({NOT_IMAGE, EMPTY, UNSUPPORTED, TRUNCATED, DAMAGED, TOO_LARGE, UNREADABLE, OUTSIDE})
 
 

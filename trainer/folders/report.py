@@ -31,7 +31,8 @@ def table(report: dict) -> list[str]:
     if report["can_train"]:
         lines.append(f"result: can train ({_n(len(report['classes']), 'class', 'classes')}, {_n(report['images'], 'image')})")
     else:
-        lines.append(f"result: cannot train: {_n(len(report['classes']), 'class', 'classes')} with images, at least 2 needed")
+        training = sum(1 for n in report["splits"]["train"].values() if n)
+        lines.append(f"result: cannot train: {_n(training, 'class', 'classes')} with training images, at least 2 needed")
     return lines
 
 

@@ -38,9 +38,11 @@ class Split:
     test: float
     classes: list[str]
     files: dict[str, list[tuple[str, int]]]
-    # Classes too small to split: all their files train (one line each, naming the class).
+    # One line per class that needs one, naming it: too small to split (all its files train),
+    # or (given splits) with no training files; `warned` names each line's class.
     warnings: list[str] = field(default_factory=list)
     small: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)
 
     def manifest(self) -> dict:
         """The shared manifest format (version, root, layout, seed, val, test, classes, files)."""
@@ -83,6 +85,7 @@ def split(scan: Scan, val: float = DEFAULT_VAL, test: float = DEFAULT_TEST, seed
     index = {name: i for i, name in enumerate(scan.classes)}
     files: dict[str, list[tuple[str, int]]] = {name: [] for name in SPLIT_NAMES}
     small: list[str] = []
+    untrained: list[str] = []
     rng = np.random.default_rng(seed)
     given = scan.splits if scan.layout != CLASSES else []
     for name in scan.classes:
@@ -96,7 +99,8 @@ def split(scan: Scan, val: float = DEFAULT_VAL, test: float = DEFAULT_TEST, seed
         want_test = test if "test" not in given else 0.0
         parts = _cut(len(pool), want_val, want_test)
         if parts is None and not pool:
-            continue  # a class the given splits have only outside train: nothing to carve
+            untrained.append(name)  # a class the given splits have only outside train
+            continue
         if parts is None:
             small.append(name)
             parts = (len(pool), 0, 0)
@@ -107,9 +111,17 @@ def split(scan: Scan, val: float = DEFAULT_VAL, test: float = DEFAULT_TEST, seed
             files[to].append((pool[i], index[name]))
     for name in SPLIT_NAMES:
         files[name].sort()
-    warnings = [f"class {name!r} has only {_images(len(scan.class_files(name)))}, too few to split: all train"
-                for name in small]
-    return Split(Path(os.path.abspath(scan.root)), scan.layout, seed, val, test, list(scan.classes), files, warnings, small)
+    lines = {name: f"class {name!r} has only {_images(len(scan.class_files(name)))}, too few to split: all train"
+             for name in small}
+    lines.update({name: f"class {name!r} has no training images (only in {', '.join(_held_out(scan, name))}): "
+                        "it cannot be learnt" for name in untrained})
+    warned = sorted(lines)
+    return Split(Path(os.path.abspath(scan.root)), scan.layout, seed, val, test, list(scan.classes), files,
+                 [lines[name] for name in warned], small, warned)
+
+
+def _held_out(scan: Scan, name: str) -> list[str]:
+    return [split for split in SPLIT_NAMES if scan.files.get((split, name))]
 
 
 def _images(n: int) -> str:
