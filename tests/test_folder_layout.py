@@ -261,3 +261,16 @@ def test_a_given_class_without_training_images_is_named(tmp_path):
     assert parts.warned == ["c"] and parts.small == []
     assert parts.warnings == ["class 'c' has no training images (only in test): it cannot be learnt"]
     assert parts.counts()["test"]["c"] == 2
+
+
+def test_a_stray_folder_beside_the_splits_is_named(tmp_path):
+    root = splits_set(tmp_path / "set", train=4, val=2, test=2, classes=2)
+    make_set(root / "raw", {"unsorted": 3})
+    found = scan(root)
+    assert found.layout == "splits" and found.classes == ["circle", "square"]
+    assert [(problem.path, problem.kind) for problem in found.problems] == [(root / "raw", "not-split")]
+    # with no val or test folder beside it, train is a class like the others
+    assert scan(make_set(tmp_path / "vehicles", {"train": 3, "car": 3})).layout == "classes"
+    nested_train = make_set(tmp_path / "nested", {"car": 3})
+    make_set(nested_train / "train", {"steam": 2})
+    assert scan(nested_train).layout == "classes"

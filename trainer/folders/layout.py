@@ -28,7 +28,7 @@ SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "
 # What a problem is; "skipped" kinds leave the file out, the others are warnings.
 NOT_IMAGE, EMPTY, UNSUPPORTED, TRUNCATED, DAMAGED, TOO_LARGE, UNREADABLE = (
     "not-image", "empty", "unsupported", "truncated", "damaged", "too-large", "unreadable")
-OUTSIDE, LINK, HIDDEN = "outside-class", "folder-link", "hidden-folder"
+OUTSIDE, LINK, HIDDEN, NOT_SPLIT = "outside-class", "folder-link", "hidden-folder", "not-split"
 SUFFIX, EMPTY_CLASS, SMALL_CLASS, UNTRAINED_CLASS, TWO_CLASSES = (
     "suffix-mismatch", "empty-class", "small-class", "untrained-class", "two-classes")
 SKIPPED_KINDS = frozenset({NOT_IMAGE, EMPTY, UNSUPPORTED, TRUNCATED, DAMAGED, TOO_LARGE, UNREADABLE, OUTSIDE})
@@ -116,6 +116,8 @@ def scan(root: Path) -> Scan:
     names: set[str] = set()
     if splits is not None:
         layout = SPLITS
+        for name in sorted(set(top) - {folder for folder, _ in splits}):
+            problems.append(Problem(root / name, NOT_SPLIT, "not a split folder (train, val, valid, validation, test): not read"))
         for folder_name, split in splits:
             folder = root / folder_name
             _outside(folder, problems)
@@ -166,14 +168,19 @@ def _subfolders(folder: Path, problems: list[Problem], top: bool = False) -> lis
 
 
 def _split_folders(root: Path, top: list[str]) -> list[tuple[str, str]] | None:
-    """[(folder name, split)] when ROOT has the splits layout, else None."""
+    """[(folder name, split)] when ROOT has the splits layout, else None: a `train` folder with
+    subfolders, and either nothing but split folders beside it or a val or test folder with
+    subfolders too (then other folders are named as not read). A classes layout with a class
+    named `train` (trains, the vehicles) has other classes beside it, without subfolders."""
     kinds = {name: SPLIT_FOLDERS.get(name.lower()) for name in top}
-    if "train" not in kinds.values() or None in kinds.values():
+    trains = [name for name, split in kinds.items() if split == "train"]
+    if not trains or not _subfolders(root / trains[0], []):
         return None
-    train = next(name for name, split in kinds.items() if split == "train")
-    if not _subfolders(root / train, []):
+    others = [name for name, split in kinds.items() if split is None]
+    if others and not any(split in ("val", "test") and _subfolders(root / name, []) for name, split in kinds.items()):
         return None
-    return sorted(kinds.items(), key=lambda item: (SPLIT_NAMES.index(item[1] or "train"), item[0]))  # type: ignore[misc]
+    return sorted(((name, split) for name, split in kinds.items() if split is not None),
+                  key=lambda item: (SPLIT_NAMES.index(item[1]), item[0]))
 
 
 def _outside(folder: Path, problems: list[Problem]) -> None:
