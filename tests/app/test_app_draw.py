@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, wait_for, whole_png
 from click.testing import CliRunner
 from PIL import Image
 
@@ -80,8 +80,7 @@ async def test_mouse_strokes_update_every_models_bars_and_s_saves_a_png_classify
 
         await pilot.press("s")
         path = tmp_path / "drawing-1.png"
-        await wait_for(pilot, lambda: path.exists())
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: whole_png(path))
         np.testing.assert_array_equal(np.asarray(Image.open(path)), pixels)
         shown = {name: int(np.argmax(column.probabilities)) for name, column in columns.items()}
         for name in columns:  # the runtime reads the file back to the same prediction
@@ -98,7 +97,7 @@ async def test_mouse_strokes_update_every_models_bars_and_s_saves_a_png_classify
         assert {row["model"] for row in rows} == set(columns)
 
         await pilot.press("s")  # a second save never overwrites the first
-        await wait_for(pilot, lambda: (tmp_path / "drawing-2.png").exists())
+        await wait_for(pilot, lambda: whole_png(tmp_path / "drawing-2.png"))
 
 
 async def test_keyboard_draws_and_undo_clear(make_app):

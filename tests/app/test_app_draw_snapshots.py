@@ -26,7 +26,6 @@ def test_canvas_with_a_seven(make_app, snap_compare, size):
         await pilot.press(*SEVEN)
         pixels = screen.query_one("#canvas").drawing.pixels()
         await wait_for(pilot, lambda: screen.classified is not None and np.array_equal(screen.classified, pixels))
-        await pilot.pause(0.1)
         await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=draw)
@@ -50,7 +49,6 @@ def test_latent_map_with_marks(make_app, tiny_models, snap_compare, size):
         await wait_for(pilot, lambda: screen.grid.n == 8)
         await pilot.press("a", "down", "down", "down", "right", "right", "right", "right", "b", "m")
         pilot.app.clear_notifications()
-        await pilot.pause(0.1)
         await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=mark)

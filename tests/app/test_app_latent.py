@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_models
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, wait_for, whole_png
 from PIL import Image
 from textual.widgets import Static
 
@@ -77,8 +77,7 @@ async def test_plus_minus_change_n_and_s_saves_a_png(make_app, tmp_path):
         await wait_for(pilot, lambda: screen.grid.n == n - 1)
         await pilot.press("s")
         path = tmp_path / f"latent-grid-{n - 1}x{n - 1}-1.png"
-        await wait_for(pilot, lambda: path.exists())
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: whole_png(path))
         with Image.open(path) as saved:
             assert saved.size == ((n - 1) * 28, (n - 1) * 28)
 
@@ -112,8 +111,7 @@ async def test_palette_save_from_another_screen_works_the_first_time(make_app, t
         await wait_for(pilot, lambda: app.screen.grid is not None)
         n = app.screen.grid.n
         path = tmp_path / f"latent-grid-{n}x{n}-1.png"
-        await wait_for(pilot, lambda: path.exists())
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: whole_png(path))
         with Image.open(path) as saved:
             assert saved.size == (n * 28, n * 28)
 

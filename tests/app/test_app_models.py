@@ -98,11 +98,11 @@ async def test_header_shows_the_provider_and_palette_runs_commands(make_app, tin
 
 
 def test_running_app_never_imports_tensorflow(tiny_models, images):
-    """Every screen shown in a fresh process: no TensorFlow, Keras or tf2onnx, and a fast first paint."""
+    """Every screen shown in a fresh process: no TensorFlow, Keras or tf2onnx (the time to the first
+    paint is measured by bench/bench_app_timing.py)."""
     code = textwrap.dedent(f"""
-        import asyncio, sys, time
+        import asyncio, sys
         from pathlib import Path
-        started = time.perf_counter()
         from tui.app import DlTuiApp
         from tui.runtime import Runtime
 
@@ -111,27 +111,26 @@ def test_running_app_never_imports_tensorflow(tiny_models, images):
                            graphics="halfcell")
             async with app.run_test(size=(120, 40)) as pilot:
                 await pilot.pause()
-                print("first paint", round(time.perf_counter() - started, 2))
-                for key in "2341":
+                for key, mode in zip("2341", ("latent", "train", "models", "classify")):
                     await pilot.press(key)
-                    await pilot.pause(0.1)
+                    while app.current_mode != mode:  # the screen shown (the test's timeout stops a hang)
+                        await pilot.pause(0.02)
+                    await pilot.pause()
         asyncio.run(main())
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx")))
     """)
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.strip().splitlines()
-    assert lines[-1] == "[]"
-    assert float(lines[0].split()[-1]) < 3.0  # about a second here; generous for a loaded CI box
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 async def test_at_80x24_every_model_its_source_and_its_metrics_are_in_view(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("4")
-        await wait_for(pilot, lambda: app.screen.query_one("#models-table").row_count == 6)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen.query_one("#models-table").row_count == 6
+                       and "test metrics: acc 75.00%" in screen_text(app))  # the table and the details drawn
         text = screen_text(app)
     for name in ("cnn", "cnn-invert", "iris", "vae-classifier", "vae-decoder", "vae-encoder"):
         assert f" {name} " in text

@@ -3,7 +3,7 @@ drawing, and Ctrl+C twice to quit at once."""
 
 from __future__ import annotations
 
-from app_helpers import SIZE, screen_text, wait_for
+from app_helpers import SIZE, screen_text, toasts, wait_for
 from textual.widgets import Input
 
 from tui.screens.confirm_quit import ConfirmQuitScreen
@@ -44,11 +44,13 @@ async def test_q_in_a_text_field_is_a_letter(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query("#train-data"))  # the form, once dl-train answers
         field = app.screen.query_one("#train-data", Input)
         field.focus()
         await pilot.press("q")
-        await pilot.pause(0.2)
-        assert field.value == "q" and app.return_code is None
+        await wait_for(pilot, lambda: field.value == "q")
+        await pilot.pause()  # whatever else the key set going has run
+        assert app.return_code is None
         assert not app.screen.query(ConfirmQuitScreen)
         await pilot.press("escape", "q")  # out of the field, q quits
         await wait_for(pilot, lambda: app.return_code is not None)
@@ -107,15 +109,17 @@ async def test_ctrl_c_twice_quits_at_once_even_while_training(make_app, monkeypa
 
 async def test_one_ctrl_c_only_says_how_and_two_quit_even_from_a_field(make_app, monkeypatch):
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    monkeypatch.setattr(type(app), "CTRL_C_WINDOW", 30.0)  # the toast lasts as long: time to read it
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query("#train-data"))  # the form, once dl-train answers
         app.screen.query_one("#train-data", Input).focus()
         await pilot.press("ctrl+c")
-        await wait_for(pilot, lambda: any("Ctrl+C again" in note.message for note in app._notifications))
+        await wait_for(pilot, lambda: any("Ctrl+C again quits" in toast for toast in toasts(app)))  # says how
         assert app.return_code is None
         monkeypatch.setattr(type(app), "CTRL_C_WINDOW", 0.0)  # too late for a second press: it asks again
         await pilot.press("ctrl+c")
-        await pilot.pause(0.1)
+        await pilot.pause()  # the press handled
         assert app.return_code is None
         monkeypatch.setattr(type(app), "CTRL_C_WINDOW", 30.0)
         await pilot.press("ctrl+c")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import SIZE, wait_for
+from app_helpers import SIZE, wait_for, whole_png
 from PIL import Image
 
 from tui.screens.saving import create_numbered
@@ -27,11 +27,10 @@ async def test_saving_the_latent_grid_twice_keeps_both_files(make_app, tmp_path)
         n = screen.grid.n
         first, second = (tmp_path / f"latent-grid-{n}x{n}-{k}.png" for k in (1, 2))
         await pilot.press("s")
-        await wait_for(pilot, lambda: first.exists())
+        await wait_for(pilot, lambda: whole_png(first))  # written, not just named
         before = first.read_bytes()
         await pilot.press("s")
-        await wait_for(pilot, lambda: second.exists())
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: whole_png(second))
         assert first.read_bytes() == before
         with Image.open(second) as saved:
             assert saved.size == (n * 28, n * 28)

@@ -233,15 +233,15 @@ async def test_long_log_lines_wrap_instead_of_being_cut(make_app):
         log = screen.query_one("#train-log", RichLog)
         line = "a long line " + " ".join(f"word{i}" for i in range(40)) + " THE-END"
         screen.query_one("#train-view").log_line(line)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "".join(strip.text for strip in log.lines).replace(" ", "").endswith(
+            line.replace(" ", "")))  # written once the log knows its width
         width = log.scrollable_content_region.width
         assert width < len(line)
         assert all(strip.cell_length <= width for strip in log.lines)
         assert "".join(strip.text for strip in log.lines).replace(" ", "").endswith(line.replace(" ", ""))
         assert log.virtual_size.width <= width  # nothing to scroll sideways to
         await pilot.resize_terminal(140, 45)  # wider: the same lines, wrapped again to the new width
-        await pilot.pause(0.3)
-        assert max(strip.cell_length for strip in log.lines) > width
+        await wait_for(pilot, lambda: max(strip.cell_length for strip in log.lines) > width)
         assert "".join(strip.text for strip in log.lines).replace(" ", "").endswith(line.replace(" ", ""))
 
 
@@ -251,12 +251,13 @@ async def test_h_twice_replays_the_history_without_repeating_it_in_the_log(make_
         screen = await open_train(pilot)
         await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
         once = log_text(screen)
-        await pilot.press("h")
-        await pilot.pause(0.1)
-        await pilot.press("h")
-        await wait_for(pilot, lambda: screen.state.status == "history (recorded)")
-        await pilot.pause(0.2)
         history = app.runtime.info("cnn").history
+        shown = screen.state
+        await pilot.press("h")
+        await wait_for(pilot, lambda: screen.state is not shown)  # the history read again: a replay begins
+        shown = screen.state
+        await pilot.press("h")  # and again, over it
+        await wait_for(pilot, lambda: screen.state is not shown and screen.state.status == "history (recorded)")
         assert log_text(screen).count("epoch 1/") == 1, log_text(screen)
         assert log_text(screen).count("recorded history of cnn") == once.count("recorded history of cnn") == 1
         assert screen.state.val_loss.ys == pytest.approx([row["val_loss"] for row in history])  # drawn once
@@ -268,7 +269,8 @@ async def test_the_palette_start_vae_sets_the_form_to_vae(make_app):
         screen = await open_train(pilot, epochs=1)
         await pilot.press("1", "ctrl+p")
         await pilot.press(*"Train: start vae")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: app.screen.query("CommandList") and app.screen.query_one("CommandList").option_count
+                       and "Train: start vae" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen and screen.state.model == "vae")
         assert screen.query_one("#train-model", Select).value == "vae"
@@ -315,9 +317,7 @@ async def test_exporting_shows_while_the_model_is_written(make_app, monkeypatch,
         screen = await open_train(pilot, epochs=1)
         await pilot.press("s")
         status = screen.query_one("#train-status", Static)
-        await wait_for(pilot, lambda: screen.state.epoch == 1 and screen.state.val_loss.xs)
-        await pilot.pause(0.2)
-        assert "exporting" in str(status.render())
+        await wait_for(pilot, lambda: "exporting" in str(status.render()))  # between the last epoch and done
         await wait_for(pilot, lambda: "done" in log_text(screen))
         assert "exporting" not in str(status.render())
         await wait_for(pilot, lambda: not screen.running or isinstance(app.screen, KeepModelScreen))
@@ -388,7 +388,8 @@ async def test_the_form_lists_the_models_dl_train_names(make_app, monkeypatch, t
         screen = await open_train(pilot, epochs=10)
         select = screen.query_one("#train-model", Select)
         listed = [str(option.prompt) for option in select.query_one(OptionList).options]
-        assert listed == ["cnn", "iris", "tiny", "vae", "vae-classifier", "all"]  # the default first
+        # The default first; then the form's own choice of a folder of images (`dl-train folder`).
+        assert listed == ["cnn", "iris", "tiny", "vae", "vae-classifier", "all", "your images (a folder)"]
         screen.query_one("#train-epochs", Input).value = "10"  # the cnn's own: follows the model
         select.value = "tiny"
         await pilot.pause()

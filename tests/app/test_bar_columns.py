@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from app_helpers import settled, wait_for
+from app_helpers import settled, toasts, wait_for
 
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.file_browser import ImageTree
@@ -72,9 +72,9 @@ async def test_every_column_fits_at_80x24_with_the_three_digit_models(make_app):
 
 async def test_at_40_columns_a_notification_says_the_bars_need_a_wider_terminal(make_app):
     app = make_app()
-    async with app.run_test(size=(40, 24)) as pilot:
+    async with app.run_test(size=(40, 24), notifications=True) as pilot:  # toasts shown, as in the app
         screen = app.screen
         tree = screen.query_one(ImageTree)
         await wait_for(pilot, lambda: len(tree.root.children) == 5 and screen.models)
         await pilot.press("down")
-        await wait_for(pilot, lambda: any("widen the terminal" in n.message for n in app._notifications))
+        await wait_for(pilot, lambda: any("widen the terminal" in toast for toast in toasts(app)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import wait_for
+from app_helpers import screen_strips, wait_for
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
 
@@ -13,7 +13,7 @@ SMALL = (80, 24)
 
 def box(app: App, label: str) -> tuple[str, list]:
     """The glyph inside the check box on the row that shows LABEL, and the box's three segments."""
-    for strip in app.screen._compositor.render_strips():
+    for strip in screen_strips(app):
         if label in strip.text:
             segments = [segment for segment in strip if segment.text]
             start = next(index for index, segment in enumerate(segments) if segment.text == "▐")
@@ -37,7 +37,7 @@ async def test_the_train_forms_check_boxes_differ_on_and_off_in_glyph_and_colour
         invert = app.screen.query_one("#train-invert")
         await wait_for(pilot, lambda: invert.display and invert.region.height)
         invert.value = True
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: box(app, "--invert")[0].strip())  # drawn on
         on_glyph, on = box(app, "--invert")
         off_glyph, off = box(app, "--restart")
     assert on_glyph.strip() and not off_glyph.strip()  # a mark when on, an empty box when off
