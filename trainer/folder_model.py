@@ -1,9 +1,12 @@
 """The image classifier `dl-train folder` trains: a small BN CNN that scales with the input size.
 
 Conv blocks (two 3x3 conv + BatchNorm + ReLU, then a 2x2 max-pool) are stacked until the
-feature map is at most MAX_FEATURE_SIDE pixels on its shorter side; one more block without a
-pool reads that map, then global average pooling, dropout and a softmax. An 8x8 picture gets one
-pooled block, 28x28 two, 64x64 four, 224x224 five (the widths stop doubling at MAX_FILTERS).
+feature map is at most MAX_FEATURE_SIDE pixels on its shorter side; one more block of TOP_FILTERS
+without a pool reads that map, then global average pooling, dropout and a softmax. An 8x8
+picture gets one pooled block, 28x28 two, 64x64 four, 224x224 five; their widths are 16, 32,
+64, then MAX_FILTERS. At 32x32 colour that is about 14 million multiply-adds a picture, the
+notebook's CNN's 11 million: a first try with widths from 32 up to 256 cost five times as much
+an epoch for the same accuracy on small folders (bench/folder_vs_keras.py).
 
 BatchNorm's momentum is at most 0.9, not Keras's 0.99: with few steps an epoch (8x8 digits, 1,300
 images) the moving averages of 0.99 lag the weights for many epochs and the exported model
@@ -23,8 +26,9 @@ import keras
 from keras import layers
 
 MAX_FEATURE_SIDE = 7  # pool until the shorter side is at most this
-FIRST_FILTERS = 32
-MAX_FILTERS = 256
+FIRST_FILTERS = 16
+MAX_FILTERS = 128
+TOP_FILTERS = 128
 BN_MOMENTUM = 0.9
 DROPOUT = 0.3
 WEIGHT_DECAY = 1e-4  # L2 on conv and dense kernels: small folders overfit fast
@@ -68,7 +72,7 @@ def build_folder_cnn(size: tuple[int, int], channels: int, classes: int, name: s
         x = _block(x, filters, f"block{i + 1}", momentum)
         x = layers.MaxPool2D(2, padding="same", name=f"block{i + 1}_pool")(x)
         filters = min(filters * 2, MAX_FILTERS)
-    x = _block(x, filters, "top", momentum)
+    x = _block(x, TOP_FILTERS, "top", momentum)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(DROPOUT, name="dropout")(x)
     probabilities = layers.Dense(classes, activation="softmax", kernel_regularizer=keras.regularizers.l2(WEIGHT_DECAY),

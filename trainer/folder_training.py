@@ -433,7 +433,11 @@ def keep_previous(out: Path, name: str) -> None:
 
 def export_folder(run, model, size, channels: int, meta: dict, manifest_bytes: bytes, train: Arrays, held_out: Arrays,
                   reporter: Reporter) -> None:
-    """NAME.onnx through the export checks (parity with TensorFlow), its manifest beside it, and its int8 twin when it meets the bar."""
+    """NAME.onnx through the export checks (parity with TensorFlow), its manifest beside it, and
+    its int8 twin when it meets the bar: made in the checkpoint folder, then moved in together
+    (the files they replace to previous/), so a failed export leaves the old model in place."""
+    import shutil
+
     from trainer.export import ExportSpec, export
     from trainer.folders.split import manifest_path
 
@@ -443,25 +447,32 @@ def export_folder(run, model, size, channels: int, meta: dict, manifest_bytes: b
     def probabilities(image):
         return {"probabilities": model(image, training=False)}
 
+    staged = checkpoints.checkpoint_dir(run.out, run.name) / "export"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
     parity = to_float(held_out.x[:PARITY_PICTURES] if len(held_out) else train.x[:PARITY_PICTURES])
+    path, figure = export(ExportSpec(run.name, probabilities, {"image": parity}, meta), staged)
+    write_atomic(manifest_path(staged, run.name), manifest_bytes)
+    twin = _twin(path, train, held_out, len(meta[contract.LABELS]), reporter) if run.int8 else None
     keep_previous(run.out, run.name)
-    path, figure = export(ExportSpec(run.name, probabilities, {"image": parity}, meta), run.out)
-    write_atomic(manifest_path(run.out, run.name), manifest_bytes)
-    reporter.emit("export", model=run.name, path=str(path), parity=figure)
-    if not run.int8:
-        return
+    for made in (path, manifest_path(staged, run.name), *([twin.path] if twin else [])):
+        os.replace(made, run.out / made.name)
+    reporter.emit("export", model=run.name, path=str(run.out / path.name), parity=figure)
+    if twin is not None:
+        reporter.emit("export", model=run.name, path=str(run.out / twin.path.name), parity=twin.parity)
+
+
+def _twin(path: Path, train: Arrays, held_out: Arrays, classes: int, reporter: Reporter):
+    """The int8 twin of PATH (trainer/quantize.py's folder recipe), or None where it misses the bar or cannot be made."""
     from trainer.quantize import QuantizeError, folder_recipe, int8_path, quantize_file
 
     rng = np.random.default_rng(0)
     picked = np.sort(rng.choice(len(train), min(CALIBRATION_PICTURES, len(train)), replace=False))
     try:
-        result = quantize_file(path, None, recipe=folder_recipe(to_float(train.x[picked]), to_float(held_out.x), held_out.y,
-                                                                len(meta[contract.LABELS])))
+        return quantize_file(path, None, recipe=folder_recipe(to_float(train.x[picked]), to_float(held_out.x), held_out.y, classes))
     except QuantizeError as error:
         reporter.info(f"no int8 twin: {error}")
-        return
     except Exception as error:  # noqa: BLE001 (onnxruntime's own on an odd graph: the float model is what the run is for)
-        int8_path(path).unlink(missing_ok=True)
         reporter.info(f"no int8 twin: {type(error).__name__}: {error}")
-        return
-    reporter.emit("export", model=run.name, path=str(result.path), parity=result.parity)
+    int8_path(path).unlink(missing_ok=True)
+    return None
