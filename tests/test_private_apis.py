@@ -11,9 +11,11 @@ naming what to change, rather than somewhere odd (issue 19, section 5).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App
@@ -76,14 +78,27 @@ def test_a_pool_stopped_early_kills_its_busy_workers():
     assert not any(_alive(pid) for pid in workers), "a worker outlived the pool"
 
 
-def test_kill_stops_busy_workers_rather_than_waiting_for_them():
-    pool = _Pool(_sleep, (120.0,), 2, (_nothing, ()), lambda chunk: 0)
+def _say_then_sleep(chunk: list, folder: str, seconds: float) -> int:
+    (Path(folder) / str(os.getpid())).touch()  # busy now
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_kill_stops_busy_workers_rather_than_waiting_for_them(tmp_path):
+    pool = _Pool(_say_then_sleep, (str(tmp_path), 120.0), 2, (_nothing, ()), lambda chunk: 0)
     pool.submit([0])
     pool.submit([1])
-    time.sleep(1)  # let the workers start their two-minute tasks
-    started = time.monotonic()
-    pool.kill()  # shutdown(wait=True) alone would wait the two minutes out
-    assert time.monotonic() - started < 60, "kill waited for the busy workers"
+    deadline = time.monotonic() + 60  # a hang guard, not a timing
+    while len(list(tmp_path.iterdir())) < 2:
+        assert time.monotonic() < deadline, "the workers never started their tasks"
+        time.sleep(0.02)
+    workers = {int(path.name) for path in tmp_path.iterdir()}
+    # shutdown(wait=True) alone would wait the two minutes out: a minute without kill() returning fails.
+    killer = threading.Thread(target=pool.kill, daemon=True)
+    killer.start()
+    killer.join(60)
+    assert not killer.is_alive(), "kill waited for the busy workers"
+    assert not any(_alive(pid) for pid in workers), "a busy worker outlived kill()"
 
 
 def _nothing() -> None:
