@@ -55,7 +55,7 @@ def test_messy_set_line_by_line(tmp_path):
         "imbalance: largest/smallest 10 (circle 10, single 1): imbalanced (1.5 or more: dl-train folder --balance auto "
         "weighs the classes)",
         "training defaults: size 16x16, grey",
-        "duplicates: none (near: pHash within 8 of 64 bits and 32x32 thumbnails correlating at 0.99)",
+        "duplicates: none (near: 256-bit pHashes within 20 bits)",
         "problems: 6 files skipped, 3 warnings",
         f"  skipped  {root}/.DS_Store: outside any class folder: left out (outside-class)",
         f"  skipped  {root}/README: outside any class folder: left out (outside-class)",
@@ -118,7 +118,7 @@ def test_near_duplicates_survive_resizing_and_jpeg(tmp_path):
     near = [group for group in got["duplicates"] if group["kind"] == "near"]
     assert [sorted(entry["path"] for entry in group["files"]) for group in near] == [
         sorted(str(root / "circle" / name) for name in ("bigger.png", "circle_0003.png", "recompressed.jpg"))]
-    assert near[0]["distance"] <= got["near"]["within"] == 8
+    assert near[0]["distance"] <= got["near"]["within"] == 20
     assert report(root, "--near", "3")["near"]["within"] == 3
 
 

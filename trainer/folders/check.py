@@ -18,7 +18,7 @@ from . import layout
 from .cache import CHUNK, default_workers, in_chunks
 from .images import MAX_SIDE, Look, choose_channels, choose_size, look
 from .layout import CLASSES, SPLIT_NAMES, Problem, Scan, scan
-from .phash import DEFAULT_NEAR, NEAR_CORRELATION, THUMB, near_pairs
+from .phash import CANDIDATE_BITS, DEFAULT_NEAR, THUMB, near_pairs
 from .split import DEFAULT_TEST, DEFAULT_VAL, split
 
 # Largest class over smallest from which the report calls a folder imbalanced: the ratio from
@@ -91,7 +91,8 @@ def check_folder(root: Path, near: int = DEFAULT_NEAR, val: float = DEFAULT_VAL,
         "modes": _modes([seen for seen, _, _ in usable]),
         "imbalance": _imbalance(counts),
         "suggested": _suggested(usable),
-        "near": {"hash": "phash-64", "within": near, "correlation": NEAR_CORRELATION, "thumbnail": THUMB},
+        "near": {"hash": "phash-256", "within": near, "bits": 256, "candidates": f"phash-64 within {CANDIDATE_BITS}",
+                 "thumbnail": THUMB},
         "problems": [problem.as_json() for problem in sorted(problems, key=lambda p: (os.fsdecode(p.path), p.kind))],
         "duplicates": groups,
         "leaks": [group for group in groups if len({entry["split"] for entry in group["files"]}) > 1],
@@ -124,8 +125,9 @@ def _look_chunk(paths: list[Path], job: tuple) -> list[Look]:
 
 def _duplicates(usable: list[tuple[Look, str, str | None]], near: int, place: dict[Path, str | None]) -> list[dict]:
     """Groups of the same picture (exact: equal decoded pixels) and of nearly the same (near:
-    pHash within NEAR bits and thumbnails correlating at NEAR_CORRELATION), each with its files'
-    classes and splits. A near group holds no two files of the same exact group twice over."""
+    256-bit pHashes within NEAR bits, see trainer.folders.phash), each with its files' classes
+    and splits. Near pairs are looked for among one file of each exact group; a near group
+    then holds every file of the exact groups it joins."""
     exact: dict[str, list[int]] = {}
     for i, (seen, _, _) in enumerate(usable):
         exact.setdefault(seen.exact, []).append(i)
@@ -137,8 +139,8 @@ def _duplicates(usable: list[tuple[Look, str, str | None]], near: int, place: di
             groups.append(("exact", 0, members))
     leaders = sorted(first)
     if near >= 0 and len(leaders) > 1:
-        hashes = [usable[i][0].near for i in leaders]
-        thumbs = np.stack([usable[i][0].thumb for i in leaders])
+        coarse = [usable[i][0].near for i in leaders]
+        fine = [usable[i][0].fine for i in leaders]
         parent = list(range(len(leaders)))
 
         def root_of(i: int) -> int:
@@ -147,7 +149,7 @@ def _duplicates(usable: list[tuple[Look, str, str | None]], near: int, place: di
                 i = parent[i]
             return i
 
-        pairs = near_pairs(hashes, thumbs, near)
+        pairs = near_pairs(coarse, fine, near)
         for i, j, _ in pairs:
             a, b = root_of(i), root_of(j)
             if a != b:

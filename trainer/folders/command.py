@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from trainer.folders.phash import DEFAULT_NEAR, NEAR_CORRELATION, THUMB
+from trainer.folders.phash import DEFAULT_NEAR, THUMB
 from trainer.folders.split import DEFAULT_TEST, DEFAULT_VAL
 
 
@@ -27,8 +27,9 @@ def check_command(
         "--format", help="table: for people; json: one object (root, layout, can_train, classes, counts, splits, "
         "sizes, modes, imbalance, suggested, problems [{path, kind, detail, severity}], duplicates, leaks).")] = CheckFormat.table,
     near: Annotated[int, typer.Option(
-        "--near", min=0, max=64, help=f"Near duplicates: pictures whose 64-bit perceptual hashes (pHash) differ in at most "
-        f"this many bits, and whose {THUMB}x{THUMB} grey thumbnails correlate at {NEAR_CORRELATION:g} or more.")] = DEFAULT_NEAR,
+        "--near", min=0, max=256, help=f"Near duplicates: pictures whose 256-bit perceptual hashes (pHash of a {THUMB}x{THUMB} "
+        f"grey thumbnail) differ in at most this many bits. A copy recompressed, resized or brightened stays within "
+        f"{DEFAULT_NEAR}; different pictures of one kind differ in more.")] = DEFAULT_NEAR,
     val: Annotated[float, typer.Option("--val", help="The validation fraction of the split dl-train folder would make "
                                                      "(leaks across it are reported).")] = DEFAULT_VAL,
     test: Annotated[float, typer.Option("--test", help="The test fraction of that split.")] = DEFAULT_TEST,

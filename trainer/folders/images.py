@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,8 @@ class Look:
     deep: bool = False  # 16 bits (or more) a channel
     colour: bool = False
     exact: str = ""  # a hash of the decoded pixels: equal for the same picture in any file
-    near: int = 0  # the 64-bit pHash
-    thumb: np.ndarray | None = field(default=None, compare=False, repr=False)  # grey, THUMBxTHUMB
+    near: int = 0  # the 64-bit pHash (finds candidates)
+    fine: bytes = b""  # the 256-bit pHash (decides)
 
     @property
     def named_wrong(self) -> str | None:
@@ -85,7 +85,7 @@ def look(path: Path) -> Look:
     grey = picture if picture.mode == "L" else picture.convert("L")
     thumb = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.uint8)
     return Look(path, None, fmt, mode, (picture.height, picture.width), alpha, deep, colour, digest.hexdigest(),
-                phash(thumb), thumb)
+                *phash(thumb))
 
 
 def _plain(img: Image.Image) -> Image.Image | None:

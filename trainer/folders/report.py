@@ -95,8 +95,7 @@ def _group(group: dict) -> str:
 
 def _duplicates(report: dict) -> list[str]:
     groups, leaks, near = report["duplicates"], report["leaks"], report["near"]
-    side = near["thumbnail"]
-    rule = f"near: pHash within {near['within']} of 64 bits and {side}x{side} thumbnails correlating at {near['correlation']:g}"
+    rule = f"near: 256-bit pHashes within {near['within']} bits"
     if not groups:
         return [f"duplicates: none ({rule})"]
     exact = sum(1 for group in groups if group["kind"] == "exact")
