@@ -114,10 +114,11 @@ def test_near_duplicates_survive_resizing_and_jpeg(tmp_path):
     source = root / "circle" / "circle_0003.png"
     Image.open(source).resize((64, 64), Image.Resampling.BILINEAR).save(root / "circle" / "bigger.png")
     Image.open(source).save(root / "circle" / "recompressed.jpg", quality=80)
+    Image.open(source).resize((640, 640), Image.Resampling.BICUBIC).save(root / "circle" / "photo.jpg", quality=90)
     got = report(root)
     near = [group for group in got["duplicates"] if group["kind"] == "near"]
     assert [sorted(entry["path"] for entry in group["files"]) for group in near] == [
-        sorted(str(root / "circle" / name) for name in ("bigger.png", "circle_0003.png", "recompressed.jpg"))]
+        sorted(str(root / "circle" / name) for name in ("bigger.png", "circle_0003.png", "photo.jpg", "recompressed.jpg"))]
     assert near[0]["distance"] <= got["near"]["within"] == 20
     assert report(root, "--near", "3")["near"]["within"] == 3
 
@@ -212,3 +213,20 @@ def test_classes_only_outside_train_do_not_count_for_training(tmp_path):
     assert out.splitlines()[-2:] == [
         f"  warning  {root}: class 'b' has no training images (only in test): it cannot be learnt (untrained-class)",
         "result: cannot train: 1 class with training images, at least 2 needed"]
+
+
+def test_big_jpegs_are_measured_upright(tmp_path):
+    from tui.runtime.preprocess import load_image
+
+    root = colour_set(tmp_path / "set", per_class=3, classes=2)
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 600, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the camera on its side: shown turned a quarter
+    path = root / "red" / "sideways.jpg"
+    photo.save(path, quality=90, exif=exif)
+    got = report(root)
+    assert got["sizes"]["max"] == [600, 300]
+    upright = load_image(path, colour=True)
+    assert (upright.height, upright.width) == (600, 300)
+    _, out, _ = check(root)
+    assert "sizes: 16x16 to 600x300, median 16x16, 2 distinct (height x width)" in out.splitlines()

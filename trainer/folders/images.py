@@ -27,6 +27,11 @@ COLOUR_SHARE = 0.1  # a class is colour when this share of its pictures has colo
 # 12 of 255: JPEG's chroma noise on a grey photo stays under that, a red apple does not.
 CHROMA, CHROMA_SHARE = 12, 0.01
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_DRAFT_FROM = 256  # JPEGs with a longer side are decoded smaller (at least this large)
+_ORIENTATION = 0x0112  # EXIF: how the camera was held
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
 _LOAD_IMAGE_SIDE = 1024  # load_image shrinks pictures with a longer side (tui.runtime.preprocess)
 _GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _FORMAT_OF_SUFFIX = {suffix: name for name, suffixes in SUPPORTED_FORMATS.items() for suffix in suffixes}
@@ -68,9 +73,13 @@ def look(path: Path) -> Look:
             fmt, mode = img.format or "", img.mode
             alpha = mode in _ALPHA_MODES or "transparency" in img.info
             deep = mode.startswith("I;16") or mode in ("I", "F") or (fmt == "PNG" and _png_depth(img) == 16)
+            size = (img.height, img.width)
             picture = _plain(img)
+            if picture is None:
+                picture, size = _drafted(img) or (None, size)
         if picture is None:
             picture = load_image(path, colour=mode not in _GREY_MODES)
+            size = (picture.height, picture.width)
     except ImageError as error:
         return Look(path, problem=problem_of(str(error)))
     colour = False
@@ -81,10 +90,10 @@ def look(path: Path) -> Look:
             picture = picture.convert("L")
     pixels = np.ascontiguousarray(picture)
     digest = hashlib.blake2b(pixels.data, digest_size=16)
-    digest.update(f"{picture.mode}{picture.size}".encode())
+    digest.update(f"{picture.mode}{size}".encode())
     grey = picture if picture.mode == "L" else picture.convert("L")
     thumb = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.uint8)
-    return Look(path, None, fmt, mode, (picture.height, picture.width), alpha, deep, colour, digest.hexdigest(),
+    return Look(path, None, fmt, mode, size, alpha, deep, colour, digest.hexdigest(),
                 *phash(thumb))
 
 
@@ -101,6 +110,31 @@ def _plain(img: Image.Image) -> Image.Image | None:
         return img.copy()
     except Exception:  # noqa: BLE001  load_image reads it again and says why, in one line
         return None
+
+
+def _drafted(img: Image.Image) -> tuple[Image.Image, tuple[int, int]] | None:
+    """A big JPEG decoded at 1/2 to 1/8 of its size (libjpeg's DCT scaling: several times
+    faster; the check needs a 32x32 thumbnail, not the photo), turned upright, and its upright
+    full size (height, width). The file is still read whole, so damage is still found. None
+    when it is not a big grey or RGB JPEG, or fails here (then `load_image` says why)."""
+    if img.format != "JPEG" or img.mode not in ("L", "RGB") or max(img.size) <= _DRAFT_FROM:
+        return None
+    try:
+        turn = _TURNS.get(img.getexif().get(_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001  broken EXIF: load_image ignores it too
+        turn = None
+    width, height = img.size
+    try:
+        img.draft(img.mode, (_DRAFT_FROM, _DRAFT_FROM))
+        img.load()
+        picture = img.copy()
+    except Exception:  # noqa: BLE001  load_image reads it again and says why, in one line
+        return None
+    if turn is None:
+        return picture, (height, width)
+    sideways = turn in (Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE,
+                        Image.Transpose.ROTATE_90)
+    return picture.transpose(turn), (width, height) if sideways else (height, width)
 
 
 def _png_depth(img) -> int:
