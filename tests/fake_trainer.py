@@ -8,6 +8,9 @@ FAKE_TRAINER_START_DELAY: seconds before the `start` event (dl-train importing T
 FAKE_TRAINER_MODELS: a file whose text it prints instead, or `fail` (exit 2, as a dl-train without it).
 Like dl-train it resumes: each finished epoch leaves `<--out>/.checkpoints/<model>/epoch-N`, a run
 starts after the newest (`--restart` drops them), and an export removes them.
+`check DIR --format json` prints a report of DIR's class folders (classes, counts, problems for files that
+are not .png, duplicates, leaks) and exits 0 with two classes or more, else 2 (FAKE_TRAINER_CHECK_DELAY:
+seconds first). `folder DIR --name NAME` trains as a model named NAME and also writes `NAME.split.json`.
 FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
 folder whose every file is copied into `--out` (the VAE's encoder, decoder and weights), after
 FAKE_TRAINER_EXPORT_DELAY seconds.
@@ -54,6 +57,41 @@ def fake_command(options, out: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *argv[argv.index(options.model):]]
 
 
+def fake_check_command(folder: Path) -> list[str]:
+    """This script's `dl-train check DIR --format json`."""
+    return [sys.executable, str(Path(__file__).resolve()), "check", str(folder), "--format", "json"]
+
+
+def check(folder: Path) -> int:
+    """A small `dl-train check`: class folders and their .png files; anything else is a problem."""
+    time.sleep(float(os.environ.get("FAKE_TRAINER_CHECK_DELAY", "0")))
+    classes, counts, problems, seen, duplicates = [], {}, [], {}, []
+    for entry in sorted(p for p in folder.iterdir() if p.is_dir()):
+        files = sorted(p for p in entry.rglob("*") if p.is_file())
+        images = [p for p in files if p.suffix == ".png"]
+        problems += [{"path": str(p), "kind": "not-image", "detail": "not an image", "severity": "skipped"}
+                     for p in files if p.suffix != ".png"]
+        for path in images:
+            data = path.read_bytes()
+            if data in seen:
+                duplicates.append({"kind": "exact", "distance": 0, "files": [
+                    {"path": seen[data], "class": Path(seen[data]).parent.name, "split": "train"},
+                    {"path": str(path), "class": entry.name, "split": "train"}]})
+            seen.setdefault(data, str(path))
+        if images:
+            classes.append(entry.name)
+            counts[entry.name] = len(images)
+        else:
+            problems.append({"path": str(entry), "kind": "empty-class", "detail": "no images: left out",
+                             "severity": "warning"})
+    print(json.dumps({"root": str(folder), "layout": "classes", "can_train": len(classes) >= 2, "classes": classes,
+                      "counts": counts, "images": sum(counts.values()), "skipped": len(problems),
+                      "problems": problems, "duplicates": duplicates, "leaks": []}))
+    if len(classes) < 2:
+        return 2  # dl-train check says why in its report, not on stderr
+    return 0
+
+
 def fake_models_command() -> list[str]:
     """This script's `dl-train models --format json`."""
     return [sys.executable, str(Path(__file__).resolve()), "models", "--format", "json"]
@@ -75,6 +113,8 @@ def emit(**event: object) -> None:
 def main() -> int:
     if sys.argv[1:2] == ["models"]:
         return models()
+    if sys.argv[1:2] == ["check"]:
+        return check(Path(sys.argv[2]))
     # SIGINT may land at any moment, even before training starts: always answer with an error event.
     try:
         return train()
@@ -86,6 +126,8 @@ def main() -> int:
 def train() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
+    parser.add_argument("folder", nargs="?", type=Path)  # `folder DIR`
+    parser.add_argument("--name", default="")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("."))
     parser.add_argument("--progress", default="jsonl")
@@ -98,7 +140,7 @@ def train() -> int:
     time.sleep(float(os.environ.get("FAKE_TRAINER_START_DELAY", "0")))
     # dl-train throttles batch events to a few a second; a flood would also keep Pilot from settling.
     delay = float(os.environ.get("FAKE_TRAINER_DELAY", "0.1" if mode == "slow" else "0.01"))
-    model = "cnn-invert" if args.invert else args.model
+    model = "cnn-invert" if args.invert else args.name if args.model == "folder" else args.model
     checkpoints = args.out / ".checkpoints" / model
     if args.restart:
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -139,6 +181,8 @@ def train() -> int:
         os.replace(temporary, path)
         if path.suffix == ".onnx":
             emit(event="export", model=path.stem, path=str(path), parity=1e-7)
+    if args.model == "folder":  # the split manifest, beside the model
+        (args.out / f"{model}.split.json").write_text(json.dumps({"version": 1, "root": str(args.folder)}))
     shutil.rmtree(checkpoints, ignore_errors=True)
     emit(event="done", model=model, metrics={"test_accuracy": 0.9}, seconds=0.5)
     return 0

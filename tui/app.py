@@ -32,8 +32,8 @@ from tui.screens.models import ModelsScreen
 from tui.screens.train import TrainScreen
 from tui.terminal import Graphics, detect
 from tui.text import clean, one_line
-from tui.trainer_client import (CommandBuilder, TrainablesCache, dl_train_command, dl_train_models_command,
-                                have_tensorflow)
+from tui.trainer_client import (CommandBuilder, TrainablesCache, dl_train_check_command, dl_train_command,
+                                dl_train_models_command, have_tensorflow)
 
 
 QUIT_TIP = "Asks first while training or with an unsaved drawing; in a text field only ctrl+q quits"
@@ -91,6 +91,7 @@ class DlTuiApp(App[None]):
         self.start_path = Path(start_path)  # a file or folder that exists: `dl-tui` checked it
         self.graphics = graphics
         self.trainer_command = trainer_command
+        self.trainer_check: Callable[[Path], list[str]] = dl_train_check_command  # tests swap in a fake
         self.can_train = have_tensorflow() if can_train is None else can_train
         self.trainables = TrainablesCache(trainer_models)  # dl-train's models: asked once, on a worker
         self.save_dir = Path(save_dir) if save_dir is not None else Path.cwd()

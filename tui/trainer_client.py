@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.contract import DEFAULT_EPOCHS, ContractError, event_from_json
+from tui.contract import DEFAULT_EPOCHS, INT8_MODEL_SUFFIX, ContractError, event_from_json
 from tui.extras import TRAIN_EXTRA as INSTALL_HINT  # noqa: F401  (the Train screen's; dl-train says the same)
+from tui.text import clean, one_line
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class TrainOptions:
     invert: bool = False
     restart: bool = False
     data: str = ""  # --data: an mnist.npz or IDX folder, for machines that cannot download MNIST
+    folder: str = ""  # `dl-train folder DIR`: the labelled folder a classifier is trained on (model FOLDER)
+    name: str = ""  # --name: the model `dl-train folder` makes
+
+
+# The Train form's choice that trains a classifier on the user's own folder of images.
+FOLDER = "folder"
+# What `dl-train folder --name` accepts: a plain file name.
+MODEL_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # Builds argv from the options and the models folder; tests swap in a scripted fake trainer.
@@ -53,6 +63,10 @@ def trainer_argv() -> list[str]:
 def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
     """The real `dl-train` command line for one run, writing into OUT (OPTIONS as `Trainables.resolve`
     leaves them: only what the model takes is set)."""
+    if options.model == FOLDER:  # epochs 0: dl-train's own choice (early stopping)
+        argv = [*trainer_argv(), FOLDER, options.folder, "--name", options.name,
+                *(["--restart"] if options.restart else []), *(["--epochs", str(options.epochs)] if options.epochs else [])]
+        return [*argv, "--out", str(out), "--progress", "jsonl"]
     argv = [*trainer_argv(), options.model]
     if options.invert:
         argv.append("--invert")
@@ -61,6 +75,154 @@ def dl_train_command(options: TrainOptions, out: Path) -> list[str]:
     if options.data:
         argv += ["--data", options.data]
     return [*argv, "--epochs", str(options.epochs), "--out", str(out), "--progress", "jsonl"]
+
+
+def dl_train_check_command(folder: Path) -> list[str]:
+    """`dl-train check DIR --format json`: the folder's report, before training on it (no TensorFlow)."""
+    return [*trainer_argv(), "check", str(folder), "--format", "json"]
+
+
+def default_name(folder: str | os.PathLike[str]) -> str:
+    """A model name from a folder's name: its letters, digits, - and _ (others become -)."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(folder).name).strip("-")
+    return name or "my-images"
+
+
+def name_problem(name: str) -> str:
+    """Why NAME cannot be a `dl-train folder --name` (one line), or ""."""
+    if not MODEL_NAME.fullmatch(name):
+        return "the model's name takes letters, digits, - and _ only"
+    if name == "all" or name.endswith(INT8_MODEL_SUFFIX):
+        return f"{name} is not a model name dl-train takes"
+    return ""
+
+
+@dataclass(frozen=True)
+class FolderCheck:
+    """What `dl-train check DIR --format json` said: its exit code (0: it can train), its report and
+    its last stderr lines."""
+
+    folder: str
+    code: int | None  # None: it did not run
+    report: dict[str, Any] = field(default_factory=dict)
+    stderr: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether dl-train can train on the folder."""
+        return self.code == 0
+
+    def summary(self, limit: int = 20) -> list[str]:
+        """The report as log lines: classes and counts, the split, sizes and modes, imbalance, then the
+        problems, duplicates and leaks (LIMIT of each), paths written from the folder."""
+        report, lines = self.report, []
+        counts = report.get("counts") or {}
+        classes = [str(c) for c in report.get("classes") or counts]
+        if classes:
+            lines.append(f"classes: {len(classes)}: " + ", ".join(f"{c} {_count(counts, c)}" for c in classes))
+        splits = report.get("splits")
+        if isinstance(splits, dict) and splits:
+            given = (report.get("split") or {}).get("given")
+            totals = " · ".join(f"{name} {sum(c.values()) if isinstance(c, dict) else c}" for name, c in splits.items())
+            lines.append(f"split ({'given' if given else 'stratified'}): {totals}")
+        if isinstance(report.get("images"), int):
+            sizes, modes = report.get("sizes") or {}, report.get("modes") or {}
+            line = f"images: {report['images']}, {report.get('skipped', 0)} skipped"
+            if sizes.get("min") and sizes.get("max"):
+                line += f" · sizes {_size(sizes['min'])} to {_size(sizes['max'])}"
+            shown = [f"{mode} {n}" for mode, n in modes.items() if isinstance(n, int) and n]
+            lines.append(line + (" · " + ", ".join(shown) if shown else ""))
+        imbalance = report.get("imbalance") or {}
+        if imbalance.get("imbalanced"):
+            lines.append(f"imbalanced: {imbalance.get('largest')} has {imbalance.get('ratio')}× the images of "
+                         f"{imbalance.get('smallest')}")
+        for key, title in (("problems", "problem"), ("duplicates", "duplicate"), ("leaks", "leak")):
+            items = report.get(key) or []
+            if not isinstance(items, list) or not items:
+                continue
+            lines.append(plural(len(items), title) + ":")
+            lines += [f"  {_item(item, self.folder)}" for item in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"  … and {len(items) - limit} more")
+        return [clean(line) for line in lines]  # folder names: no control characters reach the log
+
+    def refusal(self) -> list[str]:
+        """Why dl-train cannot train on the folder, in lines (its stderr, else what the report says)."""
+        if self.stderr:
+            return list(self.stderr)
+        classes = self.report.get("classes")
+        if isinstance(classes, list) and len(classes) < 2:
+            return [f"{plural(len(classes), 'class', 'classes')} with images: at least two are needed"]
+        return [f"dl-train check exited with code {self.code}"]
+
+
+def _size(value: Any) -> str:
+    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def _count(counts: dict[str, Any], name: str) -> str:
+    """A class's images: a number, or per split (`train 80 / val 10 / test 10`)."""
+    value = counts.get(name)
+    if isinstance(value, dict):
+        return " / ".join(f"{k} {v}" for k, v in value.items())
+    if value is None:  # counts by split, then class
+        by_split = {split: c.get(name) for split, c in counts.items() if isinstance(c, dict) and name in c}
+        return " / ".join(f"{k} {v}" for k, v in by_split.items())
+    return str(value)
+
+
+def _item(item: Any, root: str) -> str:
+    """One problem, duplicate or leak as a line: `path: kind detail`, or its files joined by `=` (each
+    with its split); paths inside ROOT written from there."""
+    inside = root.rstrip(os.sep) + os.sep
+
+    def short(path: Any) -> str:
+        return str(path).removeprefix(inside) if root else str(path)
+
+    def member(entry: Any) -> str:
+        if isinstance(entry, dict):
+            split = f" ({entry['split']})" if entry.get("split") else ""
+            return short(entry.get("path", "?")) + split
+        return short(entry)
+
+    if isinstance(item, dict):
+        members = item.get("files") or item.get("paths") or ([item["path"]] if "path" in item else [])
+        head = " = ".join(member(m) for m in members) if isinstance(members, list) else short(members)
+        rest = [str(item[k]) for k in ("kind", "detail") if item.get(k)]
+        return one_line(f"{head}: {' '.join(rest)}" if head and rest else head or " ".join(rest) or json.dumps(item), 1000)
+    if isinstance(item, list):
+        return one_line(" = ".join(member(m) for m in item), 1000)
+    return one_line(item, 1000)
+
+
+def read_check(argv: Sequence[str], folder: str, cancelled: Callable[[], bool]) -> FolderCheck | None:
+    """Run `dl-train check` (ARGV) and read its JSON report; None if CANCELLED() turned true first
+    (the process is stopped). A report it cannot read is said in the stderr lines."""
+    try:
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, encoding="utf-8", errors="replace", start_new_session=True)
+    except OSError as error:
+        return FolderCheck(folder, None, {}, (f"cannot run {argv[0]}: {one_line(error)}",))
+    result: dict[str, str] = {}
+    reader = threading.Thread(target=lambda: result.update(zip(("out", "err"), proc.communicate(), strict=True)),
+                              daemon=True)
+    reader.start()
+    while reader.is_alive():
+        reader.join(0.05)
+        if cancelled():
+            proc.kill()
+            reader.join(2)
+            return None
+    stderr = tuple(line.rstrip() for line in result.get("err", "").splitlines() if line.strip())[-12:]
+    report: dict[str, Any] = {}
+    out = result.get("out", "").strip()
+    if out:
+        try:
+            parsed = json.loads(out)
+            report = parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            stderr = (*stderr, f"dl-train check printed something else: {one_line(out, 120)}")
+    return FolderCheck(folder, proc.returncode, report, stderr)
 
 
 def dl_train_models_command() -> list[str]:
@@ -135,6 +297,8 @@ class Trainables:
     def resolve(self, options: TrainOptions) -> TrainOptions:
         """OPTIONS for the model they name (the default for none), with what it does not take cleared
         and epochs 0 (the form not filled in yet) its own default."""
+        if options.model == FOLDER:  # not one of dl-train's models: its own command, as the form filled it
+            return options
         model = self.get(options.model)
         return TrainOptions(
             model=model.name, epochs=options.epochs if options.epochs > 0 else model.epochs,

@@ -20,16 +20,21 @@ from textual.worker import get_current_worker
 
 from tui.screens.base import AppScreen
 from tui.screens.keep_model import KeepModelScreen
+from tui.screens.pick_folder import PickFolderScreen
 from tui.staging import Comparison, Staging
 from tui.text import one_line
 from tui.trainer_client import (
+    FOLDER,
     INSTALL_HINT,
+    FolderCheck,
     Trainables,
     TrainerProcess,
     TrainingState,
     TrainOptions,
     history_event,
+    name_problem,
     plural,
+    read_check,
 )
 from tui.training_run import (
     Event,
@@ -57,6 +62,8 @@ class TrainScreen(AppScreen):
                 id="train.smooth"),
         Binding("l", "log_scale", "Log", tooltip="Log scale on the loss chart's y axis (accuracy stays linear)",
                 id="train.log"),
+        Binding("b", "browse", "Folder", tooltip="Train on your own images: pick a folder, see dl-train check's report",
+                id="train.folder"),
     ]
     PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
 
@@ -92,6 +99,12 @@ class TrainScreen(AppScreen):
         error: str
 
     @dataclass
+    class Checked(Message):
+        """`dl-train check` answered about a folder."""
+
+        check: FolderCheck
+
+    @dataclass
     class Kept(Message):
         """The new models replaced the old ones (new=True) or were dropped (or why that failed)."""
 
@@ -108,6 +121,9 @@ class TrainScreen(AppScreen):
         self._log_playback = True
         self.staging: Staging | None = None  # set from Start until the new models are kept or dropped
         self._history_in_log = ""  # the model whose replayed history the log ends with: h again adds nothing
+        self.check: FolderCheck | None = None  # the last `dl-train check` of the form's folder
+        self.checking = ""  # the folder being checked now
+        self._after_check: TrainOptions | None = None  # a Start that waits for the check
 
     def compose(self) -> ComposeResult:
         """The form and the view."""
@@ -173,7 +189,9 @@ class TrainScreen(AppScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out Start while running or without TensorFlow, and Cancel while idle."""
         if action in ("start", "train"):
-            return None if self.running or not self.can_start else True
+            return None if self.running or self.checking or not self.can_start else True
+        if action == "browse":
+            return None if self.running or self.checking else True
         if action == "cancel":
             return True if self.run.phase.active and not self.run.cancel_requested else None
         if action == "playback":
@@ -198,9 +216,24 @@ class TrainScreen(AppScreen):
         self.start(replace(self.query_one(TrainForm).options(), model=model))
 
     def start(self, options: TrainOptions) -> None:
-        """Launch the trainer into the staging folder, unless a run is under way."""
-        if self.running or not self.can_start:
+        """Launch the trainer into the staging folder, unless a run is under way. A folder is checked
+        first (`dl-train check`): training starts once its report says it can."""
+        if self.running or not self.can_start or self.checking:
             return
+        if options.model == FOLDER:
+            problem = ("choose the folder of images first (b)" if not options.folder else
+                       name_problem(options.name))
+            if problem:
+                self.notify(problem, severity="warning", markup=False)
+                return
+            if self.check is None or self.check.folder != options.folder:
+                self._after_check = options
+                self.check_folder(options.folder)
+                return
+            if not self.check.ok:
+                self.notify("dl-train check says it cannot train on this folder: see its report",
+                            severity="warning", markup=False)
+                return
         self._stop_playback()
         staging = self.staging = Staging(self.runtime.folders)
         trainables = self.dl_app.trainables.known
@@ -212,7 +245,8 @@ class TrainScreen(AppScreen):
         self.run.start()
         # A run of the same model that resumes continues this one's curves (a replayed history is not a run).
         earlier = None if self.state.status.startswith("history") else self.state
-        self.state = TrainingState(model=options.model, epochs=options.epochs, status="starting", earlier=earlier)
+        model = options.name if options.model == FOLDER else options.model
+        self.state = TrainingState(model=model, epochs=options.epochs, status="starting", earlier=earlier)
         self._history_in_log = ""
         view = self.query_one(TrainView)
         view.show_errors("", [])
@@ -222,9 +256,76 @@ class TrainScreen(AppScreen):
         self.query_one(TrainForm).set_running(True)
         self.refresh_bindings()
         view.show_previous([])
-        if trainables is not None and not trainables.writes_default(options.model):
+        if options.model == FOLDER:  # the model of that name it would replace, if there is one
+            self.load_history(options.name, options.name, replay=False)
+        elif trainables is not None and not trainables.writes_default(options.model):
             self.load_history(*trainables.history(options), replay=False)  # the run it would replace, under it
         self.run_trainer(self.run, staging, options)
+
+    # A folder of the user's images -----------------------------------------------------------------
+    def action_browse(self) -> None:
+        """Pick the folder to train on with the browser; dl-train check reports on it."""
+        if self.running or self.checking:
+            return
+        form = self.query_one(TrainForm)
+        if self.dl_app.trainables.known is not None:  # the form offers the folder once dl-train answered
+            for select in self.query("#train-model").results(Select):
+                select.value = FOLDER  # the form shows the folder's fields
+        folder = form.options().folder
+        start = Path(folder) if folder and Path(folder).is_dir() else self.dl_app.start_path
+        self.app.push_screen(PickFolderScreen(start, "Train on which folder of images?"), self._picked)
+
+    @on(TrainForm.BrowseRequested)
+    def _browse_requested(self) -> None:
+        """The form's Browse button: the same as the `b` key."""
+        self.action_browse()
+
+    def _picked(self, folder: Path | None) -> None:
+        if folder is not None:
+            self.query_one(TrainForm).set_folder(str(folder))
+            self.check_folder(str(folder))
+
+    def check_folder(self, folder: str) -> None:
+        """Run `dl-train check` on FOLDER in a worker; its report goes to the log."""
+        self.checking = folder
+        self.check = None
+        view = self.query_one(TrainView)
+        view.show_errors("", [])
+        argv = self.dl_app.trainer_check(Path(folder))
+        view.log_line("$ " + " ".join(argv))
+        self.refresh_bindings()
+        self.run_check(argv, folder)
+
+    @work(thread=True, exclusive=True, group="train-check", exit_on_error=False)
+    def run_check(self, argv: list[str], folder: str) -> None:
+        """Run dl-train check off the UI thread (it reads every image once)."""
+        worker = get_current_worker()
+        checked = read_check(argv, folder, lambda: worker.is_cancelled)
+        if checked is not None and not worker.is_cancelled:
+            self.post_message(self.Checked(checked))
+
+    @on(Checked)
+    def _checked(self, message: Checked) -> None:
+        """Show the report; start the run that waited for it if the folder can be trained on."""
+        checked = message.check
+        if checked.folder != self.checking:
+            return
+        self.checking = ""
+        self.check = checked
+        view = self.query_one(TrainView)
+        for line in checked.summary():
+            view.log_line(line)
+        waiting, self._after_check = self._after_check, None
+        if checked.ok:
+            view.log_line("dl-train check: the folder can be trained on" +
+                          ("" if waiting else "; s starts"))
+        else:
+            title = ("dl-train check: cannot train on this folder" if checked.code is not None
+                     else "dl-train check did not run")
+            view.show_errors(title, checked.refusal())
+        self.refresh_bindings()
+        if waiting is not None and checked.ok and waiting.folder == checked.folder:
+            self.start(waiting)
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def run_trainer(self, run: TrainingRun, staging: Staging, options: TrainOptions) -> None:

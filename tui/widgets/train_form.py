@@ -18,12 +18,17 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from tui.trainer_client import Trainables, TrainOptions
+from tui.trainer_client import FOLDER, Trainables, TrainOptions, default_name
 from tui.widgets.checkbox import Check
 
 # The fields that show only for the models whose `options` name them (in `dl-train models`).
 OPTION_FIELDS = {"epochs": ("#train-epochs-label", "#train-epochs"), "invert": ("#train-invert",),
-                 "data": ("#train-data-label", "#train-data"), "restart": ("#train-restart",)}
+                 "data": ("#train-data-label", "#train-data"), "restart": ("#train-restart",),
+                 "folder": ("#train-folder-label", "#train-folder", "#train-browse", "#train-name-label", "#train-name")}
+# What a run on a folder takes (`dl-train folder DIR --name NAME`).
+FOLDER_OPTIONS = ("folder", "epochs", "restart")
+FOLDER_TITLE = "your images (a folder)"
+AUTO_EPOCHS = "auto (early stopping)"
 
 
 class TrainForm(VerticalScroll):
@@ -40,6 +45,9 @@ class TrainForm(VerticalScroll):
 
     class CancelRequested(Message):
         """The user asked to stop the running trainer."""
+
+    class BrowseRequested(Message):
+        """The user asked to pick the folder to train on with the browser."""
 
     @dataclass
     class PlaybackRequested(Message):
@@ -69,6 +77,15 @@ class TrainForm(VerticalScroll):
         data = Input(placeholder="mnist.npz or IDX folder", id="train-data")
         data.tooltip = "--data: use this file or folder instead of downloading MNIST"
         yield data
+        yield Label("Folder of images, one subfolder a class", id="train-folder-label")
+        folder = Input(placeholder="DIR/<class>/... or DIR/train|val|test/<class>", id="train-folder")
+        folder.tooltip = "dl-train folder DIR: b or Browse picks it; dl-train check reports on it first"
+        yield folder
+        yield Button("Browse…", id="train-browse")
+        yield Label("Model name", id="train-name-label")
+        name = Input(placeholder="letters, digits, - and _", id="train-name")
+        name.tooltip = "--name: the model file dl-train writes (NAME.onnx)"
+        yield name
         restart = Check("--restart", id="train-restart")
         restart.tooltip = "Start from scratch instead of resuming an interrupted run"
         yield restart
@@ -78,7 +95,10 @@ class TrainForm(VerticalScroll):
 
     def _select(self, names: Sequence[str], value: str) -> Select[str]:
         self._first = value
-        return Select([(name, name) for name in names], value=value, allow_blank=False, id="train-model")
+        options = [(FOLDER_TITLE if name == FOLDER else name, name) for name in names]
+        if self.trainables is not None and FOLDER not in names:  # dl-train's own list may not name it
+            options.append((FOLDER_TITLE, FOLDER))
+        return Select(options, value=value, allow_blank=False, id="train-model")
 
     def set_trainables(self, trainables: Trainables | None, playable: Sequence[str] = ()) -> None:
         """dl-train's models have come (or None: it cannot say; then PLAYABLE, the models whose
@@ -109,6 +129,11 @@ class TrainForm(VerticalScroll):
         select = next(selects, None)
         # Just mounted, a Select is blank until its first refresh: its first name is the one it shows.
         model = "" if select is None else self._first if select.is_blank() else str(select.value)
+        if model == FOLDER:
+            folder = self.query_one("#train-folder", Input).value.strip()
+            name = self.query_one("#train-name", Input).value.strip() or (default_name(folder) if folder else "")
+            return TrainOptions(model=FOLDER, epochs=epochs, restart=self.query_one("#train-restart", Checkbox).value,
+                                folder=folder, name=name)
         return TrainOptions(
             model=model,
             epochs=epochs,
@@ -117,6 +142,13 @@ class TrainForm(VerticalScroll):
             data=self.query_one("#train-data", Input).value.strip(),
         )
 
+    def set_folder(self, folder: str) -> None:
+        """Train on FOLDER (picked with the browser); the model is named after it unless a name was typed."""
+        self.query_one("#train-folder", Input).value = folder
+        name = self.query_one("#train-name", Input)
+        if not name.value.strip():
+            name.value = default_name(folder)
+
     def on_mount(self) -> None:
         """Show only the options the first model takes."""
         self._show_options(self.options().model)
@@ -124,7 +156,7 @@ class TrainForm(VerticalScroll):
     def set_running(self, running: bool) -> None:
         """Lock the options while a trainer runs."""
         for selector in ("#train-model", "#train-epochs", "#train-invert", "#train-data", "#train-restart",
-                         "#train-playback"):
+                         "#train-playback", "#train-folder", "#train-browse", "#train-name"):
             self.query_one(selector).disabled = running
         self.query_one("#train-start", Button).disabled = running or not self.can_train or not self._known()
         self.query_one("#train-cancel", Button).disabled = not running
@@ -134,10 +166,11 @@ class TrainForm(VerticalScroll):
         """Show the options this model takes, and its default epochs (unless the count was changed)."""
         if self.trainables is not None:
             field = self.query_one("#train-epochs", Input)
-            epochs = str(self.trainables.get(str(event.value)).epochs)
-            if field.value == field.placeholder.split(" ")[0]:
+            # A folder's run stops early by itself: no count unless one is typed.
+            epochs = "" if event.value == FOLDER else str(self.trainables.get(str(event.value)).epochs)
+            if field.value == field.placeholder.split(" ")[0] or (field.placeholder == AUTO_EPOCHS and not field.value):
                 field.value = epochs
-            field.placeholder = f"{epochs} (the notebook's)"
+            field.placeholder = AUTO_EPOCHS if event.value == FOLDER else f"{epochs} (the notebook's)"
         self._show_options(str(event.value))
 
     def _known(self) -> bool:
@@ -148,7 +181,7 @@ class TrainForm(VerticalScroll):
         spec = self.trainables.get(model) if self.trainables is not None and model else None
         for option, selectors in OPTION_FIELDS.items():
             # Until dl-train answers, the fields every model takes (epochs, restart) show.
-            shown = spec.takes(option) if spec is not None else (
+            shown = option in FOLDER_OPTIONS if model == FOLDER else spec.takes(option) if spec is not None else (
                 self.trainables is None and not self.query("#train-model") and option in ("epochs", "restart"))
             for selector in selectors:
                 self.query_one(selector).display = shown
@@ -167,6 +200,11 @@ class TrainForm(VerticalScroll):
     def _start(self) -> None:
         """Ask the screen to start a run."""
         self.post_message(self.StartRequested(self.options()))
+
+    @on(Button.Pressed, "#train-browse")
+    def _browse(self) -> None:
+        """Ask the screen for the folder browser."""
+        self.post_message(self.BrowseRequested())
 
     @on(Button.Pressed, "#train-cancel")
     def _cancel(self) -> None:
