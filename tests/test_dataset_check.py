@@ -230,3 +230,13 @@ def test_big_jpegs_are_measured_upright(tmp_path):
     assert (upright.height, upright.width) == (600, 300)
     _, out, _ = check(root)
     assert "sizes: 16x16 to 600x300, median 16x16, 2 distinct (height x width)" in out.splitlines()
+
+
+def test_the_report_is_the_same_read_in_processes(tmp_path):
+    from trainer.folders.check import check_folder
+
+    root = grey_set(tmp_path / "set", per_class=100, classes=3, size=(8, 8))  # 300 files: two chunks
+    plant_duplicates(root)
+    alone, pooled = check_folder(root, workers=1), check_folder(root, workers=2)
+    alone.pop("seconds"), pooled.pop("seconds")
+    assert alone == pooled and len(alone["duplicates"]) == 3
