@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+import json
+import subprocess
+import sys
+
 import pytest
 from app_helpers import screen_text, settled, wait_for
 from PIL import Image
 from textual.widgets import DataTable
 
 import onnx_models
-from tui.runtime import Runtime, load_image
-from tui.runtime.classifier import classify_image
 from tui.screens.classify import ClassifyScreen
-from tui.screens.evaluate import EvaluateScreen, label_issues, metrics
+from tui.screens.evaluate import EvaluateScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.pick_folder import PickFolderScreen
 from tui.widgets.confusion import ConfusionMatrix, matrix_text
@@ -45,20 +46,12 @@ def labelled(tmp_path: Path) -> Path:
     return root
 
 
-def expected(models: Path, folder: Path) -> tuple[list[list[int]], int]:
-    """The confusion matrix and count the one classify path gives, file by file."""
-    runtime = Runtime(models, device="cpu")
-    info = runtime.info("cnn")
-    matrix = np.zeros((10, 10), int)
-    for label in ("0", "1", "4", "7"):
-        for path in sorted((folder / label).rglob("*.png")):
-            try:
-                image = load_image(path)
-            except Exception:  # noqa: BLE001  the broken file: not counted
-                continue
-            best = classify_image(runtime, [info], image)[0].best
-            matrix[int(label), best] += 1
-    return matrix.tolist(), int(matrix.sum())
+def cli_report(models: Path, folder: Path) -> dict:
+    """What `dl-tui evaluate DIR -m cnn --format json` says of the same folder (exit 1: a file failed)."""
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "evaluate", str(folder), "-m", "cnn", "--models", str(models),
+                           "--format", "json", "--device", "cpu", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    return json.loads(done.stdout)
 
 
 async def open_evaluate(pilot, folder: Path) -> EvaluateScreen:
@@ -78,60 +71,53 @@ async def run_evaluation(pilot, folder: Path) -> EvaluateScreen:
     return screen
 
 
-def test_metrics_match_scikit_learn_definitions():
-    report = metrics(["a", "b", "c"], [0, 0, 1, 1, 2], [0, 1, 1, 1, 0])
-    assert report["confusion"]["matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    assert report["accuracy"] == pytest.approx(3 / 5)
-    # precision a 1/2, recall 1/2 -> F1 0.5; b: 2/3 and 1 -> 0.8; c: 0
-    assert [row["f1"] for row in report["per_class"]] == pytest.approx([0.5, 0.8, 0.0])
-    assert report["macro_f1"] == pytest.approx(1.3 / 3)
-
-
-def test_label_issues_flag_the_unlikely_label():
-    rows = [("a1", 0, [0.9, 0.1]), ("a2", 0, [0.8, 0.2]), ("b1", 1, [0.2, 0.8]), ("odd", 1, [0.95, 0.05])]
-    issues = label_issues(["a", "b"], rows)
-    assert [(i["path"], i["given_label"], i["suggested_label"]) for i in issues] == [("odd", "b", "a")]
-
-
 def test_heat_map_text_fits_80_columns_for_ten_classes():
     labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     matrix = [[1000 if i == j else 3 for j in range(10)] for i in range(10)]
     text = matrix_text(labels, matrix)
     assert max(len(line) for line in text.plain.splitlines()) <= 78
-    assert len(text.plain.splitlines()) == 11
-    assert matrix_text(["[b]x", "y"], [[1, 0], [0, 1]]).plain.splitlines()[1].startswith("0 [b]x")  # as written
+    lines = text.plain.splitlines()
+    assert len(lines) == 11 and lines[0].split()[1:] == [str(i) for i in range(10)]  # long labels: numbered
+    assert lines[4].split() == ["3", "Dress", "3", "3", "3", "1000", *["3"] * 6]
+    assert lines[1].startswith("0 T-shirt/t… ")  # cut, with an ellipsis
+    assert matrix_text(["cat", "dog"], [[1, 0], [0, 1]]).plain.splitlines()[0].split() == ["true\\pred", "cat", "dog"]
+    assert matrix_text(["[b]xyzzy", "y"], [[1, 0], [0, 1]]).plain.splitlines()[1].startswith("0 [b]xyzzy")  # as written
 
 
 async def test_evaluate_shows_real_numbers(make_app, tiny_models, labelled):
-    matrix, count = expected(tiny_models, labelled)
+    cli = cli_report(tiny_models, labelled)
     app = make_app()
     async with app.run_test(size=WIDE) as pilot:
         screen = await run_evaluation(pilot, labelled)
         report = screen.report
-        assert report["count"] == count == 17
-        assert report["confusion"]["matrix"] == matrix
-        assert report["accuracy"] == pytest.approx(sum(matrix[i][i] for i in range(10)) / count)
-        assert [e["path"] for e in report["errors"]] == [str(labelled / "1" / "broken.png")]
-        assert any("cats/" in note for note in report["notes"])
+        # The app's figures are dl-tui evaluate's, number for number.
+        assert report["count"] == cli["count"] == 17
+        for key in ("accuracy", "macro_f1", "per_class", "confusion", "mistakes", "label_issues"):
+            assert report[key] == cli[key], key
+        assert [e["path"] for e in report["errors"]] == [e["path"] for e in cli["errors"]] == [
+            str(labelled / "1" / "broken.png")]
+        assert any("cats" in note for note in report["notes"])
         # The heat map draws those counts, row by row.
+        labels, matrix = cli["confusion"]["labels"], cli["confusion"]["matrix"]
         shown = screen.query_one(ConfusionMatrix)
-        assert shown.matrix == matrix
+        assert (shown.labels, shown.matrix) == (labels, matrix)
+        seven = labels.index("7")
         cells = matrix_text(shown.labels, shown.matrix).plain.splitlines()
-        assert cells[1 + 7].split() == ["7", *(str(n) for n in matrix[7])]
-        # The per-class table: support and recall of class 7 from the same matrix.
+        assert cells[1 + seven].split() == ["7", *(str(n) for n in matrix[seven])]
+        assert sum(matrix[seven]) == 5 and matrix[seven][labels.index("4")] >= 1  # the 4 filed under 7
+        # The per-class table: precision, recall, F1 and support of class 7.
         table = screen.query_one("#evaluate-classes", DataTable)
-        row7 = [str(cell) for cell in table.get_row_at(7)]
-        assert row7[0] == "7" and row7[4] == str(sum(matrix[7]))
-        assert float(row7[2]) == pytest.approx(matrix[7][7] / sum(matrix[7]), abs=5e-4)
+        row = [str(cell) for cell in table.get_row_at(seven)]
+        want = cli["per_class"][seven]
+        assert row == ["7", f"{want['precision']:.3f}", f"{want['recall']:.3f}", f"{want['f1']:.3f}", "5"]
         text = screen_text(app)
-        assert f"accuracy {report['accuracy']:.1%}" in text
-        # The 4 filed under 7 is among the mistakes and the likely label errors.
-        mistakes = [m["path"] for m in report["mistakes"]]
-        assert str(labelled / "7" / "mislabelled-four.png") in mistakes
-        confidences = [m["confidence"] for m in report["mistakes"]]
-        assert confidences == sorted(confidences, reverse=True)
-        assert any(i["path"].endswith("mislabelled-four.png") and i["given_label"] == "7"
-                   for i in report["label_issues"])
+        assert f"accuracy {cli['accuracy']:.1%}" in text and f"macro-F1 {cli['macro_f1']:.1%}" in text
+        # The 4 filed under 7 is a mistake and a likely label error, listed in its tab.
+        assert str(labelled / "7" / "mislabelled-four.png") in [m["path"] for m in report["mistakes"]]
+        assert [(i["path"], i["given_label"], i["suggested_label"]) for i in report["label_issues"]] == [
+            (str(labelled / "7" / "mislabelled-four.png"), "7", "4")]
+        issues = screen.query_one("#evaluate-issues", DataTable)
+        assert [str(cell) for cell in issues.get_row_at(0)][:3] == ["7/mislabelled-four.png", "7", "4"]
 
 
 async def test_a_mistake_opens_in_classify(make_app, labelled):
@@ -153,11 +139,11 @@ async def test_a_mistake_opens_in_classify(make_app, labelled):
 
 
 async def test_cancel_and_a_folder_from_the_browser(make_app, labelled, tmp_path):
-    many = onnx_models.digit_pngs(tmp_path / "many" / "0", 2000, distinct=20)
+    many = onnx_models.digit_pngs(tmp_path / "many" / "0", 1000, distinct=20)
     app = make_app(start=labelled)
     async with app.run_test(size=WIDE) as pilot:
         screen = await open_evaluate(pilot, many.parent)
-        await pilot.press("e", "x")  # 2,000 images: far from done one key later
+        await pilot.press("e", "x")  # 1,000 images: far from done one key later
         assert not screen.running
         await wait_for(pilot, lambda: not any(w.group == "evaluate" and w.is_running for w in app.workers))
         assert screen.report is None and "Cancelled" in screen_text(app)

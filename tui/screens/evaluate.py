@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from PIL import Image as PILImage
 from rich.text import Text
 from textual import on, work
@@ -22,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Stat
 from textual.worker import get_current_worker
 
 from tui.runtime import ImageError, ModelInfo, load_image
-from tui.runtime.classifier import catalogue, classify_image
+from tui.runtime.classifier import catalogue, classify_image, needs_colour
 from tui.runtime.display import display_copy, thumbnail
 from tui.runtime.preprocess import IMAGE_SUFFIXES
 from tui.screens.base import AppScreen
@@ -37,110 +38,76 @@ THUMBNAIL = 96  # pixels a side of a gallery picture: plenty for a 16x8-cell car
 PROGRESS_EVERY = 0.1  # seconds between progress messages
 
 
-# The report ------------------------------------------------------------------------------------
-# A stand-in with the shape of `dl-tui evaluate --format json`, built on the one classify path,
-# until the evaluate core (tui/evaluate/) is there.
+# The report ----------------------------------------------------------------------------------
+# The shape of `dl-tui evaluate --format json`, with its figures (tui/evaluate/metrics.py and
+# label_issues.py, pure numpy); the files are walked and classified here, on the one classify
+# path the app's screens use (the app never imports tui.classify, the CLI's engine).
 
 def labelled_files(folder: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
-    """(image file, class index) for every image under FOLDER/<label>/ (nested folders walked, symlinks
-    not followed), and one line for each subfolder that is not one of the model's labels."""
+    """(image file, class index) for every image under FOLDER/<label>/ (nested folders walked, links
+    not followed, dot files skipped), in the labels' order, and one line for what was left out."""
     files, notes = [], []
-    index = {label: i for i, label in enumerate(labels)}
     try:
         entries = sorted(folder.iterdir())
     except OSError as error:
         return [], [one_line(error)]
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir() or entry.is_symlink():
+    folders = {entry.name for entry in entries if entry.is_dir() and not entry.is_symlink()
+               and not entry.name.startswith(".")}
+    unknown = sorted(folders - set(labels))
+    if unknown:
+        shown = ", ".join(clean(name) for name in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        notes.append(f"left out {len(unknown)} folder{'s' * (len(unknown) != 1)} not named as one of the "
+                     f"model's labels: {shown}")
+    loose = [entry for entry in entries if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES]
+    if loose:
+        notes.append(f"left out {len(loose)} image file{'s' * (len(loose) != 1)} at the root, outside any class folder")
+    for index, label in enumerate(labels):
+        if label not in folders:
             continue
-        if entry.name not in index:
-            notes.append(f"{clean(entry.name)}/ is not one of the model's labels: left out")
-            continue
-        for root, dirs, names in os.walk(entry):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for root, dirs, names in os.walk(folder / label):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not Path(root, d).is_symlink())
             for name in sorted(names):
                 path = Path(root) / name
                 if not name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and not path.is_symlink():
-                    files.append((path, index[entry.name]))
+                    files.append((path, index))
     return files, notes
-
-
-def metrics(labels: list[str], truth: list[int], predicted: list[int]) -> dict[str, Any]:
-    """count, accuracy, macro_f1, per_class and confusion, as scikit-learn defines them (rows: true class;
-    macro F1 over the classes that occur in the truth or the predictions)."""
-    n = len(labels)
-    matrix = [[0] * n for _ in range(n)]
-    for t, p in zip(truth, predicted, strict=True):
-        matrix[t][p] += 1
-    per_class, f1s = [], []
-    for i, label in enumerate(labels):
-        support, said = sum(matrix[i]), sum(row[i] for row in matrix)
-        right = matrix[i][i]
-        precision = right / said if said else 0.0
-        recall = right / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append({"label": label, "precision": precision, "recall": recall, "f1": f1, "support": support})
-        if support or said:
-            f1s.append(f1)
-    count = len(truth)
-    return {"count": count, "accuracy": sum(matrix[i][i] for i in range(n)) / count if count else 0.0,
-            "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0, "per_class": per_class,
-            "confusion": {"labels": list(labels), "matrix": matrix}}
-
-
-def label_issues(labels: list[str], rows: list[tuple[str, int, list[float]]]) -> list[dict[str, Any]]:
-    """Confident learning (Northcutt et al. 2021): each class's threshold is the mean probability the
-    model gives it over the images labelled with it; an image is a likely label error when the classes
-    whose probability reaches their threshold do not include its label and one of them is likelier."""
-    n = len(labels)
-    sums, counts = [0.0] * n, [0] * n
-    for _, given, probabilities in rows:
-        sums[given] += probabilities[given]
-        counts[given] += 1
-    thresholds = [sums[j] / counts[j] if counts[j] else 1.0 for j in range(n)]
-    issues = []
-    for path, given, probabilities in rows:
-        confident = [j for j in range(n) if probabilities[j] >= thresholds[j]]
-        if not confident or given in confident:
-            continue
-        suggested = max(confident, key=lambda j: probabilities[j])
-        issues.append({"path": path, "given_label": labels[given], "suggested_label": labels[suggested],
-                       "given_probability": probabilities[given]})
-    return sorted(issues, key=lambda issue: issue["given_probability"])
 
 
 def evaluate_folder(runtime: Any, info: ModelInfo, folder: Path, max_bytes: int,
                     cancelled: Callable[[], bool], progress: Callable[[int, int], None],
-                    mistakes: int = GALLERY) -> dict[str, Any] | None:
-    """The report of INFO on FOLDER (None if cancelled): metrics, mistakes (most confident first),
-    errors (unreadable files, not counted) and label issues."""
+                    limit: int = GALLERY) -> dict[str, Any] | None:
+    """The report of INFO on FOLDER, as `dl-tui evaluate --format json` gives it (None if cancelled):
+    figures, mistakes (most confident first), errors (unreadable files, not counted), label issues."""
+    from tui.evaluate.label_issues import label_issues
+    from tui.evaluate.metrics import mistakes, scores
+
     labels = list(info.labels)
+    colour = needs_colour([info])
     files, notes = labelled_files(folder, labels)
-    truth, predicted, rows, wrong, errors = [], [], [], [], []
+    paths, truth, rows, errors = [], [], [], []
     for done, (path, given) in enumerate(files):
         if cancelled():
             return None
         progress(done, len(files))
         try:
-            image = load_image(path, max_bytes, cancelled)
+            image = load_image(path, max_bytes, cancelled, colour=colour)
         except ImageError as error:
             errors.append({"path": str(path), "error": one_line(error)})
             continue
-        result = classify_image(runtime, [info], image)[0]
-        if result.probabilities is None or result.best is None:
+        # No --polarity or --normalize given: each model's own steps (MNIST's, or the picture stretched).
+        result = classify_image(runtime, [info], image, None, None)[0]
+        if result.probabilities is None:
             errors.append({"path": str(path), "error": result.error or "no result"})
             continue
-        probabilities = [float(p) for p in result.probabilities]
+        paths.append(str(path))
         truth.append(given)
-        predicted.append(result.best)
-        rows.append((str(path), given, probabilities))
-        if result.best != given:
-            wrong.append({"path": str(path), "true_label": labels[given], "label": labels[result.best],
-                          "confidence": probabilities[result.best]})
+        rows.append(result.probabilities)
     progress(len(files), len(files))
-    wrong.sort(key=lambda mistake: -mistake["confidence"])
-    return {**metrics(labels, truth, predicted), "mistakes": wrong[:mistakes], "errors": errors,
-            "label_issues": label_issues(labels, rows), "notes": notes}
+    probabilities = np.asarray(rows, np.float64).reshape(len(rows), len(labels))
+    predicted = probabilities.argmax(axis=1).tolist() if rows else []
+    return {"model": info.name, **scores(truth, predicted, labels).as_json(),
+            "mistakes": mistakes(paths, truth, probabilities, labels, limit), "errors": errors,
+            "label_issues": label_issues(paths, probabilities, truth, labels), "notes": notes}
 
 
 def gallery_images(report: Mapping[str, Any], colour: bool, max_bytes: int,
@@ -362,7 +329,7 @@ class EvaluateScreen(AppScreen):
             report = evaluate_folder(self.runtime, info, folder, limit, cancelled, progress)
             if report is None:
                 return
-            images = gallery_images(report, info.preprocessing.channels == 3, limit, cancelled)
+            images = gallery_images(report, needs_colour([info]), limit, cancelled)
         except Exception as error:  # noqa: BLE001  a model that fails to run: one line, the app stays
             report = {"failed": one_line(error) or type(error).__name__}
             images = {}

@@ -29,24 +29,33 @@ def _blend(share: float, full: tuple[int, int, int]) -> Color:
     return Color.from_rgb(*(round(e + (f - e) * share) for e, f in zip(EMPTY, full, strict=True)))
 
 
+SHORT_LABEL = 4  # labels up to this long head their column; longer ones are numbered
+
+
+def _short(labels: Sequence[str]) -> bool:
+    return all(len(clean(label)) <= SHORT_LABEL for label in labels)
+
+
 def cell_width(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> int:
     """Cells per column: the widest count or column heading, with a space each side."""
     widest = max((len(str(value)) for row in matrix for value in row), default=1)
-    return max(widest, len(str(len(labels) - 1)), 2) + 2
+    heading = max(map(len, map(clean, labels)), default=1) if _short(labels) else len(str(len(labels) - 1))
+    return max(widest, heading, 2) + 2
 
 
 def matrix_text(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> Text:
-    """The heat map as text: a heading row of class indices, then one row per true class
-    (its index and label, then its counts). Labels come from a model's metadata: cleaned, never markup."""
+    """The heat map as text: a heading row, then one row per true class (its label, then its counts).
+    Short labels ("7", "cat") head their columns; longer ones are numbered, each row saying "3 Dress".
+    Labels come from a model's metadata: cleaned, never markup."""
     width = cell_width(labels, matrix)
-    # "3 Dress" names the row and its column; labels that are their own index ("3") stand alone.
-    names = [_cut(clean(label) if label == str(index) else f"{index} {clean(label)}", ROW_LABEL)
-             for index, label in enumerate(labels)]
+    short = _short(labels)
+    headings = [clean(label) if short else str(index) for index, label in enumerate(labels)]
+    names = [clean(label) if short else _cut(f"{index} {clean(label)}", ROW_LABEL) for index, label in enumerate(labels)]
     label_width = max([len(name) for name in names] + [len("true\\pred")])
     text = Text(no_wrap=True, overflow="crop")
     text.append("true\\pred".ljust(label_width) + " ", style="dim")
-    for index in range(len(labels)):
-        text.append(str(index).rjust(width - 1) + " ", style="bold")
+    for heading in headings:
+        text.append(heading.rjust(width - 1) + " ", style="bold")
     for row_index, (name, row) in enumerate(zip(names, matrix, strict=False)):
         text.append("\n")
         text.append(name.ljust(label_width) + " ", style="bold")
