@@ -12,11 +12,11 @@ import sys
 import pytest
 from app_helpers import screen_text, settled, wait_for
 from PIL import Image
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabbedContent
 
 import onnx_models
 from tui.screens.classify import ClassifyScreen
-from tui.screens.evaluate import EvaluateScreen
+from tui.screens.evaluate import MISTAKES_TAB, EvaluateScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.pick_folder import PickFolderScreen
 from tui.widgets.confusion import ConfusionMatrix, matrix_text
@@ -124,13 +124,15 @@ async def test_a_mistake_opens_in_classify(make_app, labelled):
     app = make_app()
     async with app.run_test(size=WIDE) as pilot:
         screen = await run_evaluation(pilot, labelled)
-        await pilot.press("right", "right")  # to the Mistakes tab
+        await pilot.press("right", "right")  # the tab row has the keys: to the Mistakes tab
+        assert screen.query_one(TabbedContent).active == MISTAKES_TAB
         gallery = screen.query_one(MistakeGallery)
         await wait_for(pilot, lambda: gallery.cards)
         first = gallery.cards[0]
         assert str(first.path) == screen.report["mistakes"][0]["path"]
         assert first.query_one(".mistake--picture").image is not None  # its picture, decoded by the worker
-        first.focus()
+        await pilot.press("tab", "right", "left")  # into the gallery, to the second card and back
+        assert app.focused is first
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ClassifyScreen) and app.screen.current == first.path)
         classify = app.screen
@@ -197,3 +199,27 @@ def test_evaluate_snapshot(make_app, labelled, snap_compare, size):
         await settled(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=evaluate)
+
+
+async def test_a_colour_model_shows_its_mistakes_in_colour(make_app, tiny_models, tmp_path):
+    """A colour folder model (stretch, 3 channels): red and blue squares filed under the wrong colour are
+    mistakes, and their pictures are shown in colour, as the files are."""
+    onnx_models.build_stretch(tiny_models, "colours", ["blue", "red"])
+    root = tmp_path / "colours"
+    for label, colour in (("red", (0, 0, 230)), ("blue", (230, 0, 0))):  # each folder holds the other colour
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 12), colour).save(root / label / f"{i}.png")
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_evaluate(pilot, root)
+        screen.action_select_model("colours")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.report is not None and not screen.running)
+        gallery = screen.query_one(MistakeGallery)
+        await wait_for(pilot, lambda: gallery.cards)
+        shown = {str(card.path): card.query_one(".mistake--picture").image.getpixel((5, 5)) for card in gallery.cards}
+        assert screen.report["count"] == 6 and len(gallery.cards) == len(screen.report["mistakes"]) >= 1
+        for mistake in screen.report["mistakes"]:
+            red, _, blue = shown[mistake["path"]]
+            assert (red > 200 and blue < 30) if Path(mistake["path"]).parent.name == "blue" else (blue > 200 and red < 30)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Static, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from tui.runtime import ImageError, ModelInfo, load_image
@@ -150,6 +150,9 @@ class EvaluateScreen(AppScreen):
     EvaluateScreen #evaluate-status { height: auto; max-height: 4; padding: 0 1; }
     EvaluateScreen #evaluate-progress { padding: 0 1; height: 1; }
     EvaluateScreen #evaluate-summary { height: auto; padding: 0 1; }
+    EvaluateScreen #evaluate-tabs { height: 1fr; }
+    EvaluateScreen #evaluate-tabs ContentSwitcher { height: 1fr; }
+    EvaluateScreen TabPane > Vertical { height: 1fr; }
     EvaluateScreen DataTable { height: 1fr; }
     EvaluateScreen TabPane { padding: 0 0; }
     """
@@ -215,6 +218,11 @@ class EvaluateScreen(AppScreen):
         self._show_folder()
         self._status(Text.assemble("Choose a classifier and a labelled folder (", ("f", "bold"), "), then ",
                                    ("e", "bold"), " evaluates."))
+        self._focus_tabs()
+
+    def _focus_tabs(self) -> None:
+        """The tab row has the keys: left and right go through the results, Tab into them."""
+        self.query_one("#evaluate-tabs", TabbedContent).query_one(Tabs).focus()
 
     def _status(self, text: Text) -> None:
         self.query_one("#evaluate-status", Static).update(text)
@@ -402,6 +410,8 @@ class EvaluateScreen(AppScreen):
             issues.add_row(plain(shown), plain(issue.get("given_label", "")), plain(issue.get("suggested_label", "")),
                            Text(f"{issue.get('given_probability', 0):.3f}", justify="right"))
         await self.query_one(MistakeGallery).show(list(report.get("mistakes", []))[:GALLERY], images)
+        if not isinstance(self.focused, (Tabs, MistakeCard, DataTable)):
+            self._focus_tabs()
 
     # To Classify -------------------------------------------------------------------------------
     @on(MistakeCard.Opened)
