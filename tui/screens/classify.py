@@ -47,6 +47,59 @@ def input_title(size: Size) -> str:
 class ClassifyScreen(AppScreen):
     """A file browser, the picture and its model input, and what each digit model thinks."""
 
+    DEFAULT_CSS = """
+    #browser { width: 34; border: round $primary 50%; }
+    #browser:focus { border: round $primary; }
+    #pictures { width: 34; height: 1fr; }
+    /* The picture boxes are sized from the picture (tui/widgets/halfcell.py), within these limits: square on screen. */
+    #original { border-title-color: $foreground; width: auto; height: auto; max-height: 50%; border: round $secondary 50%; }
+    #model-input {
+        border-title-color: $foreground;
+        width: auto;
+        height: auto;
+        max-width: 30;
+        max-height: 15;
+        border: round $secondary 50%;
+    }
+    #preprocess-info { height: auto; padding: 0 1; color: $text-muted; }
+    #predictions { width: 1fr; height: 1fr; }
+    #model-select { width: 40; margin-bottom: 1; }
+    #bars { height: auto; }
+    /* An unreadable file: its reason, once, in place of every model's bars. */
+    #file-error {
+        display: none;
+        height: auto;
+        color: $error;
+        border: round $error 50%;
+        border-title-color: $foreground;
+        padding: 0 1;
+    }
+    #predictions.-failed #file-error { display: block; }
+    #predictions.-failed #bars { display: none; }
+    #bars ProbabilityBars { width: 1fr; border-title-color: $foreground; border: round $accent 50%; padding: 0 1; }
+
+    /* Narrow (under 120 columns), large (180 and more), short (under 36 lines, down to 80x24): tui/app.py's breakpoints. */
+    ClassifyScreen.-narrow #browser { width: 24; }
+    ClassifyScreen.-narrow #pictures { width: 26; }
+    ClassifyScreen.-narrow #model-input { max-width: 24; max-height: 12; }
+    ClassifyScreen.-narrow #model-select { width: 100%; }
+    ClassifyScreen.-narrow #bars { layout: vertical; }
+    ClassifyScreen.-large #browser { width: 18%; }
+    ClassifyScreen.-large #pictures { width: 30%; }
+    ClassifyScreen.-large #model-input { max-width: 100%; max-height: 50%; }
+    ClassifyScreen.-short #original { max-height: 9; }
+    ClassifyScreen.-short #model-input { max-width: 23; max-height: 9; }
+    ClassifyScreen.-short #model-select { margin-bottom: 0; }
+    /* The iris form's fields by id too: an Input's own rules (.-invalid:focus) would outrank a class. */
+    ClassifyScreen.-short #iris { padding: 0 1; }
+    ClassifyScreen.-short #iris-help { margin-bottom: 0; }
+    ClassifyScreen.-short #iris .iris-row { height: 1; margin-bottom: 1; }
+    ClassifyScreen.-short #iris .iris-label { padding: 0 1 0 0; }
+    ClassifyScreen.-short #iris .iris-field { height: 1; border: none; padding: 0 1; background: $boost; }
+    ClassifyScreen.-short #iris .iris-field:focus { background: $primary 40%; }
+    ClassifyScreen.-short #iris-bars { margin-top: 0; }
+    """
+
     BINDINGS: ClassVar = [
         Binding("c", "compare", "Compare", tooltip="Show every digit model side by side", id="classify.compare"),
         Binding("p", "polarity", "Polarity", tooltip="Cycle polarity: auto, keep, invert", id="classify.polarity"),

@@ -36,6 +36,31 @@ DRAWING = "drawing"  # the key of this screen's digit in DlTuiApp.latent_inputs
 class DrawScreen(AppScreen, SavesPng):
     """A canvas, the 28x28 the models receive, and each digit model's probabilities, live."""
 
+    DEFAULT_CSS = """
+    #draw-side { width: 60; }
+    #draw-head { height: auto; }
+    /* Sized from the picture (tui/widgets/halfcell.py), within these limits: square on screen. */
+    #draw-input {
+        border-title-color: $foreground;
+        width: auto;
+        height: auto;
+        max-width: 22;
+        max-height: 11;
+        border: round $secondary 50%;
+    }
+    #draw-info { width: 1fr; height: auto; padding: 1 1; }
+    #draw-warning { display: none; height: auto; color: $warning; border: round $warning; padding: 0 1; }
+    #draw-bars { height: auto; }
+    #draw-bars ProbabilityBars { width: 1fr; border-title-color: $foreground; border: round $accent 50%; padding: 0 1; }
+
+    /* Narrow (under 120 columns), large (180 and more), short (under 36 lines): tui/app.py's breakpoints. */
+    DrawScreen.-narrow #draw-side { width: 40; }
+    DrawScreen.-narrow #draw-bars { layout: vertical; }
+    DrawScreen.-large #draw-side { width: 40%; }
+    DrawScreen.-short #draw-input { max-width: 16; max-height: 8; }
+    DrawScreen.-short #draw-info { padding: 0 1; }
+    """
+
     BINDINGS: ClassVar = [
         Binding("u,ctrl+z", "undo", "Undo", tooltip="Take back the last stroke (or the clear)", id="draw.undo"),
         Binding("c", "clear", "Clear", tooltip="Rub the canvas out (u brings it back)", id="draw.clear"),

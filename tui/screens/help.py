@@ -69,6 +69,19 @@ def key_table(sections: list[Section]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Every key of the screen it was opened from; any of Escape, q or ? closes it."""
 
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    #help {
+        width: 76;
+        max-width: 100%;
+        height: 90%;
+        border: round $primary;
+        border-title-color: $foreground;
+        padding: 0 1;
+        background: $surface;
+    }
+    """
+
     BINDINGS: ClassVar = [
         Binding("escape,q,question_mark", "dismiss", "Close", tooltip="Close the help"),
     ]

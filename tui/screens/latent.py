@@ -36,6 +36,32 @@ CLASSIFIER = "cnn"
 class LatentScreen(AppScreen, SavesPng):
     """Arrow keys walk the grid; the digit under the cursor is shown large with the CNN's verdict."""
 
+    DEFAULT_CSS = """
+    #latent-side { width: 44; }
+    /* Sized from the picture (tui/widgets/halfcell.py), within these limits: square on screen. */
+    #latent-digit {
+        border-title-color: $foreground;
+        width: auto;
+        height: auto;
+        max-width: 30;
+        max-height: 15;
+        border: round $secondary 50%;
+    }
+    #latent-head { height: auto; layout: vertical; }
+    #latent-info { height: auto; padding: 1 1; }
+    #latent-bars { border: round $accent 50%; border-title-color: $foreground; padding: 0 1; }
+
+    /* Narrow (under 120 columns), large (180 and more), short (under 36 lines): tui/app.py's breakpoints. */
+    LatentScreen.-narrow #latent-side { width: 32; }
+    LatentScreen.-narrow #latent-digit { max-width: 24; max-height: 12; }
+    LatentScreen.-large #latent-side { width: 32%; }
+    LatentScreen.-large #latent-digit { max-width: 100%; max-height: 50%; }
+    LatentScreen.-short #latent-head { layout: horizontal; }
+    LatentScreen.-short #latent-digit { max-width: 14; max-height: 7; }
+    LatentScreen.-short #latent-side { width: 36; }
+    LatentScreen.-short #latent-info { width: 1fr; padding: 0 0 0 1; }
+    """
+
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("plus,equals_sign", "resize(1)", "n+1", tooltip="One more row and column", id="latent.more"),
         Binding("minus", "resize(-1)", "n-1", tooltip="One row and column fewer", id="latent.fewer"),

@@ -32,6 +32,11 @@ Broken = tuple[str, str, str]
 class ModelsScreen(AppScreen):
     """A table of the models in the folders; the highlighted one's details below."""
 
+    DEFAULT_CSS = """
+    #models-table { height: auto; max-height: 60%; }
+    #model-details { height: 1fr; padding: 1 1; border-top: solid $primary 50%; }
+    """
+
     BINDINGS: ClassVar = [
         Binding("r", "reload", "Reload", tooltip="Look for models in the folders again", id="models.reload"),
         Binding("p", "restore", "Restore previous", tooltip="Go back to the model this one replaced",

@@ -53,6 +53,20 @@ from tui.widgets.train_view import TrainView
 class TrainScreen(AppScreen):
     """Options on the left; the run's progress, curves, log and errors on the right."""
 
+    DEFAULT_CSS = """
+    #install-note { border: round $warning; padding: 0 1; margin-bottom: 1; }
+
+    /* Narrow (under 120 columns), large (180 and more), short (under 36 lines): tui/app.py's breakpoints. */
+    /* By id: a Button's own rules (.-style-default.-primary) outrank a type selector. */
+    TrainScreen.-narrow #train-form { width: 28; }
+    TrainScreen.-large #train-form { width: 20%; }
+    TrainScreen.-short #train-form Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    TrainScreen.-short #train-form Input:focus { background: $primary 40%; }
+    TrainScreen.-short #train-form SelectCurrent { height: 1; border: none; padding: 0 1; background: $boost; }
+    TrainScreen.-short #train-form Checkbox { height: 1; border: none; padding: 0; margin-top: 1; }
+    TrainScreen.-short #train-form Button { height: 1; border: none; min-width: 0; margin-top: 1; }
+    """
+
     BINDINGS: ClassVar = [
         Binding("s", "start", "Start", tooltip="Start dl-train with these options", id="train.start"),
         Binding("x", "cancel", "Cancel", tooltip="Stop the trainer; the models stay as they are", id="train.cancel"),

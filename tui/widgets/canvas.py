@@ -89,6 +89,18 @@ class Drawing:
 class DrawingCanvas(Container, can_focus=True):
     """Draw with the mouse (press and drag), or move a cursor with the arrows and paint with space."""
 
+    DEFAULT_CSS = """
+    DrawingCanvas {
+        border-title-color: $foreground;
+        width: 1fr;
+        height: 1fr;
+        align: center middle;
+        border: round $primary 50%;
+    }
+    DrawingCanvas:focus { border: round $primary; }
+    #canvas-picture { width: auto; height: auto; }
+    """
+
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "move(0, -1)", "Up", show=False),
         Binding("down", "move(0, 1)", "Down", show=False),

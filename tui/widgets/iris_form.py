@@ -65,6 +65,13 @@ class NumberField(Input):
 class IrisForm(Vertical):
     """Sepal and petal measurements in cm; posts Changed whenever all four are in range, else Invalid."""
 
+    DEFAULT_CSS = """
+    IrisForm { height: auto; width: 60; }
+    .iris-row { height: 3; }
+    .iris-label { width: 24; padding: 1 1 0 0; text-align: right; }
+    .iris-field { width: 14; }
+    """
+
     @dataclass
     class Changed(Message):
         """New measurements, in the model's feature order."""

@@ -23,6 +23,19 @@ IRIS = "iris"
 class IrisPane(Vertical):
     """The iris model's form and bars; built once the model's metadata has been read."""
 
+    DEFAULT_CSS = """
+    IrisPane { padding: 1 2; }
+    #iris-help { color: $text-muted; margin-bottom: 1; }
+    #iris-bars {
+        width: 70;
+        max-width: 100%;
+        border-title-color: $foreground;
+        margin-top: 1;
+        border: round $accent 50%;
+        padding: 0 1;
+    }
+    """
+
     @dataclass
     class Loaded(Message):
         """The iris model's metadata, or why it is not available."""

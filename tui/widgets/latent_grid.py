@@ -21,6 +21,18 @@ from tui.widgets.picture import Graphics, from_array, picture, shown_region
 class LatentGrid(Container, can_focus=True):
     """n x n decoded digits drawn as one picture; the cursor cell is framed in the picture itself."""
 
+    DEFAULT_CSS = """
+    LatentGrid {
+        border-title-color: $foreground;
+        width: 1fr;
+        height: 1fr;
+        align: center middle;
+        border: round $primary 50%;
+    }
+    LatentGrid:focus { border: round $primary; }
+    #grid-picture { width: auto; height: auto; }
+    """
+
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "move(-1, 0)", "Up", show=False),
         Binding("down", "move(1, 0)", "Down", show=False),

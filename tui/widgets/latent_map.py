@@ -30,6 +30,18 @@ class Marker:
 class LatentMapView(Container):
     """The scatter as one picture and a legend; a click says which latent point it was on."""
 
+    DEFAULT_CSS = """
+    LatentMapView {
+        border-title-color: $foreground;
+        width: 1fr;
+        height: 1fr;
+        align: center middle;
+        border: round $primary 50%;
+    }
+    #map-picture { width: auto; height: auto; }
+    #map-legend { dock: bottom; height: auto; width: 1fr; padding: 0 1; }
+    """
+
     @dataclass
     class Clicked(Message):
         """A click on the map, at latent point z."""

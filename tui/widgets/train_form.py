@@ -34,6 +34,13 @@ AUTO_EPOCHS = "auto (early stopping)"
 class TrainForm(VerticalScroll):
     """The left column of the Train screen; options a model does not take are hidden."""
 
+    DEFAULT_CSS = """
+    TrainForm { width: 36; padding: 0 1; border-right: vkey $primary 50%; }
+    TrainForm Select, TrainForm Input, TrainForm Button { width: 100%; }
+    TrainForm Button { margin-top: 1; }
+    TrainForm Checkbox { margin-top: 1; }
+    """
+
     # Inputs keep printable keys for themselves: Escape hands the screen's keys back.
     BINDINGS: ClassVar = [Binding("escape", "leave_field", "Leave field", show=False)]
 

@@ -51,6 +51,20 @@ class TrainLog(RichLog):
 class TrainView(Vertical):
     """Draws a TrainingState; the screen feeds it events and lines."""
 
+    DEFAULT_CSS = """
+    TrainView { padding: 0 1; }
+    #train-status { height: 1; margin-bottom: 1; }
+    .bar-row { height: 1; }
+    .bar-label { width: 7; }
+    .bar-count { width: 12; padding-left: 1; }
+    TrainView ProgressBar Bar { width: 1fr; }
+    TrainView ProgressBar { width: 1fr; }
+    #charts { height: 12; margin-top: 1; }
+    #charts LineChart { width: 1fr; height: 100%; border: round $primary 50%; }
+    #train-errors { height: auto; max-height: 14; border: round $error; padding: 0 1; }
+    #train-log { height: 1fr; border: round $secondary 50%; }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.previous: list[dict[str, Any]] = []  # the recorded run of the model being retrained
