@@ -223,3 +223,33 @@ async def test_a_colour_model_shows_its_mistakes_in_colour(make_app, tiny_models
         for mistake in screen.report["mistakes"]:
             red, _, blue = shown[mistake["path"]]
             assert (red > 200 and blue < 30) if Path(mistake["path"]).parent.name == "blue" else (blue > 200 and red < 30)
+
+
+async def test_a_folder_model_is_evaluated_on_its_test_part(make_app, tiny_models, labelled, tmp_path):
+    """A model with a split manifest beside it (as dl-train folder writes) opens on the folder it was
+    trained on, its held-out test part only, as `dl-tui evaluate --split test`; t goes to every file."""
+    test = [["0/0-1.png", 0], ["4/nested/4-3.png", 2], ["7/mislabelled-four.png", 3], ["../outside.png", 0]]
+    manifest = {"version": 1, "root": str(labelled), "layout": "classes", "seed": 0, "val": 0.1, "test": 0.1,
+                "classes": ["0", "1", "4", "7"], "files": {"train": [], "val": [], "test": test}}
+    (tiny_models / "cnn.split.json").write_text(json.dumps(manifest))
+    app = make_app(start=tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.models)
+        screen.action_select_model("cnn")
+        assert screen.folder == labelled and screen.test_part
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.report is not None and not screen.running)
+        report = screen.report
+        assert report["split"] == "test" and report["count"] == 3
+        assert any("left out 1 manifest entr" in note for note in report["notes"])
+        cli = json.loads(subprocess.run(
+            [sys.executable, "-m", "tui.cli", "evaluate", str(labelled), "-m", "cnn", "--models", str(tiny_models),
+             "--split", "test", "--format", "json", "--device", "cpu", "--quiet"],
+            capture_output=True, text=True, timeout=120).stdout)
+        for key in ("count", "accuracy", "confusion", "mistakes"):
+            assert report[key] == cli[key], key
+        await pilot.press("t", "e")  # every file again
+        await wait_for(pilot, lambda: screen.report["split"] == "all" and not screen.running)
+        assert screen.report["count"] == 17

@@ -4,11 +4,12 @@ Classify) and the likely label errors."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +34,8 @@ from tui.widgets.confusion import ConfusionMatrix
 from tui.widgets.mistakes import MistakeCard, MistakeGallery
 
 MATRIX_TAB, CLASSES_TAB, MISTAKES_TAB, ISSUES_TAB = "eval-matrix", "eval-classes", "eval-mistakes", "eval-issues"
+SPLIT_SUFFIX = ".split.json"  # beside the model: `<NAME>.split.json` (docs/model-contract.md)
+MAX_MANIFEST_BYTES = 256 << 20  # as dl-tui evaluate reads it
 GALLERY = 50  # mistakes shown as pictures (the report's default cap)
 THUMBNAIL = 96  # pixels a side of a gallery picture: plenty for a 16x8-cell card
 PROGRESS_EVERY = 0.1  # seconds between progress messages
@@ -73,17 +76,56 @@ def labelled_files(folder: Path, labels: list[str]) -> tuple[list[tuple[Path, in
     return files, notes
 
 
+def manifest_of(info: ModelInfo) -> Path | None:
+    """The split manifest `dl-train folder` wrote beside the model (`<NAME>.split.json`), if there is one."""
+    path = info.path.parent / f"{info.name}{SPLIT_SUFFIX}"
+    return path if path.is_file() else None
+
+
+def manifest_root(manifest: Path) -> Path | None:
+    """The folder a split manifest was made from, if it still exists."""
+    try:
+        root = Path(str(json.loads(manifest.read_text(encoding="utf-8"))["root"]))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return root if root.is_dir() else None
+
+
+def test_files(folder: Path, manifest: Path, labels: list[str]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """The held-out test part of a split manifest, read relative to FOLDER, as `dl-tui evaluate --split test`
+    reads it; ValueError (one line) if the manifest cannot be read."""
+    try:
+        if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"{clean(manifest.name)} is too large to be a split manifest")
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        classes = [str(name) for name in data["classes"]]
+        rows = [(str(rel), int(k)) for rel, k in data["files"]["test"]]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ValueError(f"cannot read the split manifest {clean(manifest.name)}: {one_line(error)}") from None
+    files, left_out = [], 0
+    for rel, k in rows:
+        parts = PurePosixPath(rel).parts
+        if not parts or PurePosixPath(rel).is_absolute() or ".." in parts or not 0 <= k < len(classes) \
+                or classes[k] not in labels:
+            left_out += 1
+            continue
+        files.append((folder.joinpath(*parts), labels.index(classes[k])))
+    notes = [f"left out {left_out} manifest entries outside the folder or of no label"] if left_out else []
+    return files, notes
+
+
 def evaluate_folder(runtime: Any, info: ModelInfo, folder: Path, max_bytes: int,
                     cancelled: Callable[[], bool], progress: Callable[[int, int], None],
-                    limit: int = GALLERY) -> dict[str, Any] | None:
-    """The report of INFO on FOLDER, as `dl-tui evaluate --format json` gives it (None if cancelled):
-    figures, mistakes (most confident first), errors (unreadable files, not counted), label issues."""
+                    limit: int = GALLERY, manifest: Path | None = None) -> dict[str, Any] | None:
+    """The report of INFO on FOLDER (only MANIFEST's test part, if given), as `dl-tui evaluate --format
+    json` gives it (None if cancelled): figures, mistakes (most confident first), errors (unreadable
+    files, not counted), label issues. ValueError (one line) for a manifest that cannot be read."""
     from tui.evaluate.label_issues import label_issues
     from tui.evaluate.metrics import mistakes, scores
 
     labels = list(info.labels)
     colour = needs_colour([info])
-    files, notes = labelled_files(folder, labels)
+    files, notes = test_files(folder, manifest, labels) if manifest else labelled_files(folder, labels)
     paths, truth, rows, errors = [], [], [], []
     for done, (path, given) in enumerate(files):
         if cancelled():
@@ -105,7 +147,7 @@ def evaluate_folder(runtime: Any, info: ModelInfo, folder: Path, max_bytes: int,
     progress(len(files), len(files))
     probabilities = np.asarray(rows, np.float64).reshape(len(rows), len(labels))
     predicted = probabilities.argmax(axis=1).tolist() if rows else []
-    return {"model": info.name, **scores(truth, predicted, labels).as_json(),
+    return {"model": info.name, "split": "test" if manifest else "all", **scores(truth, predicted, labels).as_json(),
             "mistakes": mistakes(paths, truth, probabilities, labels, limit), "errors": errors,
             "label_issues": label_issues(paths, probabilities, truth, labels), "notes": notes}
 
@@ -141,6 +183,8 @@ class EvaluateScreen(AppScreen):
                 id="evaluate.folder"),
         Binding("e", "evaluate", "Evaluate", tooltip="Classify the folder with the model and show the results",
                 id="evaluate.run"),
+        Binding("t", "test_part", "Test part", tooltip="Only the held-out test part of the folder the model was "
+                "trained on (its split manifest), or every file again", id="evaluate.test_part"),
         Binding("x", "cancel", "Cancel", tooltip="Stop the evaluation", id="evaluate.cancel"),
     ]
     DEFAULT_CSS = """
@@ -186,6 +230,8 @@ class EvaluateScreen(AppScreen):
         self.folder: Path | None = None  # the app's start folder, once mounted
         self.report: dict[str, Any] | None = None
         self.running = False
+        self.test_part = False  # only the held-out test part, from the model's split manifest
+        self._chosen = ""  # the model whose folder and part were last set
 
     def compose(self) -> ComposeResult:
         """Model and folder, status and progress, then the tabs of results."""
@@ -228,8 +274,14 @@ class EvaluateScreen(AppScreen):
         self.query_one("#evaluate-status", Static).update(text)
 
     def _show_folder(self) -> None:
+        part = ("test part", "bold") if self.test_part else ("all files", "dim")
         self.query_one("#evaluate-folder", Static).update(
-            Text.assemble(("folder ", "dim"), plain(self.folder or "none"), ("  (f)", "dim")))
+            Text.assemble(("folder ", "dim"), plain(self.folder or "none"), ("  (f) · ", "dim"), part,
+                          (" (t)" if self._manifest() else "", "dim")))
+
+    def _manifest(self) -> Path | None:
+        info = self._info()
+        return manifest_of(info) if info is not None else None
 
     # Models ------------------------------------------------------------------------------------
     def models_changed(self) -> None:
@@ -246,6 +298,7 @@ class EvaluateScreen(AppScreen):
         """Offer the classifiers; keep the chosen one if it is still there."""
         self.models = event.models
         names = [info.name for info in self.models]
+        chosen = self._chosen
         if self.model not in names:
             self.model = names[0] if names else ""
         select = self.query_one("#evaluate-model", Select)
@@ -253,6 +306,8 @@ class EvaluateScreen(AppScreen):
             select.set_options([(plain(name), name) for name in names])
             if self.model:
                 select.value = self.model
+        if self.model != chosen:  # a reload keeps the folder and part the user chose
+            self._model_chosen()
         self.refresh_bindings()
 
     @on(Select.Changed, "#evaluate-model")
@@ -260,7 +315,19 @@ class EvaluateScreen(AppScreen):
         """Evaluate with another model from now on."""
         if event.value is not Select.BLANK:
             self.model = str(event.value)
-            self.refresh_bindings()
+            self._model_chosen()
+
+    def _model_chosen(self) -> None:
+        """A model trained on a folder is evaluated on its held-out test part, in the folder it was trained on
+        (while that folder still exists); any other on all files."""
+        self._chosen = self.model
+        manifest = self._manifest()
+        root = manifest_root(manifest) if manifest is not None else None
+        self.test_part = root is not None
+        if root is not None:
+            self.folder = root
+        self._show_folder()
+        self.refresh_bindings()
 
     def action_select_model(self, name: str) -> None:
         """Choose the model NAME (the Models screen's way in)."""
@@ -269,6 +336,7 @@ class EvaluateScreen(AppScreen):
             select = self.query_one("#evaluate-model", Select)
             with select.prevent(Select.Changed):
                 select.value = name
+            self._model_chosen()
         else:
             self.model = name  # the catalogue may still be loading: kept if it turns out to be there
         self.refresh_bindings()
@@ -298,7 +366,15 @@ class EvaluateScreen(AppScreen):
             return True if self.running else None
         if action == "pick_folder":
             return None if self.running else True
+        if action == "test_part":  # only for a model with a split manifest: hidden for the others
+            return (None if self.running else True) if self._manifest() is not None else False
         return True
+
+    def action_test_part(self) -> None:
+        """Toggle between the held-out test part (the model's split manifest) and every file."""
+        if self._manifest() is not None and not self.running:
+            self.test_part = not self.test_part
+            self._show_folder()
 
     def _info(self) -> ModelInfo | None:
         return next((info for info in self.models if info.name == self.model), None)
@@ -314,10 +390,10 @@ class EvaluateScreen(AppScreen):
         bar.display = True
         self._status(Text.assemble("Evaluating ", plain(info.name, "bold"), " on ", plain(self.folder), "…"))
         self.refresh_bindings()
-        self.evaluate(info, self.folder)
+        self.evaluate(info, self.folder, self._manifest() if self.test_part else None)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def evaluate(self, info: ModelInfo, folder: Path) -> None:
+    def evaluate(self, info: ModelInfo, folder: Path, manifest: Path | None) -> None:
         """Classify every image of the folder's class subfolders; progress and the report come back as messages."""
         worker = get_current_worker()
         limit = self.dl_app.max_file_size
@@ -334,11 +410,11 @@ class EvaluateScreen(AppScreen):
                 self.post_message(self.Progressed(done, total))
 
         try:
-            report = evaluate_folder(self.runtime, info, folder, limit, cancelled, progress)
+            report = evaluate_folder(self.runtime, info, folder, limit, cancelled, progress, manifest=manifest)
             if report is None:
                 return
             images = gallery_images(report, needs_colour([info]), limit, cancelled)
-        except Exception as error:  # noqa: BLE001  a model that fails to run: one line, the app stays
+        except Exception as error:  # noqa: BLE001  a model that fails to run, a bad manifest: one line, the app stays
             report = {"failed": one_line(error) or type(error).__name__}
             images = {}
         if not worker.is_cancelled:
@@ -380,7 +456,8 @@ class EvaluateScreen(AppScreen):
         """Show a report shaped as `dl-tui evaluate --format json`'s."""
         self.report = report
         errors, notes = report.get("errors", []), report.get("notes", [])
-        status = Text.assemble(plain(model, "bold"), " on ", plain(folder), ": ",
+        part = " (test part)" if report.get("split") == "test" else ""
+        status = Text.assemble(plain(model, "bold"), " on ", plain(folder), part, ": ",
                                (f"{report.get('count', 0)} images", "bold"))
         if errors:
             status.append_text(Text(f", {len(errors)} unreadable (left out)", style="yellow"))
