@@ -15,7 +15,8 @@ import onnx_models
 from tui.screens.keep_model import KeepModelScreen
 from tui.screens.pick_folder import PickFolderScreen
 from tui.screens.train import TrainScreen
-from tui.trainer_client import FOLDER, FolderCheck, default_name, dl_train_command, name_problem, TrainOptions
+from tui.trainer_client import (FOLDER, FolderCheck, TrainOptions, default_name, dl_train_check_command, dl_train_command,
+                                name_problem, read_check)
 
 
 @pytest.fixture
@@ -107,6 +108,7 @@ async def test_pick_check_train_and_keep(make_app, tiny_models, user, digits, ex
         assert (user / "my-digits.onnx").read_bytes() == exported.read_bytes()
         assert (user / "my-digits.split.json").is_file()  # the manifest moves in with its model
         assert "my-digits" in app.runtime.available()
+        assert "6 evaluates it on its held-out test part" in log_text(screen)
 
 
 async def test_a_folder_check_refuses_trains_nothing(make_app, tiny_models, user, digits, tmp_path):
@@ -143,3 +145,32 @@ async def test_start_checks_a_typed_folder_first(make_app, tiny_models, user, di
         await pilot.press("o")  # keep old: the new model is dropped
         await wait_for(pilot, lambda: app.screen is screen and not screen.running)
         assert not (user / "typed.onnx").exists()
+
+
+def test_the_real_dl_train_check_report_reads(tmp_path, digits):
+    """dl-train check itself (no TensorFlow): its JSON report becomes the log's lines; a folder it refuses
+    says why."""
+    check = read_check(dl_train_check_command(digits), str(digits), lambda: False)
+    assert check is not None and check.ok, check
+    lines = check.summary()
+    assert lines[0] == "classes: 2: one 3, zero 3"
+    assert any(line.startswith("split (stratified): train ") for line in lines)
+    assert "  zero/README.txt: not-image not an image" in lines
+    assert any(line.startswith("  one/one-0.png (") and "zero/0000.png" in line for line in lines)  # a duplicate
+    lonely = onnx_models.digit_pngs(tmp_path / "lonely" / "only", 2).parent
+    refused = read_check(dl_train_check_command(lonely), str(lonely), lambda: False)
+    assert refused is not None and refused.code == 2
+    assert refused.refusal() == ["1 class with images: at least two are needed"]
+
+
+async def test_x_stops_a_long_check(make_app, tiny_models, user, digits, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINER_CHECK_DELAY", "60")
+    app = folder_app(make_app, [user, tiny_models])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_train(pilot)
+        await pick(pilot, screen, digits)
+        assert screen.checking
+        await pilot.press("x")
+        assert not screen.checking and screen.check is None
+        await wait_for(pilot, lambda: not any(w.group == "train-check" and w.is_running for w in app.workers))
+        assert "dl-train check stopped" in log_text(screen) and not screen.running

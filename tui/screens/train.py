@@ -207,7 +207,7 @@ class TrainScreen(AppScreen):
         if action == "browse":
             return None if self.running or self.checking else True
         if action == "cancel":
-            return True if self.run.phase.active and not self.run.cancel_requested else None
+            return True if (self.run.phase.active and not self.run.cancel_requested) or self.checking else None
         if action == "playback":
             return None if self.running else True
         return True
@@ -446,6 +446,8 @@ class TrainScreen(AppScreen):
             view.log_line(f"could not {'keep' if message.new else 'drop'} {files}: {message.error}")
         elif message.new:
             view.log_line(f"kept the new {files}; Restore previous (p) on the Models screen goes back")
+            if any(name.endswith(".split.json") for name in message.names):  # a model trained on a folder
+                view.log_line("6 evaluates it on its held-out test part: the confusion matrix, mistakes, label errors")
         else:
             view.log_line(f"kept the old models; dropped the new {files}")
         self._run_over()
@@ -465,6 +467,12 @@ class TrainScreen(AppScreen):
     def action_cancel(self) -> None:
         """Stop the run: before the trainer starts, it never will; after, SIGINT first, so it can stop
         between steps."""
+        if self.checking and not self.run.phase.active:  # dl-train check is reading the folder: stop it
+            self.workers.cancel_group(self, "train-check")
+            self.checking, self._after_check = "", None
+            self.query_one(TrainView).log_line("dl-train check stopped")
+            self.refresh_bindings()
+            return
         if not self.run.phase.active or self.run.cancel_requested:
             return
         process = self.run.cancel()
