@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx_models
-from app_helpers import SIZE, wait_for, whole_png
+from app_helpers import SIZE, toasts, wait_for, whole_png
 from PIL import Image
 from textual.widgets import Static
 
@@ -116,24 +116,21 @@ async def test_palette_save_from_another_screen_works_the_first_time(make_app, t
             assert saved.size == (n * 28, n * 28)
 
 
-async def test_the_grid_size_limits_are_announced(make_app, monkeypatch):
+async def test_the_grid_size_limits_are_announced(make_app):
     app = make_app()
-    told: list[str] = []
-    monkeypatch.setattr(app, "notify", lambda message, **kwargs: told.append(message))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.press("2")
         screen = app.screen
         await wait_for(pilot, lambda: screen.grid is not None)
         await screen.run_action(f"resize({latent.MIN_N - latent.DEFAULT_N})")
         await wait_for(pilot, lambda: screen.grid.n == latent.MIN_N)
         await pilot.press("minus")
-        await wait_for(pilot, lambda: told)
-        assert told == ["the grid is at least 2×2"] and screen.n == latent.MIN_N
+        await wait_for(pilot, lambda: toasts(app))
+        assert toasts(app) == ["the grid is at least 2×2"] and screen.n == latent.MIN_N
         await screen.run_action(f"resize({latent.MAX_N - latent.MIN_N})")
         await wait_for(pilot, lambda: screen.grid.n == latent.MAX_N)
         await pilot.press("plus")
-        await wait_for(pilot, lambda: len(told) == 2)
-        assert told[1] == "the grid is at most 40×40"
+        await wait_for(pilot, lambda: "the grid is at most 40×40" in toasts(app))
 
 
 async def test_at_80x24_the_half_cell_grid_starts_with_digits_large_enough_to_read(make_app):
