@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tui.runtime import ModelInfo
+from tui.runtime.preprocessing import Preprocessing
 
 SHORT = {"test_accuracy": "acc", "test_accuracy_original": "orig", "test_accuracy_inverted": "inv",
-         "test_elbo": "ELBO"}
+         "test_elbo": "ELBO", "test_macro_f1": "macro-F1"}
+FRACTIONS = ("accuracy", "f1")  # metrics that are fractions, shown as percentages
 
 
 def signature(items: list[tuple[str, list, str]]) -> str:
@@ -30,7 +32,8 @@ def metrics(values: dict | None) -> str:
     for key, value in (values or {}).items():
         short = SHORT.get(key, key.removeprefix("test_"))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{short} {value * 100:.2f}%" if "accuracy" in key else f"{short} {value:.1f}")
+            fraction = any(word in key for word in FRACTIONS)
+            parts.append(f"{short} {value * 100:.2f}%" if fraction else f"{short} {value:.1f}")
     return " ".join(parts)
 
 
@@ -50,9 +53,55 @@ def readable(value: Any) -> str:
 
 
 def dataset(values: dict) -> str:
-    """The data set's name and sizes; its `source` is a path on the training machine, of no use here."""
+    """The data set's name and sizes; its `source` is a path on the training machine, of no use here.
+    A folder's (`dl-train folder`): its classes, the three parts, files skipped, how it was split
+    and the folder it was read from (to evaluate on it again)."""
+    if values.get("name") == "folder":
+        return folder_dataset(values)
     sizes = [f"{values[key]:,} {key}" for key in ("train", "test") if isinstance(values.get(key), int)]
     return " · ".join([str(values.get("name", "unknown")), *sizes])
+
+
+def folder_dataset(values: dict) -> str:
+    """`folder · 3 classes · 80 train · 20 val · 20 test · 1 skipped · split by dl-train · from /data/leaves`."""
+    classes = values.get("classes")
+    parts = ["folder"]
+    if isinstance(classes, list):
+        parts.append(f"{len(classes)} classes")
+    parts += [f"{values[key]:,} {key}" for key in ("train", "val", "test", "skipped")
+              if isinstance(values.get(key), int) and not isinstance(values.get(key), bool)]
+    layout = {"classes": "split by dl-train", "splits": "its own train/val/test folders"}.get(values.get("layout"))
+    if layout:
+        parts.append(layout)
+    if values.get("source"):
+        parts.append(f"from {values['source']}")
+    return " · ".join(parts)
+
+
+def preprocessing(prep: Preprocessing) -> str:
+    """How a picture becomes the model's input: a folder model's size, channels and resize in words;
+    the metadata as written for the others."""
+    if not prep.stretch:
+        return readable(prep.metadata)
+    height, width = prep.size
+    kind = "colour" if prep.channels == 3 else "grey"
+    return f"{width}×{height} {kind} (channels {prep.channels}) · fit stretch: the whole picture, resized {prep.resize} · pixels / 255"
+
+
+def evaluation(values: dict | None) -> str:
+    """A folder model's figures on its held-out part: count, accuracy, macro-F1 and the weakest class."""
+    if not values:
+        return ""
+    parts = []
+    if isinstance(values.get("count"), int):
+        parts.append(f"{values['count']:,} {values.get('split') or 'test'} images")
+    parts += [f"{name} {values[key] * 100:.2f}%" for key, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"))
+              if isinstance(values.get(key), (int, float)) and not isinstance(values.get(key), bool)]
+    rows = [row for row in values.get("per_class") or [] if isinstance(row.get("f1"), (int, float))]
+    if len(rows) > 1:
+        weakest = min(rows, key=lambda row: row["f1"])
+        parts.append(f"lowest F1 {weakest['f1'] * 100:.2f}% ({weakest.get('label')})")
+    return " · ".join(parts)
 
 
 def parity_of(info: ModelInfo) -> str:
@@ -76,10 +125,11 @@ def details(info: ModelInfo, source: str, provider: str) -> list[tuple[str, str]
         ("outputs", signature(info.outputs)),
         ("labels", ", ".join(info.labels)),
         ("test metrics", metrics(info.metrics)),
+        ("evaluation", evaluation(info.evaluation)),
         ("dataset", dataset(info.dataset) if info.dataset else ""),
         ("training", readable(info.config) if info.config else ""),
         ("history", f"{len(info.history)} epochs recorded" if info.history else ""),
-        ("preprocessing", readable(info.preprocessing.metadata)),
+        ("preprocessing", preprocessing(info.preprocessing)),
         ("trained", info.created.replace("T", " ")),
         ("parity", "" if info.parity is None else f"{info.parity:.1e} (largest difference, {parity_of(info)})"),
         ("runs on", provider),

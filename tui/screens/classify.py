@@ -23,9 +23,9 @@ from tui.contract import DEFAULT_MODEL
 from tui.paths import describe_folders
 from tui.runtime import ImageError, ModelInfo, load_image
 from tui.runtime.choices import POLARITIES
-from tui.runtime.classifier import Size, catalogue, classify_inputs, input_for, mnist_input, model_inputs
-from tui.runtime.display import decode, display_copy
-from tui.runtime.preprocessing import BLACK_ON_WHITE, MNIST_SIZE
+from tui.runtime.classifier import Size, catalogue, classify_inputs, input_for, mnist_input, model_inputs, needs_colour
+from tui.runtime.display import decode, display_copy, thumbnail
+from tui.runtime.preprocessing import BLACK_ON_WHITE, MNIST_SIZE, View
 from tui.screens.base import AppScreen
 from tui.text import clean, one_line, plain
 from tui.widgets.bar_columns import BarColumns
@@ -126,7 +126,7 @@ class ClassifyScreen(AppScreen):
 
         path: Path
         shown: PILImage.Image
-        inputs: dict[Size, np.ndarray]
+        inputs: dict[View, np.ndarray]  # one input per distinct view the models take
         results: dict[str, np.ndarray | str]
         flagged: dict[str, bool] = field(default_factory=dict)  # models whose OOD check flags it
 
@@ -147,7 +147,7 @@ class ClassifyScreen(AppScreen):
         # its picture as it is, not MNIST's auto polarity and centring (tui/runtime/preprocessing.py).
         self.polarity_given = self.normalize_given = False
         self.current: Path | None = None
-        self._inputs: dict[Size, np.ndarray] = {}  # the current image at each model's size
+        self._inputs: dict[View, np.ndarray] = {}  # the current image as each kind of model takes it
         self._first: Path | None = None
         self._last_size = (28, 28)
 
@@ -254,7 +254,12 @@ class ClassifyScreen(AppScreen):
         def cancelled() -> bool:
             return worker.is_cancelled
 
-        def pictures() -> tuple[dict[Size, np.ndarray], PILImage.Image]:
+        def pictures() -> tuple[dict[View, np.ndarray], PILImage.Image]:
+            if needs_colour(models):
+                # One decode, in colour, as `dl-tui classify` reads it: grey models' inputs are
+                # made from it (View.make), and it is the picture shown.
+                picture = load_image(path, limit, cancelled, colour=True)
+                return model_inputs(picture, models, polarity, normalize), thumbnail(picture)
             grey = load_image(path, limit, cancelled)
             inputs = model_inputs(grey, models, polarity, normalize)
             return inputs, display_copy(path, grey, limit, cancelled)
@@ -289,12 +294,15 @@ class ClassifyScreen(AppScreen):
         self._last_size = event.shown.size
         self.query_one("#predictions").remove_class("-failed")  # BarColumns fits itself when shown
         self._inputs = event.inputs
-        # Marked on the latent map, whose encoder takes MNIST's 28x28.
+        # Marked on the latent map, whose encoder takes MNIST's 28x28 (never a folder model's input).
         if (mnist := mnist_input(event.inputs)) is not None:
             self.dl_app.latent_inputs["classify"] = (event.path.name, mnist)
+        else:
+            self.dl_app.latent_inputs.pop("classify", None)
         self._show_input()
         self.query_one(BarColumns).show({info.name: info.labels for info in self.models}, event.results,
-                                        event.flagged)
+                                        event.flagged,
+                                        frozenset(info.name for info in self.models if info.preprocessing.stretch))
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:

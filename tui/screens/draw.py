@@ -19,8 +19,7 @@ from textual.worker import get_current_worker
 
 from tui.paths import describe_folders
 from tui.runtime import ModelInfo
-from tui.runtime.classifier import catalogue, classify_image
-from tui.runtime.preprocessing import MNIST_SIZE
+from tui.runtime.classifier import catalogue, classify_inputs, mnist_input, model_inputs
 from tui.screens.base import AppScreen
 from tui.screens.saving import SavesPng
 from tui.text import plain
@@ -28,8 +27,10 @@ from tui.widgets.bar_columns import BarColumns
 from tui.widgets.canvas import DrawingCanvas
 from tui.widgets.picture import from_array, picture
 
-# `dl-tui classify`'s defaults: the bars show what it will say of the saved PNG.
-POLARITY, NORMALIZE = "auto", True
+# `dl-tui classify`'s defaults (no --polarity or --normalize given): the bars show what it will say of
+# the saved PNG. The MNIST models get auto polarity and centring; a folder model (fit stretch) the
+# drawing as it is, stretched to its size, grey in every channel for a colour model.
+POLARITY, NORMALIZE = None, None
 DRAWING = "drawing"  # the key of this screen's digit in DlTuiApp.latent_inputs
 
 
@@ -156,20 +157,26 @@ class DrawScreen(AppScreen, SavesPng):
         worker = get_current_worker()
         results: dict[str, np.ndarray | str] = {}
         flagged: list[str] = []
+        folder_flagged = False
         # Shown: the first model's input (the blank canvas at that size while nothing is drawn).
         height, width = models[0].preprocessing.size
         model_input = np.zeros((height, width), np.float32)
         mnist: np.ndarray | None = None
         if pixels.any():
-            found = classify_image(self.runtime, models, PILImage.fromarray(pixels), POLARITY, NORMALIZE)
-            for result in found:  # a model that fails shows its error in its own column
+            inputs = model_inputs(PILImage.fromarray(pixels), models, POLARITY, NORMALIZE)
+            found = classify_inputs(self.runtime, models, inputs)
+            for info, result in zip(models, found, strict=True):  # a model that fails shows its error in its own column
                 results[result.model] = result.error if result.probabilities is None else result.probabilities
                 if result.ood is not None and result.ood.flagged:
                     flagged.append(f"{result.model} {result.ood.score:.2f} > {result.ood.threshold:.2f}")
-            model_input = found[0].model_input
-            # The latent map's encoder takes MNIST's 28x28.
-            mnist = next((r.model_input for r in found if r.model_input.shape == MNIST_SIZE), None)
-        warning = f"this does not look like a digit (OOD score: {', '.join(flagged)})" if flagged else ""
+                    folder_flagged |= info.preprocessing.stretch
+            if found[0].model_input is not None:
+                model_input = found[0].model_input
+            # The latent map's encoder takes MNIST's steps at 28x28: never a 28x28 folder model's input.
+            mnist = mnist_input(inputs)
+        # A folder model was trained on the user's own pictures, not on digits.
+        what = "like the models' training images" if folder_flagged else "like a digit"
+        warning = f"this does not look {what} (OOD score: {', '.join(flagged)})" if flagged else ""
         if not worker.is_cancelled:
             self.post_message(self.Classified(pixels, model_input, results, warning, mnist))
 

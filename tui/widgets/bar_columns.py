@@ -13,6 +13,8 @@ from tui.text import plain
 from tui.widgets.probabilities import ProbabilityBars
 
 OOD_WARNING = "this does not look like a digit"
+# A folder model (fit stretch) was trained on the user's own pictures, not on digits.
+FOLDER_OOD_WARNING = "this does not look like its training images"
 # A column's border and padding, and the least a bar and its percentage take beside the labels.
 COLUMN_FRAME, BAR_AND_PERCENT = 4, 13
 # Narrower than this, the bars cannot even say that they are missing: a notification does.
@@ -70,16 +72,18 @@ class BarColumns(Horizontal):
         return f"{hidden} more model{'s' if hidden > 1 else ''}: {fixes}"
 
     def show(self, labels: Mapping[str, Sequence[str]], results: Mapping[str, np.ndarray | str],
-             flagged: Mapping[str, bool] | None = None) -> None:
+             flagged: Mapping[str, bool] | None = None, folder_models: frozenset[str] = frozenset()) -> None:
         """Each model's probabilities, or the error line that replaced them; a warning above the
-        bars of each model whose OOD check flags the image (`flagged`, by model name)."""
+        bars of each model whose OOD check flags the image (`flagged`, by model name), worded for
+        a folder model among `folder_models`."""
         for name, column in self.columns().items():
             result = results.get(name)
             if isinstance(result, str):
                 column.show_error(result)
             elif result is not None:
                 column.show(labels[name], result)
-                column.warning = OOD_WARNING if (flagged or {}).get(name) else ""
+                warning = FOLDER_OOD_WARNING if name in folder_models else OOD_WARNING
+                column.warning = warning if (flagged or {}).get(name) else ""
 
     def on_show(self) -> None:
         """Shown again (an unreadable file hid the bars): fit now that the layout has placed us.
