@@ -42,7 +42,7 @@ class Tmux:
             screen = self.screen()
             if text in screen:
                 return screen
-            time.sleep(0.1)
+            time.sleep(0.02)
         size = self.run("display", "-p", "-t", "app", "#{window_width}x#{window_height}")
         raise AssertionError(f"{text!r} never appeared in {size}; the screen was:\n{self.screen()}")
 
