@@ -1,0 +1,263 @@
+"""`dl-train folder` with its defaults against the Keras tutorial path, side by side on the same folders.
+
+    nice -n 10 python bench/folder_vs_keras.py [--sets letters,imbalanced,digits8,fashion] [--work DIR]
+
+For each set: the folder is written (seeded, no downloads; Fashion-MNIST from the Debian
+package's IDX files, bench/fashion_folders.py), `dl-train folder` trains it with its defaults
+(a subprocess, JSON-lines progress) and writes its split manifest; the Keras path then trains on
+the same train/val/test files (symlinked into three folders): `image_dataset_from_directory`
+with `.cache()`, the notebook's CNN (four 5x5 conv + max-pool, dense 128, dropout 0.4) behind a
+Rescaling(1/255), Adam 1e-3, 10 epochs, the best validation-accuracy epoch's weights kept.
+Both are tested on the same held-out test files. Prints one row per set and path: test
+accuracy, macro-F1, epochs, median seconds per epoch after the first (the first fills Keras's
+cache; ours include the validation pass and the checkpoint), and the input alone: seconds to
+run each path's training input once, without the model (Keras's with its cache full; ours from
+the decoded arrays with its default augmentation).
+
+Sets:
+- letters: 10 capital letters in colour (random ink and paper colours, fonts, sizes, turns),
+  32x32, 100 a class;
+- imbalanced: 8 grey letters at 32x32, half the classes with 10 times the pictures of the other half (150 and 15);
+- digits8: scikit-learn's 8x8 digits (1,797);
+- fashion: the first N (--fashion-count, 12,000) Fashion-MNIST training pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parent.parent
+LETTERS = "ABCDEFGHIJ"
+
+
+def _fonts() -> list:
+    found = sorted(Path("/usr/share/fonts").rglob("*.ttf"))[:40] if Path("/usr/share/fonts").is_dir() else []
+    return [str(path) for path in found if "Math" not in path.name] or [None]
+
+
+def _letter(letter: str, size: int, rng: np.random.Generator, fonts: list, colour: bool) -> Image.Image:
+    scale = 4
+    side = size * scale
+    paper = rng.integers(0, 256, 3)
+    ink = rng.integers(0, 256, 3)
+    while np.abs(ink.astype(int) - paper.astype(int)).sum() < 200:  # readable: ink unlike the paper
+        ink = rng.integers(0, 256, 3)
+    if not colour:  # dark on light or light on dark, at random
+        grey = int(rng.integers(0, 90)) if rng.random() < 0.5 else int(rng.integers(165, 256))
+        paper, ink = np.full(3, grey), np.full(3, 255 - grey)
+    canvas = Image.new("RGB", (side, side), tuple(int(v) for v in paper))
+    font_name = fonts[int(rng.integers(0, len(fonts)))]
+    points = int(side * rng.uniform(0.55, 0.85))
+    font = ImageFont.truetype(font_name, points) if font_name else ImageFont.load_default(points)
+    glyph = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(glyph)
+    box = draw.textbbox((0, 0), letter, font=font)
+    x = (side - (box[2] - box[0])) / 2 - box[0] + rng.uniform(-0.12, 0.12) * side
+    y = (side - (box[3] - box[1])) / 2 - box[1] + rng.uniform(-0.12, 0.12) * side
+    draw.text((x, y), letter, fill=255, font=font)
+    glyph = glyph.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
+    canvas.paste(Image.new("RGB", (side, side), tuple(int(v) for v in ink)), mask=glyph)
+    small = np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.int16)
+    small = np.clip(small + rng.integers(-15, 16, small.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(small if colour else small[..., 0])
+
+
+def letters(root: Path, counts: dict[str, int], colour: bool, size: int = 32, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    fonts = _fonts()
+    for letter, count in counts.items():
+        (root / letter).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            _letter(letter, size, rng, fonts, colour).save(root / letter / f"{letter}_{i:04d}.png")
+    return root
+
+
+def digits8(root: Path) -> Path:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for i, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * (255 / 16)).round().astype(np.uint8)).save(root / str(label) / f"{i:04d}.png")
+    return root
+
+
+def fashion(root: Path, count: int) -> Path:
+    subprocess.run([sys.executable, str(ROOT / "bench" / "fashion_folders.py"), str(root), "--train", str(count)], check=True)
+    return root
+
+
+def make(name: str, root: Path, fashion_count: int) -> Path:
+    if root.is_dir():
+        return root
+    if name == "letters":
+        return letters(root, dict.fromkeys(LETTERS, 100), colour=True)
+    if name == "imbalanced":
+        return letters(root, {letter: 150 if i < 4 else 15 for i, letter in enumerate(LETTERS[:8])}, colour=False, seed=1)
+    if name == "digits8":
+        return digits8(root)
+    if name == "fashion":
+        return fashion(root, fashion_count)
+    raise SystemExit(f"unknown set {name!r}")
+
+
+def macro_f1(y: np.ndarray, predicted: np.ndarray, classes: int) -> float:
+    f1s = []
+    for c in range(classes):
+        tp, said, support = np.sum((predicted == c) & (y == c)), np.sum(predicted == c), np.sum(y == c)
+        if support:
+            precision, recall = (tp / said if said else 0.0), tp / support
+            f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return float(np.mean(f1s))
+
+
+def ours(folder: Path, out: Path, extra: list[str]) -> dict:
+    """dl-train folder with its defaults; its figures from the events and the model's metadata."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "trainer.cli", "folder", str(folder), "--name", "bench", "--out", str(out),
+                           "--progress", "jsonl", "--no-int8", "--restart", *extra], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode:
+        raise SystemExit(f"dl-train folder failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    epochs = [event["seconds"] for event in events if event["event"] == "epoch_end"]
+    first = next(event for event in events if event["event"] == "start")
+    done = events[-1]
+    config = first["config"]
+    decoded = next((line for line in proc.stderr.splitlines() if line.startswith("decoded ")), "")
+    return {"accuracy": done["metrics"]["test_accuracy"], "macro_f1": done["metrics"]["test_macro_f1"], "epochs": len(epochs),
+            "epoch_s": statistics.median(epochs[1:] or epochs), "total_s": time.monotonic() - started,
+            "size": config["size"], "channels": config["channels"], "decode": decoded}
+
+
+def _link_splits(folder: Path, manifest: dict, work: Path) -> dict[str, Path]:
+    parts = {}
+    for part in ("train", "val", "test"):
+        target = work / part
+        for rel, label in manifest["files"][part]:
+            link = target / manifest["classes"][label] / rel.replace("/", "__")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(folder / rel)
+        for name in manifest["classes"]:  # every class folder, so the label indices agree
+            (target / name).mkdir(parents=True, exist_ok=True)
+        parts[part] = target
+    return parts
+
+
+def notebook_cnn(size: tuple[int, int], channels: int, classes: int):
+    import keras
+    from keras import layers
+
+    blocks = []
+    for filters in (16, 32, 64, 128):
+        blocks += [layers.Conv2D(filters, 5, padding="same", activation="relu"), layers.MaxPool2D(2, 2, padding="same")]
+    return keras.Sequential([keras.Input((*size, channels)), layers.Rescaling(1 / 255), *blocks, layers.Flatten(),
+                             layers.Dense(128, activation="relu"), layers.Dropout(0.4),
+                             layers.Dense(classes, activation="softmax")])
+
+
+def keras_path(folder: Path, manifest: dict, size: tuple[int, int], channels: int, work: Path, epochs: int = 10) -> dict:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    parts = _link_splits(folder, manifest, work)
+    mode = "rgb" if channels == 3 else "grayscale"
+
+    def load(part, shuffle):
+        return keras.utils.image_dataset_from_directory(parts[part], image_size=size, color_mode=mode, batch_size=32,
+                                                        shuffle=shuffle, seed=0, class_names=manifest["classes"],
+                                                        verbose=False).cache().prefetch(tf.data.AUTOTUNE)
+
+    train, val, test = load("train", True), load("val", False), load("test", False)
+    model = notebook_cnn(size, channels, len(manifest["classes"]))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.monotonic() - self.started)
+
+    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=epochs, restore_best_weights=True)
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[Clock(), best])
+    started = time.monotonic()
+    for _ in train:  # the input alone, its cache full: what an epoch costs before the model
+        pass
+    pipeline_s = time.monotonic() - started
+    y = np.concatenate([labels.numpy() for _, labels in test])
+    predicted = model.predict(test, verbose=0).argmax(axis=1)
+    return {"accuracy": float(np.mean(predicted == y)), "macro_f1": macro_f1(y, predicted, len(manifest["classes"])),
+            "epochs": epochs, "epoch_s": statistics.median(times[1:]), "first_epoch_s": times[0], "pipeline_s": pipeline_s}
+
+
+def our_pipeline(folder: Path, manifest: dict, size: tuple[int, int], channels: int) -> dict[str, float]:
+    """Seconds to run dl-train folder's input once over the training part (decoded once, as it
+    does), with its default augmentation (shift) and with none."""
+    from trainer.folder_training import Arrays, train_pipeline
+    from trainer.folders.cache import decode
+
+    paths = [folder / rel for rel, _ in manifest["files"]["train"]]
+    pictures, _ = decode(paths, size, channels)
+    train = Arrays(pictures, np.array([label for _, label in manifest["files"]["train"]]))
+    seconds = {}
+    for augment in ("none", "shift"):
+        data = train_pipeline(train, 32, 0, augment, None)
+        for _ in data:  # once to trace
+            pass
+        started = time.monotonic()
+        for _ in data:
+            pass
+        seconds[augment] = time.monotonic() - started
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="letters,imbalanced,digits8", help="comma-separated: letters, imbalanced, digits8, fashion")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/dl-train-folder-bench"))
+    parser.add_argument("--fashion-count", type=int, default=12000)
+    parser.add_argument("--keras-epochs", type=int, default=10)
+    parser.add_argument("--ours", default="", help="extra dl-train folder options, space-separated (default: none: its defaults)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    rows = []
+    for name in args.sets.split(","):
+        folder = make(name, args.work / "sets" / (name if name != "fashion" else f"fashion-{args.fashion_count}"),
+                      args.fashion_count)
+        out = args.work / "runs" / name
+        mine = ours(folder, out, args.ours.split())
+        manifest = json.loads((out / "bench.split.json").read_text())
+        theirs = keras_path(folder, manifest, tuple(mine["size"]), mine["channels"], args.work / "keras" / name,
+                            args.keras_epochs)
+        mine["pipeline_s"] = our_pipeline(folder, manifest, tuple(mine["size"]), mine["channels"])["shift"]
+        count = sum(len(v) for v in manifest["files"].values())
+        for path, figures in (("keras", theirs), ("dl-train", mine)):
+            row = {"set": name, "images": count, "size": "x".join(map(str, mine["size"])) + ("c" if mine["channels"] == 3 else ""),
+                   "path": path, **{k: v for k, v in figures.items() if k != "decode"}}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        print(f"# {name}: {mine['decode']}", flush=True)
+    print("\n| set | images | size | path | test accuracy | macro-F1 | epochs | s/epoch | input s/epoch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['set']} | {row['images']} | {row['size']} | {row['path']} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} "
+              f"| {row['epochs']} | {row['epoch_s']:.2f} | {row['pipeline_s']:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
