@@ -362,8 +362,8 @@ class EvaluateScreen(AppScreen):
         """Evaluate needs a model and a folder and no run under way; Cancel needs a run."""
         if action == "evaluate":
             return True if not self.running and self.folder is not None and self._info() is not None else None
-        if action == "cancel":
-            return True if self.running else None
+        if action == "cancel":  # in the footer only while it means something: 80 columns are short
+            return self.running
         if action == "pick_folder":
             return None if self.running else True
         if action == "test_part":  # only for a model with a split manifest: hidden for the others

@@ -41,8 +41,9 @@ class ModelsScreen(AppScreen):
         Binding("r", "reload", "Reload", tooltip="Look for models in the folders again", id="models.reload"),
         Binding("p", "restore", "Restore previous", tooltip="Go back to the model this one replaced",
                 id="models.restore"),
+        # Not in the footer (80 columns hold r, p and the screen keys); in the help and the palette.
         Binding("e", "evaluate", "Evaluate", tooltip="Evaluate the highlighted classifier on a labelled folder",
-                id="models.evaluate"),
+                id="models.evaluate", show=False),
     ]
 
     @dataclass

@@ -76,8 +76,9 @@ class TrainScreen(AppScreen):
                 id="train.smooth"),
         Binding("l", "log_scale", "Log", tooltip="Log scale on the loss chart's y axis (accuracy stays linear)",
                 id="train.log"),
+        # Not in the footer (80 columns are full); the form's model list offers it too.
         Binding("b", "browse", "Folder", tooltip="Train on your own images: pick a folder, see dl-train check's report",
-                id="train.folder"),
+                id="train.folder", show=False),
     ]
     PLAYBACK_INTERVAL = 0.2  # seconds per epoch when replaying a history
 
