@@ -8,6 +8,7 @@ from pathlib import Path
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 from app_helpers import screen_text, settled, wait_for
@@ -15,6 +16,7 @@ from PIL import Image
 from textual.widgets import DataTable, TabbedContent
 
 import onnx_models
+import tui.screens.evaluate as evaluate_module
 from tui.screens.classify import ClassifyScreen
 from tui.screens.evaluate import MISTAKES_TAB, EvaluateScreen
 from tui.screens.models import ModelsScreen
@@ -140,12 +142,23 @@ async def test_a_mistake_opens_in_classify(make_app, labelled):
         assert classify.model == "cnn"
 
 
-async def test_cancel_and_a_folder_from_the_browser(make_app, labelled, tmp_path):
-    many = onnx_models.digit_pngs(tmp_path / "many" / "0", 1000, distinct=20)
+async def test_cancel_and_a_folder_from_the_browser(make_app, labelled, tmp_path, monkeypatch):
+    many = onnx_models.digit_pngs(tmp_path / "many" / "0", 50, distinct=20)
+    # Each picture is read for real, once the test lets the reading go on: the cancel comes mid-run.
+    gate, real_load = threading.Event(), evaluate_module.load_image
+
+    def load_image(*args, **kwargs):
+        gate.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "load_image", load_image)
     app = make_app(start=labelled)
     async with app.run_test(size=WIDE) as pilot:
         screen = await open_evaluate(pilot, many.parent)
-        await pilot.press("e", "x")  # 1,000 images: far from done one key later
+        await pilot.press("e")
+        assert screen.running and "x Cancel" in screen_text(app)
+        await pilot.press("x")
+        gate.set()
         assert not screen.running
         await wait_for(pilot, lambda: not any(w.group == "evaluate" and w.is_running for w in app.workers))
         assert screen.report is None and "Cancelled" in screen_text(app)
@@ -253,3 +266,30 @@ async def test_a_folder_model_is_evaluated_on_its_test_part(make_app, tiny_model
         await pilot.press("t", "e")  # every file again
         await wait_for(pilot, lambda: screen.report["split"] == "all" and not screen.running)
         assert screen.report["count"] == 17
+
+
+async def test_many_classes_scroll_and_names_stay_literal(make_app, tmp_path):
+    """30 classes do not fit 80x24: the heat map scrolls; labels and file names with markup in them are
+    shown as written."""
+    labels = [f"[b]class-{i:02d}" for i in range(30)]
+    matrix = [[5 if i == j else (1 if j == (i + 1) % 30 else 0) for j in range(30)] for i in range(30)]
+    report = {"count": 180, "accuracy": 5 / 6, "macro_f1": 0.83, "confusion": {"labels": labels, "matrix": matrix},
+              "per_class": [{"label": label, "precision": 0.8, "recall": 0.8, "f1": 0.8, "support": 6} for label in labels],
+              "mistakes": [{"path": str(tmp_path / "[red]odd.png"), "true_label": labels[0], "label": labels[1],
+                            "confidence": 0.9}],
+              "errors": [], "label_issues": []}
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        await screen.show_report("cnn", tmp_path, report, {})
+        await pilot.pause()
+        heat = screen.query_one(ConfusionMatrix)
+        assert heat.max_scroll_x > 0 and heat.max_scroll_y > 0  # both ways
+        heat.scroll_to(y=heat.max_scroll_y, animate=False)
+        await pilot.pause()
+        assert "29 [b]class…   1" in screen_text(app)  # the last row, its label cut to fit, then its counts
+        screen.query_one(TabbedContent).active = MISTAKES_TAB
+        await pilot.pause()
+        card = screen_text(app)
+        assert "[red]odd.png" in card and "→ [b]class-01 9…" in card  # the card's caption, as written, cut to fit

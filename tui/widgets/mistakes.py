@@ -25,12 +25,15 @@ CARD_WIDTH = 18  # cells: four cards a row at 80 columns
 
 
 def caption(mistake: Mapping[str, Any]) -> Text:
-    """`true → predicted 97%` and the file's name, from a report's mistake (text from files: never markup)."""
+    """Three lines from a report's mistake: the true label, `→ predicted 97%`, the file's name (text from
+    files and models: never markup; each line cut with an ellipsis)."""
     confidence = mistake.get("confidence")
     share = f" {confidence:.0%}" if isinstance(confidence, (int, float)) else ""
-    return Text.assemble(plain(mistake.get("true_label", "?"), "green"), " → ",
+    text = Text.assemble(plain(mistake.get("true_label", "?"), "green"), "\n→ ",
                          plain(mistake.get("label", "?"), "bold red"), share, "\n",
                          plain(Path(str(mistake.get("path", ""))).name, "dim"))
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
 
 
 class MistakeCard(Vertical, can_focus=True):
@@ -40,7 +43,7 @@ class MistakeCard(Vertical, can_focus=True):
     MistakeCard {{ width: {CARD_WIDTH}; height: auto; border: round $panel; padding: 0 0; }}
     MistakeCard:focus {{ border: round $primary; background: $primary 15%; }}
     MistakeCard > .mistake--picture {{ width: 16; height: 8; }}
-    MistakeCard > .mistake--caption {{ width: 100%; height: 2; }}
+    MistakeCard > .mistake--caption {{ width: 100%; height: 3; text-wrap: nowrap; text-overflow: ellipsis; }}
     """
     BINDINGS: ClassVar = [Binding("enter", "open", "Open in Classify", tooltip="Show this image on the Classify screen",
                                   id="mistakes.open")]
