@@ -258,7 +258,9 @@ def make_app() -> typer.Typer:
     made.command("folder")(folder)
     from trainer.folders.command import check_command  # dl-train check DIR: no TensorFlow either
 
-    made.command("check")(check_command)
+    # The docstring's hard line breaks would show in the command list: one line there.
+    made.command("check", short_help="Check a dataset folder without training: classes, counts, duplicates, "
+                 "leaks and every file it cannot use.")(check_command)
     return made
 
 
