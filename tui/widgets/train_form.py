@@ -84,9 +84,10 @@ class TrainForm(VerticalScroll):
         data = Input(placeholder="mnist.npz or IDX folder", id="train-data")
         data.tooltip = "--data: use this file or folder instead of downloading MNIST"
         yield data
-        yield Label("Folder of images, one subfolder a class", id="train-folder-label")
+        yield Label("Folder of images", id="train-folder-label")
         folder = Input(placeholder="DIR/<class>/... or DIR/train|val|test/<class>", id="train-folder")
-        folder.tooltip = "dl-train folder DIR: b or Browse picks it; dl-train check reports on it first"
+        folder.tooltip = ("dl-train folder DIR: one subfolder a class (or train/val/test folders of them); b or "
+                          "Browse picks it, and dl-train check reports on it first")
         yield folder
         yield Button("Browse…", id="train-browse")
         yield Label("Model name", id="train-name-label")
