@@ -1,5 +1,5 @@
-"""`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...`, `dl-tui evaluate DIR`
-and `dl-tui models`.
+"""`dl-tui`: the Textual app (`dl-tui [PATH]`), `dl-tui classify PATH...`, `dl-tui evaluate DIR`,
+`dl-tui explain PATH...` and `dl-tui models`.
 
 A click group cannot have both a positional PATH and subcommands, so `main` looks at the
 first argument itself. Heavy imports wait until a command needs them.
@@ -53,8 +53,10 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     "Commands: dl-tui classify PATH... classifies image files and folders without the app "
     "(a table, JSON lines or CSV); dl-tui evaluate DIR -m NAME reports a model's accuracy, "
     "per-class figures, confusion matrix and mistakes on a folder of class subfolders; "
-    "dl-tui models lists the models. Each has --help. "
-    "(To open a folder named classify, evaluate or models, write ./classify, ./evaluate or ./models.)\n\n"
+    "dl-tui explain PATH... -m NAME shows which pixels made a model decide (PNG overlays and "
+    "JSON lines); dl-tui models lists the models. Each has --help. "
+    "(To open a folder named classify, evaluate, explain or models, write ./classify, "
+    "./evaluate, ./explain or ./models.)\n\n"
     "Exit code 2: no such path, CUDA unavailable, or stdin or stdout is not a terminal.",
 )
 @click.argument("path", required=False, type=click.Path(path_type=Path))
@@ -156,7 +158,7 @@ def _run(command: Command, args: Sequence[str], prog: str) -> int:
     return command.main(args=list(args), prog_name=prog, standalone_mode=False)
 
 
-COMMANDS = ("classify", "evaluate", "models")
+COMMANDS = ("classify", "evaluate", "explain", "models")
 
 
 def mistyped_command(args: list[str]) -> str | None:
@@ -186,6 +188,10 @@ def main(argv: list[str] | None = None) -> None:
         from tui.evaluate import app as evaluate_app
 
         sys.exit(_run(evaluate_app, args[1:], "dl-tui evaluate"))
+    if args[:1] == ["explain"]:
+        from tui.classify.explain_command import app as explain_app
+
+        sys.exit(_run(explain_app, args[1:], "dl-tui explain"))
     if args[:1] == ["models"]:
         sys.exit(_run(models_app, args[1:], "dl-tui models"))
     sys.exit(_run(app, args, "dl-tui"))
