@@ -247,3 +247,19 @@ def test_the_defaults_decide_from_the_history():
     assert ft.chosen_augment("auto") == "shift"
     assert [pooled_blocks(s) for s in ((8, 8), (28, 28), (12, 24), (64, 64), (224, 224))] == [1, 2, 1, 4, 5]
     assert bn_momentum(3) == 0.5 and bn_momentum(1000) == 0.9
+
+
+def test_large_sets_get_a_fixed_cosine_budget_and_no_augmentation():
+    from trainer import folder_training as ft
+
+    assert ft.budget_epochs(ft.LARGE_SET - 1) is None  # small sets: early stopping
+    assert ft.budget_epochs(54_000) == 7  # Fashion-MNIST's 60,000 less the validation cut
+    assert ft.budget_epochs(10 * ft.IMAGE_BUDGET) == ft.MIN_BUDGET_EPOCHS
+    rates = [ft.learning_rate([{"val_loss": 1.0}] * done, 7) for done in range(9)]
+    assert rates[0] == ft.LEARNING_RATE and all(rates[i] > rates[i + 1] for i in range(6))
+    assert 0 < rates[6] < ft.LEARNING_RATE / 10 and rates[8] == rates[6]  # past the budget (--epochs resumed): the last rate
+    plan = [{"val_loss": 1.0, "val_balanced_accuracy": 0.5}] * 7
+    assert ft.should_stop(plan, 7) and not ft.should_stop(plan[:6], 7)
+    assert ft.chosen_augment("auto", 54_000, 10) == "none"
+    assert ft.chosen_augment("auto", ft.AUGMENT_BELOW * 10 - 1, 10) == "shift"
+    assert ft.chosen_augment("shift", 54_000, 10) == "shift"
