@@ -241,3 +241,41 @@ def test_explain_is_a_first_word_of_dl_tui(models: Path, digits: Path, tmp_path:
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "./explain" in capsys.readouterr().out
+
+
+def test_a_model_that_answers_nan_gets_error_lines(models: Path, digits: Path, tmp_path: Path) -> None:
+    onnx_models.build_nan(models)
+    out = tmp_path / "out"
+    code, lines, err = run(digits / "0000.png", "-m", "cnn-nan", "-m", "cnn", "--models", models, "--out", out)
+    assert code == 1, err
+    nan, good = lines
+    assert nan["model"] == "cnn-nan" and "not a number" in nan["error"]
+    assert good["model"] == "cnn" and good["error"] is None
+    assert [p.name for p in out.iterdir()] == ["0000.cnn.png"]
+
+
+def test_a_model_that_fails_to_run_stops_the_run(models: Path, digits: Path, tmp_path: Path) -> None:
+    onnx_models.build_variant("broken-run", models)
+    code, lines, err = run(digits, "-m", "cnn-broken-run", "--models", models, "--out", tmp_path / "out")
+    assert code == 2 and lines == []
+    assert err.count("\n") == 1 and "cnn-broken-run" in err and "Traceback" not in err
+
+
+def test_all_with_a_class_leaves_out_the_models_without_it(models: Path, digits: Path, tmp_path: Path) -> None:
+    code, lines, err = run(digits / "0000.png", "-m", "all", "--class", "7", "--models", models,
+                           "--out", tmp_path / "out")
+    assert code == 0, err
+    assert sorted(line["model"] for line in lines) == ["cnn", "cnn-invert", "vae-classifier"]
+    assert {line["label"] for line in lines} == {"7"}
+    assert "colours" in err and "left out" in err and err.count("\n") == 1
+    code, lines, err = run(digits / "0000.png", "-m", "all", "--class", "mauve", "--models", models)
+    assert code == 2 and lines == [] and err.count("\n") == 1
+
+
+def test_help() -> None:
+    runner = CliRunner()
+    text = runner.invoke(explain_app, ["--help"], env={"COLUMNS": "200"}).output
+    assert runner.invoke(explain_app, ["-h"], env={"COLUMNS": "200"}).output == text
+    assert "BOOLEAN" not in text
+    flat = " ".join(text.split())
+    assert "STEM-2, STEM-3" in flat and "JSON keys: path, model, label" in flat

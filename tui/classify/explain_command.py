@@ -22,7 +22,7 @@ import click
 import numpy as np
 
 from tui.atomic import atomic_write
-from tui.classify.choose import select_models
+from tui.classify.choose import ALL, select_models
 from tui.classify.command import (OK, SOME_FAILED, USAGE, Stopped, cut_short, nothing_found, settle_stdout,
                                   stop_on_signals)
 from tui.classify.pipeline import load_chunk, quiet_pillow
@@ -43,8 +43,8 @@ NAME_BYTES = 120  # of a file's stem in an output name: room for -N, the model a
 
 HELP = (
     "Show which pixels made an image classifier decide: for each image and model, a PNG "
-    "overlay of the evidence on the model's input (what the model saw, enlarged 8 times: warm "
-    "where pixels speak for the class, faint blue where against) and one JSON line on stdout. "
+    "overlay of the evidence on the model's input (what the model saw, enlarged 8 times, warm "
+    "where pixels speak for the class) and one JSON line on stdout. "
     "For the mistakes `dl-tui evaluate` finds, over SSH.\n\n"
     "Files and folders are found and read as `dl-tui classify` finds and reads them (-r, -L, "
     "--polarity, --normalize, --max-file-size alike). The class explained is the model's top "
@@ -72,7 +72,8 @@ HELP = (
               help="cnn, cnn-invert, vae-classifier, another image classifier in the models "
               "folder, or all. Give -m again for more models (one overlay and line each).")
 @click.option("--class", "label", metavar="LABEL",
-              help="Explain this class (a label of every model named) instead of the top one.")
+              help="Explain this class instead of the top one: a label of every model named "
+              "(with -m all, models without it are left out, one line each).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("explain"), show_default=True,
               metavar="DIR", help="Where the PNG overlays go (made if missing).")
 @click.option("--maps", type=click.Path(path_type=Path), metavar="DIR",
@@ -105,7 +106,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], label: str | None, out:
         provider = runtime.provider
     except (ModelError, DeviceError) as error:
         fail(str(error))
-    indices = class_indices(infos, label)
+    infos, indices = class_indices(infos, label, ALL in model)
     for folder in (out, maps):
         if folder is not None:
             make_folder(folder)
@@ -138,18 +139,22 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], label: str | None, out:
     return SOME_FAILED if job.failed else OK
 
 
-def class_indices(infos: list[ModelInfo], label: str | None) -> list[int | None]:
-    """Each model's index of --class LABEL (None: its top class); a usage error naming the
-    labels when a model has no such class."""
+def class_indices(infos: list[ModelInfo], label: str | None, every: bool) -> tuple[list[ModelInfo], list[int | None]]:
+    """The models to run and each one's index of --class LABEL (None: its top class). A model
+    named that has no such class is a usage error naming its labels; with `-m all` (`every`)
+    such models are left out with one line each, and only none left is an error."""
     if label is None:
-        return [None] * len(infos)
-    indices: list[int | None] = []
+        return infos, [None] * len(infos)
+    kept = [info for info in infos if label in info.labels]
     for info in infos:
-        if label not in info.labels:
-            labels = ", ".join(clean(each) for each in info.labels)
-            fail(f"unknown class {clean(label)!r} for model {clean(info.name)}: its labels are {labels}")
-        indices.append(info.labels.index(label))
-    return indices
+        if label in info.labels:
+            continue
+        labels = ", ".join(clean(each) for each in info.labels)
+        problem = f"unknown class {clean(label)!r} for model {clean(info.name)}: its labels are {labels}"
+        if not every or not kept:
+            fail(problem)
+        say("warning", f"{problem}; left out")
+    return kept, [info.labels.index(label) for info in kept]
 
 
 def make_folder(folder: Path) -> None:
