@@ -279,3 +279,20 @@ def test_help() -> None:
     assert "BOOLEAN" not in text
     flat = " ".join(text.split())
     assert "STEM-2, STEM-3" in flat and "JSON keys: path, model, label" in flat
+
+
+def test_the_shipped_models_on_the_shipped_pictures(tmp_path: Path) -> None:
+    """The real cnn and cnn-invert (float and int8 as --precision picks) explain the shipped
+    digits as classify labels them."""
+    from tui.paths import shipped_images_dir, shipped_models_dir
+
+    pictures = sorted(shipped_images_dir().glob("[0-9]-*"))[:3]
+    models = shipped_models_dir()
+    code, lines, err = run(*pictures, "-m", "cnn", "-m", "cnn-invert", "--models", models,
+                           "--out", tmp_path / "out", "--maps", tmp_path / "maps")
+    assert code == 0, err
+    rows = classify(*pictures, "-m", "cnn", "-m", "cnn-invert", "--models", models)
+    assert [(line["path"], line["model"], line["label"]) for line in lines] == \
+        [(row["path"], row["model"], row["label"]) for row in rows]
+    assert [line["label"] for line in lines] == ["1", "1", "2", "2", "3", "3"]
+    assert all(np.load(line["map"]).shape == (28, 28) for line in lines)
