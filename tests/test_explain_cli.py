@@ -226,6 +226,9 @@ def test_a_folder_with_no_images_and_a_missing_path(models: Path, tmp_path: Path
     assert "no image files" in err and "-r" in err
     code, lines, err = run(tmp_path / "nowhere", "-m", "cnn", "--models", models)
     assert code == 2 and "no such path" in err and err.count("\n") == 1
+    (tmp_path / "file").write_text("")
+    code, lines, err = run(tmp_path / "empty", "-m", "cnn", "--models", models, "--out", tmp_path / "file")
+    assert code == 2 and err == f"dl-tui explain: error: not a folder: {tmp_path / 'file'}\n"
 
 
 def test_explain_is_a_first_word_of_dl_tui(models: Path, digits: Path, tmp_path: Path,

@@ -159,12 +159,12 @@ def class_indices(infos: list[ModelInfo], label: str | None, every: bool) -> tup
 
 def make_folder(folder: Path) -> None:
     """Make an output folder, or a usage error saying why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        fail(f"not a folder: {clean(folder)}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         fail(f"cannot make folder {clean(folder)}: {error.strerror or error}")
-    if not folder.is_dir():
-        fail(f"not a folder: {clean(folder)}")
 
 
 class Job:
