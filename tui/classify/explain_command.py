@@ -26,7 +26,7 @@ from tui.classify.choose import ALL, select_models
 from tui.classify.command import (OK, SOME_FAILED, USAGE, Stopped, cut_short, nothing_found, settle_stdout,
                                   stop_on_signals)
 from tui.classify.pipeline import load_chunk, quiet_pillow
-from tui.classify.plan import HEAD, Prep, prep_for
+from tui.classify.plan import Prep, prep_for
 from tui.classify.report import ProgressBar
 from tui.classify.sources import Source, count_files, iter_files
 from tui.classify.writers import Lines, OutputError
@@ -111,7 +111,7 @@ def app(paths: tuple[Path, ...], model: tuple[str, ...], label: str | None, out:
         if folder is not None:
             make_folder(folder)
     sources = iter_files(list(paths), recursive, follow)
-    head = list(islice(sources, HEAD))
+    head = list(islice(sources, 1))
     if not head:  # every path is a folder with no image files
         say("warning", nothing_found(list(paths), recursive, follow))
         return OK
