@@ -30,6 +30,7 @@ from tui.screens.base import AppScreen
 from tui.text import clean, one_line, plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.file_browser import ImageTree, first_image
+from tui.widgets.heat_map import Explained, HeatMap, explain_input
 from tui.widgets.iris_pane import IrisPane
 from tui.widgets.picture import from_array, picture
 
@@ -62,6 +63,8 @@ class ClassifyScreen(AppScreen):
         border: round $secondary 50%;
     }
     #preprocess-info { height: auto; padding: 0 1; color: $text-muted; }
+    /* The explanation (e) takes the model input's place: it is drawn on that input. */
+    #pictures.-explaining #model-input { display: none; }
     #predictions { width: 1fr; height: 1fr; }
     #model-select { width: 40; margin-bottom: 1; }
     #bars { height: auto; }
@@ -89,6 +92,9 @@ class ClassifyScreen(AppScreen):
     ClassifyScreen.-large #model-input { max-width: 100%; max-height: 50%; }
     ClassifyScreen.-short #original { max-height: 9; }
     ClassifyScreen.-short #model-input { max-width: 23; max-height: 9; }
+    ClassifyScreen.-narrow #explain > .heat-map--picture { max-width: 24; max-height: 12; }
+    ClassifyScreen.-large #explain > .heat-map--picture { max-width: 100%; max-height: 50%; }
+    ClassifyScreen.-short #explain > .heat-map--picture { max-width: 23; max-height: 9; }
     ClassifyScreen.-short #model-select { margin-bottom: 0; }
     /* The iris form's fields by id too: an Input's own rules (.-invalid:focus) would outrank a class. */
     ClassifyScreen.-short #iris { padding: 0 1; }
@@ -108,9 +114,16 @@ class ClassifyScreen(AppScreen):
         # One key, two bindings: check_action keeps the one for the tab not shown.
         Binding("i", f"tab('{IRIS_TAB}')", "Iris", tooltip="Show the iris form", id="classify.iris"),
         Binding("i", f"tab('{IMAGES_TAB}')", "Images", tooltip="Back to the images", id="classify.images"),
+        # Not in the footer (80 columns hold no more): in the help and the palette.
+        Binding("e", "explain", "Explain", tooltip="Show which pixels made the model decide: a heat map over its "
+                "input, for its top class", show=False, id="classify.explain"),
+        Binding("right_square_bracket", "explain_class(1)", "Next class", show=False, id="classify.explain_next",
+                tooltip="Explain the next class of the model"),
+        Binding("left_square_bracket", "explain_class(-1)", "Previous class", show=False,
+                id="classify.explain_previous", tooltip="Explain the previous class of the model"),
     ]
     # Keys that only mean something beside the pictures.
-    IMAGE_ACTIONS: ClassVar = {"compare", "polarity", "normalize"}
+    IMAGE_ACTIONS: ClassVar = {"compare", "polarity", "normalize", "explain", "explain_class"}
 
     @dataclass
     class ModelsFound(Message):
@@ -150,6 +163,9 @@ class ClassifyScreen(AppScreen):
         self._inputs: dict[View, np.ndarray] = {}  # the current image as each kind of model takes it
         self._first: Path | None = None
         self._last_size = (28, 28)
+        self.explaining = False  # e: the heat map shown in the model input's place
+        self.explain_class: int | None = None  # the class explained ([ and ]); None: the top class
+        self._explain_key: tuple[object, ...] = ()  # the explanation asked for last
 
     def compose(self) -> ComposeResult:
         """Tabs for images and iris; the image tab is browser, pictures and bars."""
@@ -163,6 +179,7 @@ class ClassifyScreen(AppScreen):
                 with Vertical(id="pictures"):
                     yield picture(self.dl_app.graphics, id="original")
                     yield picture(self.dl_app.graphics, id="model-input")
+                    yield HeatMap(self.dl_app.graphics, id="explain")
                     yield Static("", id="preprocess-info")
                 with VerticalScroll(id="predictions"):
                     yield Select([], prompt="Model", allow_blank=True, id="model-select")
@@ -239,6 +256,8 @@ class ClassifyScreen(AppScreen):
         """Show and classify one image file."""
         self.current = path
         self.query_one("#original").border_title = plain(path.name)
+        self.explain_class = None  # a new picture: its top class first
+        self.workers.cancel_group(self, "explain")
         if self.models:
             self.classify(path, list(self.models), self.polarity if self.polarity_given else None,
                           self.normalize if self.normalize_given else None)
@@ -317,6 +336,7 @@ class ClassifyScreen(AppScreen):
         original.image = PILImage.new("RGB", self._last_size, BLANK_RGB)
         self.query_one("#model-input").image = None
         self._inputs = {}
+        self.query_one(HeatMap).clear()
         self.query_one("#file-error", Static).update(Content(f"⚠ {clean(event.path.name)}: {event.error}"))
         self.query_one("#predictions").add_class("-failed")
 
@@ -344,6 +364,74 @@ class ClassifyScreen(AppScreen):
             ("inverted", prep.polarity == BLACK_ON_WHITE and not prep.stretch),
             ("binarised", prep.binarize is not None)) if shown]
         picture.border_title = " ".join([input_title(model_input.shape[:2]), *notes])
+        if self.explaining:
+            self._explain_now()
+
+    # Explaining ---------------------------------------------------------------------------------
+    @property
+    def explained_model(self) -> ModelInfo | None:
+        """The model the heat map explains: the selected one (all side by side: the first, whose
+        input the model input box shows)."""
+        return next((info for info in self.models if info.name == self.model), self.models[0] if self.models else None)
+
+    def action_explain(self) -> None:
+        """Show or hide the explanation of the current picture."""
+        self.explaining = not self.explaining
+        self.query_one("#pictures").set_class(self.explaining, "-explaining")
+        self.query_one(HeatMap).set_class(self.explaining, "-shown")
+        if self.explaining:
+            self._explain_now()
+        else:
+            self.workers.cancel_group(self, "explain")
+            self._explain_key = ()
+        self.refresh_bindings()
+
+    def action_explain_class(self, delta: int) -> None:
+        """Explain the next (or previous) class of the model."""
+        info, shown = self.explained_model, self.query_one(HeatMap).explained
+        if info is None or not info.labels:
+            return
+        start = self.explain_class if self.explain_class is not None else (
+            shown.label_index if shown is not None and not shown.error else 0)
+        self.explain_class = (start + delta) % len(info.labels)
+        self._explain_now()
+
+    def _explain_now(self) -> None:
+        """Explain the current picture for the model and class chosen, in a worker (the last one
+        asked for is the one shown)."""
+        heat_map = self.query_one(HeatMap)
+        info = self.explained_model
+        x = None if info is None else input_for(self._inputs, info)
+        if info is None or x is None:
+            self.workers.cancel_group(self, "explain")
+            self._explain_key = ()
+            heat_map.clear("no picture to explain" if self.models else "no digit classifier")
+            return
+        if self.explain_class is not None and self.explain_class >= len(info.labels):
+            self.explain_class = None
+        self._explain_key = (self.current, info.name, self.explain_class, id(x))
+        heat_map.waiting()
+        self.explain(self._explain_key, info, x, self.explain_class)
+
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
+    def explain(self, key: tuple[object, ...], info: ModelInfo, x: np.ndarray, label_index: int | None) -> None:
+        """Explain one input off the UI thread; a newer request (another picture, model or class)
+        cancels this one, and a result that comes anyway is not shown."""
+        explained = explain_input(self.runtime, info, x, label_index, key)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.ExplanationReady(explained))
+
+    @dataclass
+    class ExplanationReady(Message):
+        """An explanation made by the worker."""
+
+        explained: Explained
+
+    @on(ExplanationReady)
+    def _explained(self, event: ClassifyScreen.ExplanationReady) -> None:
+        """Show the heat map, if it is still the one asked for."""
+        if self.explaining and event.explained.key == self._explain_key:
+            self.query_one(HeatMap).show(event.explained)
 
     def _show_settings(self) -> None:
         norm = "on" if self.normalize else "off"
@@ -368,6 +456,8 @@ class ClassifyScreen(AppScreen):
         if name not in offered:
             self.notify(f"{clean(name)} is not a digit classifier here", severity="warning", markup=False)
             return
+        if name != self.model:
+            self.explain_class = None  # another model's classes
         self.model = name
         select = self.query_one("#model-select", Select)
         if select.value != name:
@@ -407,6 +497,8 @@ class ClassifyScreen(AppScreen):
             return False
         if action == "compare":
             return len(self.models) > 1 or None
+        if action == "explain_class":
+            return self.explaining or None
         if action == "tab":
             return parameters[0] != active
         return True

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
@@ -25,6 +26,7 @@ from tui.screens.saving import SavesPng
 from tui.text import plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.canvas import DrawingCanvas
+from tui.widgets.heat_map import DEBOUNCE, Explained, HeatMap, explain_input
 from tui.widgets.picture import from_array, picture
 
 # `dl-tui classify`'s defaults (no --polarity or --normalize given): the bars show what it will say of
@@ -50,6 +52,9 @@ class DrawScreen(AppScreen, SavesPng):
         border: round $secondary 50%;
     }
     #draw-info { width: 1fr; height: auto; padding: 1 1; }
+    /* The explanation (e) takes the model input's place: it is drawn on that input. */
+    #draw-head.-explaining #draw-input { display: none; }
+    #draw-explain > .heat-map--picture { max-width: 22; max-height: 11; }
     #draw-warning { display: none; height: auto; color: $warning; border: round $warning; padding: 0 1; }
     #draw-bars { height: auto; }
     #draw-bars ProbabilityBars { width: 1fr; border-title-color: $foreground; border: round $accent 50%; padding: 0 1; }
@@ -59,6 +64,7 @@ class DrawScreen(AppScreen, SavesPng):
     DrawScreen.-narrow #draw-bars { layout: vertical; }
     DrawScreen.-large #draw-side { width: 40%; }
     DrawScreen.-short #draw-input { max-width: 16; max-height: 8; }
+    DrawScreen.-short #draw-explain > .heat-map--picture { max-width: 16; max-height: 8; }
     DrawScreen.-short #draw-info { padding: 0 1; }
     """
 
@@ -67,6 +73,13 @@ class DrawScreen(AppScreen, SavesPng):
         Binding("c", "clear", "Clear", tooltip="Rub the canvas out (u brings it back)", id="draw.clear"),
         Binding("s", "save", "Save PNG", tooltip="Save the drawing as drawing-N.png in the current folder",
                 id="draw.save"),
+        # Not in the footer (80 columns hold no more): in the help and the palette.
+        Binding("e", "explain", "Explain", tooltip="Show which pixels make the first model decide, as you draw: a "
+                "heat map over its input", show=False, id="draw.explain"),
+        Binding("right_square_bracket", "explain_class(1)", "Next class", show=False, id="draw.explain_next",
+                tooltip="Explain the next class of the model"),
+        Binding("left_square_bracket", "explain_class(-1)", "Previous class", show=False,
+                id="draw.explain_previous", tooltip="Explain the previous class of the model"),
     ]
     SAVED_TITLE = "drawing saved"
 
@@ -93,6 +106,11 @@ class DrawScreen(AppScreen, SavesPng):
         self.pixels = np.zeros((28, 28), np.uint8)
         self.classified: np.ndarray | None = None  # the pixels the bars are for
         self.saved: np.ndarray | None = None  # the pixels last written to a PNG
+        self.explaining = False  # e: the heat map shown in the model input's place
+        self.explain_class: int | None = None  # the class explained ([ and ]); None: the top class
+        self._explain_key: tuple[object, ...] = ()  # the explanation asked for last
+        self._explained_input: np.ndarray | None = None  # the first model's input, last classified
+        self._explain_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """The canvas on the left; the model input, the verdict and the bars on the right."""
@@ -102,6 +120,7 @@ class DrawScreen(AppScreen, SavesPng):
             with VerticalScroll(id="draw-side"):
                 with Horizontal(id="draw-head"):
                     yield picture(self.dl_app.graphics, id="draw-input")
+                    yield HeatMap(self.dl_app.graphics, id="draw-explain")
                     yield Static("", id="draw-info")
                 yield Static("", id="draw-warning")
                 notes = Static("", id="draw-notes")  # the models left out, and why; hidden while none
@@ -202,6 +221,9 @@ class DrawScreen(AppScreen, SavesPng):
                 column.clear()
             self.dl_app.latent_inputs.pop(DRAWING, None)
         self._show_info(event.model_input, event.results)
+        self._explained_input = event.model_input if event.results else None
+        if self.explaining:
+            self._explain_soon()
 
     def _show_info(self, model_input: np.ndarray | None, results: dict[str, np.ndarray | str]) -> None:
         lines = []
@@ -214,6 +236,75 @@ class DrawScreen(AppScreen, SavesPng):
         if not lines:
             lines = [Text("draw a digit"), Text("c clear · u undo · s save", style="dim")]
         self.query_one("#draw-info", Static).update(Text("\n").join(lines))
+
+    # Explaining: the first model's heat map, made again a moment after each change --------------
+    def action_explain(self) -> None:
+        """Show or hide the explanation of the drawing."""
+        self.explaining = not self.explaining
+        self.query_one("#draw-head").set_class(self.explaining, "-explaining")
+        self.query_one(HeatMap).set_class(self.explaining, "-shown")
+        if self.explaining:
+            self._explain_now()
+        else:
+            self._stop_explaining()
+        self.refresh_bindings()
+
+    def action_explain_class(self, delta: int) -> None:
+        """Explain the next (or previous) class of the first model (kept while you draw)."""
+        shown = self.query_one(HeatMap).explained
+        if not self.models or not self.models[0].labels:
+            return
+        start = self.explain_class if self.explain_class is not None else (
+            shown.label_index if shown is not None and not shown.error else 0)
+        self.explain_class = (start + delta) % len(self.models[0].labels)
+        self._explain_now()
+
+    def _stop_explaining(self) -> None:
+        if self._explain_timer is not None:
+            self._explain_timer.stop()
+            self._explain_timer = None
+        self.workers.cancel_group(self, "draw-explain")
+        self._explain_key = ()
+
+    def _explain_soon(self) -> None:
+        """Explain once the drawing has rested a moment: a drag classifies many times a second."""
+        if self._explain_timer is not None:
+            self._explain_timer.stop()
+        self._explain_timer = self.set_timer(DEBOUNCE, self._explain_now)
+
+    def _explain_now(self) -> None:
+        self._explain_timer = None
+        heat_map = self.query_one(HeatMap)
+        x, pixels = self._explained_input, self.classified
+        if not self.models or x is None or pixels is None or not pixels.any():
+            self._stop_explaining()
+            heat_map.clear("draw a digit to see why" if self.models else "no digit classifier")
+            return
+        info = self.models[0]
+        if self.explain_class is not None and self.explain_class >= len(info.labels):
+            self.explain_class = None
+        self._explain_key = (pixels.tobytes(), info.name, self.explain_class)
+        heat_map.waiting()
+        self.explain(self._explain_key, info, x, self.explain_class)
+
+    @work(thread=True, exclusive=True, group="draw-explain", exit_on_error=False)
+    def explain(self, key: tuple[object, ...], info: ModelInfo, x: np.ndarray, label_index: int | None) -> None:
+        """Explain the drawing off the UI thread; the next change cancels it."""
+        explained = explain_input(self.runtime, info, x, label_index, key)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.ExplanationReady(explained))
+
+    @dataclass
+    class ExplanationReady(Message):
+        """An explanation made by the worker."""
+
+        explained: Explained
+
+    @on(ExplanationReady)
+    def _explained(self, event: DrawScreen.ExplanationReady) -> None:
+        """Show the heat map, if it is for the drawing as it is now."""
+        if self.explaining and event.explained.key == self._explain_key:
+            self.query_one(HeatMap).show(event.explained)
 
     def on_resize(self) -> None:
         """Fit the stacked bar columns again once laid out."""
@@ -240,6 +331,8 @@ class DrawScreen(AppScreen, SavesPng):
             return canvas.drawing.can_undo or None
         if action in ("clear", "save"):
             return not canvas.drawing.empty or None
+        if action == "explain_class":
+            return self.explaining or None
         return True
 
     def action_undo(self) -> None:
