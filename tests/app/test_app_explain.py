@@ -9,12 +9,16 @@ from app_helpers import SIZE, screen_text, settled, wait_for
 from PIL import Image
 from rich.text import Text
 
+from test_app_evaluate import WIDE, labelled, run_evaluation  # noqa: F401  (labelled: a fixture)
+
 from tui.commands import DlTuiCommands
+from tui.runtime import load_image
 from tui.runtime.classifier import input_for, model_inputs
 from tui.runtime.explain import explain, overlay
 from tui.widgets.canvas import DrawingCanvas
 from tui.widgets.file_browser import ImageTree
 from tui.widgets.heat_map import HeatMap
+from tui.widgets.mistakes import MistakeGallery
 
 SMALL = (80, 24)
 
@@ -150,6 +154,31 @@ async def test_draw_explains_each_new_stroke(make_app):
         second = await stroke([(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)])  # a bar across the top: a 7 now
         assert first.image is not second.image and first.key != second.key
         assert title_of(heat_map).startswith(f"{screen.models[0].name} → {second.label}")
+
+
+async def test_w_on_a_mistake_shows_why_the_model_said_it(make_app, labelled):  # noqa: F811
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await run_evaluation(pilot, labelled)
+        await pilot.press("right", "right")  # the tab row has the keys: to the Mistakes tab
+        gallery = screen.query_one(MistakeGallery)
+        await wait_for(pilot, lambda: gallery.cards)
+        card, mistake = gallery.cards[0], screen.report["mistakes"][0]
+        picture = card.query_one(".mistake--picture")
+        before = np.asarray(picture.image)
+        await pilot.press("tab", "right")  # into the gallery, to the first card
+        assert app.focused is card
+        await pilot.press("w")
+        await wait_for(pilot, lambda: card.explained is not None)
+        info = app.runtime.info("cnn")
+        x = input_for(model_inputs(load_image(mistake["path"], 1 << 20, lambda: False), [info], None, None), info)
+        found, expected_picture = expected(app, "cnn", x, info.labels.index(mistake["label"]))
+        assert card.explained.label == mistake["label"] == found.label  # the predicted label, not the true one
+        assert np.array_equal(np.asarray(picture.image), np.asarray(expected_picture))
+        assert f"why {mistake['label']}?" in screen_text(app)
+        await pilot.press("w")  # the picture again
+        await wait_for(pilot, lambda: card.explained is None)
+        assert np.array_equal(np.asarray(picture.image), before)
 
 
 def test_explained_classify_at_80x24(make_app, snap_compare):

@@ -24,13 +24,14 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Stat
 from textual.worker import get_current_worker
 
 from tui.runtime import ImageError, ModelInfo, load_image
-from tui.runtime.classifier import catalogue, classify_image, needs_colour
+from tui.runtime.classifier import catalogue, classify_image, input_for, model_inputs, needs_colour
 from tui.runtime.display import display_copy, thumbnail
 from tui.runtime.preprocess import IMAGE_SUFFIXES
 from tui.screens.base import AppScreen
 from tui.screens.pick_folder import PickFolderScreen
 from tui.text import clean, one_line, plain
 from tui.widgets.confusion import ConfusionMatrix
+from tui.widgets.heat_map import Explained, explain_input
 from tui.widgets.mistakes import MistakeCard, MistakeGallery
 
 MATRIX_TAB, CLASSES_TAB, MISTAKES_TAB, ISSUES_TAB = "eval-matrix", "eval-classes", "eval-mistakes", "eval-issues"
@@ -489,6 +490,41 @@ class EvaluateScreen(AppScreen):
         await self.query_one(MistakeGallery).show(list(report.get("mistakes", []))[:GALLERY], images)
         if not isinstance(self.focused, (Tabs, MistakeCard, DataTable)):
             self._focus_tabs()
+
+    # Why a mistake (w on a card) ------------------------------------------------------------------
+    @dataclass
+    class MistakeExplained(Message):
+        """A mistake's heat map, for the card that asked."""
+
+        card: MistakeCard
+        explained: Explained
+
+    @on(MistakeCard.ExplainAsked)
+    def _explain_mistake(self, event: MistakeCard.ExplainAsked) -> None:
+        """Explain the mistake's predicted label with the evaluated model, in a worker."""
+        info = next((info for info in self.models if info.name == (self.report or {}).get("model")), None)
+        if info is not None:
+            self.explain_mistake(event.card, event.path, event.label, info)
+
+    @work(thread=True, group="evaluate-explain", exit_on_error=False)
+    def explain_mistake(self, card: MistakeCard, path: Path, label: str, info: ModelInfo) -> None:
+        """Read the file as the evaluation did (the model's own steps) and explain LABEL."""
+        worker = get_current_worker()
+        try:
+            image = load_image(path, self.dl_app.max_file_size, lambda: worker.is_cancelled, colour=needs_colour([info]))
+        except ImageError as error:
+            self.post_message(self.MistakeExplained(card, Explained((), info.name, error=one_line(error))))
+            return
+        x = input_for(model_inputs(image, [info], None, None), info)
+        index = info.labels.index(label) if label in info.labels else None
+        if x is not None and not worker.is_cancelled:
+            self.post_message(self.MistakeExplained(card, explain_input(self.runtime, info, x, index, (str(path),))))
+
+    @on(MistakeExplained)
+    def _mistake_explained(self, event: MistakeExplained) -> None:
+        """Show the heat map on its card (if it is still shown)."""
+        if event.card.is_attached:
+            event.card.show_explanation(event.explained)
 
     # To Classify -------------------------------------------------------------------------------
     @on(MistakeCard.Opened)

@@ -1,5 +1,6 @@
 """A gallery of misclassified images, most confident mistake first: each a card with the picture, its
-true and predicted label; Enter (or a click) opens it in Classify."""
+true and predicted label; Enter (or a click) opens it in Classify, w shows why the model said it (a heat
+map over its input) and again the picture."""
 
 from __future__ import annotations
 
@@ -46,7 +47,10 @@ class MistakeCard(Vertical, can_focus=True):
     MistakeCard > .mistake--caption {{ width: 100%; height: 3; text-wrap: nowrap; text-overflow: ellipsis; }}
     """
     BINDINGS: ClassVar = [Binding("enter", "open", "Open in Classify", tooltip="Show this image on the Classify screen",
-                                  id="mistakes.open")]
+                                  id="mistakes.open"),
+                          Binding("w", "explain", "Why?", tooltip="Show what made the model give its label: a heat map "
+                                  "over its input (again: the picture)", show=False, id="mistakes.explain")]
+    # w is in the ? help, not the footer: 80 columns lose "? Help" with it.
 
     @dataclass
     class Opened(Message):
@@ -54,12 +58,21 @@ class MistakeCard(Vertical, can_focus=True):
 
         path: Path
 
+    @dataclass
+    class ExplainAsked(Message):
+        """The user asked why the model gave this mistake its label."""
+
+        card: MistakeCard
+        path: Path
+        label: str
+
     def __init__(self, mistake: Mapping[str, Any], image: PILImage.Image | None, graphics: Graphics) -> None:
         super().__init__()
         self.mistake = dict(mistake)
         self.path = Path(str(mistake.get("path", "")))
         self._image = image
         self._graphics = graphics
+        self.explained: Any = None  # the heat map shown in the picture's place (tui.widgets.heat_map.Explained)
 
     def compose(self) -> ComposeResult:
         """The picture and the caption."""
@@ -74,6 +87,26 @@ class MistakeCard(Vertical, can_focus=True):
     def action_open(self) -> None:
         """Ask for this image in Classify."""
         self.post_message(self.Opened(self.path))
+
+    def action_explain(self) -> None:
+        """Ask for the heat map of the predicted label, or put the picture back."""
+        if self.explained is not None:
+            self.show_explanation(None)
+        else:
+            self.border_title = "why…"
+            self.post_message(self.ExplainAsked(self, self.path, str(self.mistake.get("label", ""))))
+
+    def show_explanation(self, explained: Any) -> None:
+        """The heat map (an Explained with an image) in the picture's place, its failure's line in the
+        title, or None: the picture again."""
+        shown = explained if explained is not None and explained.image is not None else None
+        self.explained = shown
+        self.query_one(".mistake--picture").image = shown.image if shown else self._image  # type: ignore[attr-defined]
+        if explained is not None and explained.error:
+            self.border_title = plain(f"⚠ {explained.error}", "red")
+            self.tooltip = plain(explained.error)
+        else:
+            self.border_title = plain(f"why {explained.label}?") if shown else None
 
     def on_click(self, event: events.Click) -> None:
         """A click chooses the card; a second click (or Enter) opens it."""
