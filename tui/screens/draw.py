@@ -64,7 +64,7 @@ class DrawScreen(AppScreen, SavesPng):
     DrawScreen.-narrow #draw-bars { layout: vertical; }
     DrawScreen.-large #draw-side { width: 40%; }
     DrawScreen.-short #draw-input { max-width: 16; max-height: 8; }
-    DrawScreen.-short #draw-explain > .heat-map--picture { max-width: 16; max-height: 8; }
+    DrawScreen.-short #draw-explain > .heat-map--picture { max-width: 18; max-height: 8; }  /* room for "cnn → 7 100%" */
     DrawScreen.-short #draw-info { padding: 0 1; }
     """
 
