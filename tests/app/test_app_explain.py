@@ -113,6 +113,25 @@ async def test_brackets_pick_the_class_and_change_the_map(make_app):
         assert again.top and again.key[0].name == "digit-1.png"
 
 
+async def test_side_by_side_explains_the_first_model_and_a_chosen_model_its_own(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.models and app.screen.current is not None)
+        screen = app.screen
+        await pilot.press("down")  # digit-0.png, all side by side
+        await wait_for(pilot, lambda: screen.query_one("#bars-0").probabilities and screen._inputs)
+        assert screen.model == "compare"
+        await pilot.press("e")
+        first = await shown(pilot, screen, None)
+        assert first.model == screen.models[0].name  # whose input the model input box shows
+        screen.select_model("cnn-invert")
+        chosen = await shown(pilot, screen, None)
+        assert chosen.model == "cnn-invert"
+        x = input_for(screen._inputs, screen.explained_model)
+        _, picture = expected(app, "cnn-invert", x, None)
+        assert np.array_equal(np.asarray(chosen.image.convert("RGB")), np.asarray(picture))
+
+
 async def test_explain_is_in_the_palette_and_runs_from_it(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -502,8 +502,11 @@ class EvaluateScreen(AppScreen):
     @on(MistakeCard.ExplainAsked)
     def _explain_mistake(self, event: MistakeCard.ExplainAsked) -> None:
         """Explain the mistake's predicted label with the evaluated model, in a worker."""
-        info = next((info for info in self.models if info.name == (self.report or {}).get("model")), None)
-        if info is not None:
+        name = str((self.report or {}).get("model", ""))
+        info = next((info for info in self.models if info.name == name), None)
+        if info is None:  # the models were reloaded without it
+            event.card.show_explanation(Explained((), name, error=f"model {name} is no longer here"))
+        else:
             self.explain_mistake(event.card, event.path, event.label, info)
 
     @work(thread=True, group="evaluate-explain", exit_on_error=False)
