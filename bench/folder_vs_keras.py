@@ -10,9 +10,12 @@ with `.cache()`, the notebook's CNN (four 5x5 conv + max-pool, dense 128, dropou
 Rescaling(1/255), Adam 1e-3, 10 epochs, the best validation-accuracy epoch's weights kept.
 Both are tested on the same held-out test files. Prints one row per set and path: test
 accuracy, macro-F1, epochs, median seconds per epoch after the first (the first fills Keras's
-cache; ours include the validation pass and the checkpoint), and the input alone: seconds to
-run each path's training input once, without the model (Keras's with its cache full; ours from
-the decoded arrays with its default augmentation).
+cache; both include their validation pass, ours its checkpoints too), wall and CPU (user + sys
+of the training process: the machine may be shared, so CPU is the fairer figure; on an idle
+2-core machine wall is about CPU / 2), and the input alone: each path's training input run once
+without any model (Keras's with its cache full; ours from the decoded arrays with the
+augmentation its defaults chose for the set), wall and CPU. --json writes the rows too
+(bench/results/folder_vs_keras.json).
 
 Sets:
 - letters: 10 capital letters in colour (random ink and paper colours, fonts, sizes, turns),
@@ -25,11 +28,14 @@ Sets:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,23 +127,45 @@ def macro_f1(y: np.ndarray, predicted: np.ndarray, classes: int) -> float:
     return float(np.mean(f1s))
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + sys CPU seconds of this process (all its threads), or of process PID (from /proc)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ours(folder: Path, out: Path, extra: list[str]) -> dict:
-    """dl-train folder with its defaults; its figures from the events and the model's metadata."""
+    """dl-train folder with its defaults; its figures from the events (the process's CPU read at each epoch's end)."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "trainer.cli", "folder", str(folder), "--name", "bench", "--out", str(out),
-                           "--progress", "jsonl", "--no-int8", "--restart", *extra], capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if proc.returncode:
-        raise SystemExit(f"dl-train folder failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: stdout is read as it comes, stderr could fill a pipe
+        proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", "folder", str(folder), "--name", "bench", "--out", str(out),
+                                 "--progress", "jsonl", "--no-int8", "--restart", *extra], stdout=subprocess.PIPE,
+                                stderr=errors, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        events, cpu_marks = [], []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.strip():
+                continue
+            events.append(json.loads(line))
+            if events[-1]["event"] in ("start", "epoch_end"):
+                cpu_marks.append(cpu_seconds(proc.pid))
+        code = proc.wait()
+        errors.seek(0)
+        stderr = errors.read()
+    if code:
+        raise SystemExit(f"dl-train folder failed ({proc.returncode}): {stderr[-2000:]}")
     epochs = [event["seconds"] for event in events if event["event"] == "epoch_end"]
+    epoch_cpu = [b - a for a, b in itertools.pairwise(cpu_marks)]
     first = next(event for event in events if event["event"] == "start")
     done = events[-1]
     config = first["config"]
-    decoded = next((line for line in proc.stderr.splitlines() if line.startswith("decoded ")), "")
+    decoded = next((line for line in stderr.splitlines() if line.startswith("decoded ")), "")
     return {"accuracy": done["metrics"]["test_accuracy"], "macro_f1": done["metrics"]["test_macro_f1"], "epochs": len(epochs),
-            "epoch_s": statistics.median(epochs[1:] or epochs), "total_s": time.monotonic() - started,
-            "size": config["size"], "channels": config["channels"], "decode": decoded}
+            "epoch_s": statistics.median(epochs[1:] or epochs), "epoch_cpu_s": statistics.median(epoch_cpu[1:] or epoch_cpu),
+            "total_s": time.monotonic() - started, "size": config["size"], "channels": config["channels"],
+            "augment": config["augment_used"], "decode": decoded}
 
 
 def _link_splits(folder: Path, manifest: dict, work: Path) -> dict[str, Path]:
@@ -183,30 +211,32 @@ def keras_path(folder: Path, manifest: dict, size: tuple[int, int], channels: in
     train, val, test = load("train", True), load("val", False), load("test", False)
     model = notebook_cnn(size, channels, len(manifest["classes"]))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    times = []
+    times, cpu = [], []
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.monotonic()
+            self.started, self.cpu = time.monotonic(), cpu_seconds()
 
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.monotonic() - self.started)
+            cpu.append(cpu_seconds() - self.cpu)
 
     best = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=epochs, restore_best_weights=True)
     model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[Clock(), best])
-    started = time.monotonic()
+    started, used = time.monotonic(), cpu_seconds()
     for _ in train:  # the input alone, its cache full: what an epoch costs before the model
         pass
-    pipeline_s = time.monotonic() - started
+    pipeline_s, pipeline_cpu_s = time.monotonic() - started, cpu_seconds() - used
     y = np.concatenate([labels.numpy() for _, labels in test])
     predicted = model.predict(test, verbose=0).argmax(axis=1)
     return {"accuracy": float(np.mean(predicted == y)), "macro_f1": macro_f1(y, predicted, len(manifest["classes"])),
-            "epochs": epochs, "epoch_s": statistics.median(times[1:]), "first_epoch_s": times[0], "pipeline_s": pipeline_s}
+            "epochs": epochs, "epoch_s": statistics.median(times[1:]), "epoch_cpu_s": statistics.median(cpu[1:]),
+            "first_epoch_s": times[0], "pipeline_s": pipeline_s, "pipeline_cpu_s": pipeline_cpu_s}
 
 
-def our_pipeline(folder: Path, manifest: dict, size: tuple[int, int], channels: int) -> dict[str, float]:
-    """Seconds to run dl-train folder's input once over the training part (decoded once, as it
-    does), with its default augmentation (shift) and with none."""
+def our_pipeline(folder: Path, manifest: dict, size: tuple[int, int], channels: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU) seconds to run dl-train folder's input once over the training part (decoded
+    once, as it does), with augmentation (shift) and with none."""
     from trainer.folder_training import Arrays, train_pipeline
     from trainer.folders.cache import decode
 
@@ -218,10 +248,10 @@ def our_pipeline(folder: Path, manifest: dict, size: tuple[int, int], channels: 
         data = train_pipeline(train, 32, 0, augment, None)
         for _ in data:  # once to trace
             pass
-        started = time.monotonic()
+        started, used = time.monotonic(), cpu_seconds()
         for _ in data:
             pass
-        seconds[augment] = time.monotonic() - started
+        seconds[augment] = (time.monotonic() - started, cpu_seconds() - used)
     return seconds
 
 
@@ -232,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fashion-count", type=int, default=12000)
     parser.add_argument("--keras-epochs", type=int, default=10)
     parser.add_argument("--ours", default="", help="extra dl-train folder options, space-separated (default: none: its defaults)")
+    parser.add_argument("--json", type=Path, help="also write the rows here, as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     rows = []
@@ -243,19 +274,25 @@ def main(argv: list[str] | None = None) -> int:
         manifest = json.loads((out / "bench.split.json").read_text())
         theirs = keras_path(folder, manifest, tuple(mine["size"]), mine["channels"], args.work / "keras" / name,
                             args.keras_epochs)
-        mine["pipeline_s"] = our_pipeline(folder, manifest, tuple(mine["size"]), mine["channels"])["shift"]
+        inputs = our_pipeline(folder, manifest, tuple(mine["size"]), mine["channels"])
+        mine["pipeline_s"], mine["pipeline_cpu_s"] = inputs[mine["augment"] if mine["augment"] in inputs else "shift"]
+        mine["pipeline_plain_s"], mine["pipeline_plain_cpu_s"] = inputs["none"]
         count = sum(len(v) for v in manifest["files"].values())
         for path, figures in (("keras", theirs), ("dl-train", mine)):
             row = {"set": name, "images": count, "size": "x".join(map(str, mine["size"])) + ("c" if mine["channels"] == 3 else ""),
-                   "path": path, **{k: v for k, v in figures.items() if k != "decode"}}
+                   "path": path, **{k: v for k, v in figures.items() if k not in ("decode", "size")}}
             rows.append(row)
             print(json.dumps(row), flush=True)
         print(f"# {name}: {mine['decode']}", flush=True)
-    print("\n| set | images | size | path | test accuracy | macro-F1 | epochs | s/epoch | input s/epoch |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"load_average": os.getloadavg(), "cores": os.cpu_count(), "rows": rows}, indent=1) + "\n")
+    print("\n| set | images | size | path | test accuracy | macro-F1 | epochs | s/epoch (CPU s) | input s/epoch (CPU s) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['set']} | {row['images']} | {row['size']} | {row['path']} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} "
-              f"| {row['epochs']} | {row['epoch_s']:.2f} | {row['pipeline_s']:.3f} |")
+              f"| {row['epochs']} | {row['epoch_s']:.2f} ({row['epoch_cpu_s']:.2f}) | {row['pipeline_s']:.3f} "
+              f"({row['pipeline_cpu_s']:.3f}) |")
     return 0
 
 
