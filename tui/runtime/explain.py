@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from tui.runtime.info import ModelInfo
 
 OCCLUSION = "occlusion"
-METHODS: tuple[str, ...] = (OCCLUSION,)
+METHODS: tuple[str, ...] = (OCCLUSION, "multiscale", "rise", "pixel", "shared", "occlusion-x", "multiscale-x", "rise-x", "rise-200", "rise-300", "rise-300-5", "rise-200-x", "rise-200-s2", "rise-200-s3")
 DEFAULT_METHOD = OCCLUSION
 
 
@@ -72,7 +73,8 @@ def explain(runtime: Runtime, info: ModelInfo, x: np.ndarray, label_index: int |
         """The class's probability on each masked copy; masks [K, H, W], 1 keeps a pixel."""
         return class_probability(runtime, info, x, bg, masks, index)
 
-    heat = METHOD_FUNCTIONS[method](score, x.shape[:2], float(probabilities[index]), seed)
+    changes = np.abs(x - bg) if x.ndim == 2 else np.abs(x - bg).mean(axis=-1)
+    heat = METHOD_FUNCTIONS[method](score, x.shape[:2], float(probabilities[index]), seed, changes)
     label = info.labels[index] if index < len(info.labels) else str(index)
     return Explanation(info.name, label, index, float(probabilities[index]),
                        heat.astype(np.float32), method)
@@ -128,8 +130,109 @@ def occlusion_heat(score: Score, size: tuple[int, int], p0: float, patch: int = 
     return (np.tensordot(drops, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)).astype(np.float32)
 
 
-METHOD_FUNCTIONS: dict[str, Callable[[Score, tuple[int, int], float, int], np.ndarray]] = {
-    OCCLUSION: lambda score, size, p0, seed: occlusion_heat(score, size, p0),
+def multiscale_heat(score: Score, size: tuple[int, int], p0: float,
+                    patches: tuple[int, ...] = (2, 4, 7)) -> np.ndarray:
+    """Occlusion at several patch sizes (at 28x28; stride half the patch), the maps averaged,
+    all patches in one batched run."""
+    sets = [patch_masks(size, *scaled_patch(size, patch)) for patch in patches]
+    drops = p0 - score(np.concatenate(sets))
+    heat, start = np.zeros(size, np.float32), 0
+    for masks in sets:
+        deleted = 1.0 - masks
+        part = drops[start : start + len(masks)]
+        heat += np.tensordot(part, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)
+        start += len(masks)
+    return heat / len(sets)
+
+
+def rise_heat(score: Score, size: tuple[int, int], p0: float, seed: int, count: int = 400,
+              cells: int = 7, keep: float = 0.5, shrink: float = 0.0) -> np.ndarray:
+    """RISE (Petsiuk et al. 2018): `count` random masks, each a `cells` x `cells` grid of kept
+    (probability `keep`) cells, smoothly enlarged and shifted at random; a pixel's heat is the
+    class probability's mean when it is kept minus its mean when it is deleted, shrunk towards
+    0 by `shrink` standard errors of that difference (what chance alone gives a pixel that
+    does not matter)."""
+    masks = random_masks(size, count, cells, keep, seed)
+    p = score(masks).astype(np.float64)
+    kept = np.maximum(masks.sum(axis=0), 1e-6)
+    deleted = np.maximum(count - masks.sum(axis=0), 1e-6)
+    mean_kept = np.tensordot(p, masks, axes=1) / kept
+    mean_deleted = np.tensordot(p, 1.0 - masks, axes=1) / deleted
+    heat = mean_kept - mean_deleted
+    if shrink > 0:
+        var_kept = np.tensordot(p**2, masks, axes=1) / kept - mean_kept**2
+        var_deleted = np.tensordot(p**2, 1.0 - masks, axes=1) / deleted - mean_deleted**2
+        error = np.sqrt(np.clip(var_kept, 0, None) / kept + np.clip(var_deleted, 0, None) / deleted)
+        # A hundredth of the raw difference keeps the order among the pixels shrunk to 0.
+        heat = np.sign(heat) * np.clip(np.abs(heat) - shrink * error, 0.0, None) + 0.01 * heat
+    return heat.astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def random_masks(size: tuple[int, int], count: int, cells: int, keep: float, seed: int) -> np.ndarray:
+    """RISE's masks [count, H, W] in [0, 1]: random grids, bilinearly enlarged, randomly shifted.
+    The same for every image of a size (made once, read-only)."""
+    from PIL import Image
+
+    h, w = size
+    rng = np.random.default_rng(seed)
+    ch, cw = -(-h // cells), -(-w // cells)  # one cell's size, rounded up
+    grids = (rng.random((count, cells + 1, cells + 1)) < keep).astype(np.float32)
+    big = (cells + 1) * ch, (cells + 1) * cw
+    masks = np.empty((count, h, w), np.float32)
+    for i, (grid, dy, dx) in enumerate(zip(grids, rng.integers(0, ch, count), rng.integers(0, cw, count),
+                                           strict=True)):
+        up = np.asarray(Image.fromarray(grid, "F").resize((big[1], big[0]), Image.Resampling.BILINEAR))
+        masks[i] = up[dy : dy + h, dx : dx + w]
+    masks.flags.writeable = False
+    return masks
+
+
+def pixel_heat(score: Score, size: tuple[int, int], p0: float, changes: np.ndarray) -> np.ndarray:
+    """Pixel-wise occlusion: the drop when each pixel alone is deleted; pixels already at the
+    background (nothing to delete) get 0 without a run."""
+    ys, xs = np.nonzero(changes > 0)
+    heat = np.zeros(size, np.float32)
+    if len(ys):
+        masks = np.ones((len(ys), *size), np.float32)
+        masks[np.arange(len(ys)), ys, xs] = 0.0
+        heat[ys, xs] = p0 - score(masks)
+    return heat
+
+
+def shared_heat(score: Score, size: tuple[int, int], p0: float, changes: np.ndarray,
+                patches: tuple[int, ...] = (2, 4, 7)) -> np.ndarray:
+    """Occlusion at several patch sizes where each patch's drop is shared among its pixels by
+    how much deleting it changed them (|x - background|): a pixel already at the background
+    changed nothing and gets no share. Averaged over the patches that cover each pixel."""
+    sets = [patch_masks(size, *scaled_patch(size, patch)) for patch in patches]
+    drops = p0 - score(np.concatenate(sets))
+    heat, start = np.zeros(size, np.float32), 0
+    for masks in sets:
+        deleted = 1.0 - masks
+        totals = (deleted * changes).reshape(len(masks), -1).sum(axis=1)
+        part = drops[start : start + len(masks)]
+        shares = np.where(totals > 0, part / np.maximum(totals, 1e-12), 0.0)
+        heat += changes * np.tensordot(shares, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)
+        start += len(masks)
+    return heat / len(sets)
+
+
+METHOD_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    OCCLUSION: lambda score, size, p0, seed, changes: occlusion_heat(score, size, p0),
+    "multiscale": lambda score, size, p0, seed, changes: multiscale_heat(score, size, p0),
+    "rise": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed),
+    "pixel": lambda score, size, p0, seed, changes: pixel_heat(score, size, p0, changes),
+    "shared": lambda score, size, p0, seed, changes: shared_heat(score, size, p0, changes),
+    "occlusion-x": lambda score, size, p0, seed, changes: occlusion_heat(score, size, p0) * changes,
+    "multiscale-x": lambda score, size, p0, seed, changes: multiscale_heat(score, size, p0) * changes,
+    "rise-200": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200),
+    "rise-300": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 300),
+    "rise-300-5": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 300, 5),
+    "rise-200-x": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200) * changes,
+    "rise-200-s2": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200, shrink=2.0),
+    "rise-200-s3": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200, shrink=3.0),
+    "rise-x": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed) * changes,
 }
 
 
