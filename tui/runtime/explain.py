@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from tui.runtime.info import ModelInfo
 
 OCCLUSION = "occlusion"
-METHODS: tuple[str, ...] = (OCCLUSION, "multiscale", "rise", "pixel", "shared", "occlusion-x", "multiscale-x", "rise-x", "rise-200", "rise-300", "rise-300-5", "rise-200-x", "rise-200-s2", "rise-200-s3")
-DEFAULT_METHOD = OCCLUSION
+RISE = "rise"
+# The default first: RISE beats plain occlusion on every shipped classifier (docs/explain.md).
+METHODS: tuple[str, ...] = (RISE, OCCLUSION)
+DEFAULT_METHOD = RISE
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,7 @@ def explain(runtime: Runtime, info: ModelInfo, x: np.ndarray, label_index: int |
         """The class's probability on each masked copy; masks [K, H, W], 1 keeps a pixel."""
         return class_probability(runtime, info, x, bg, masks, index)
 
-    changes = np.abs(x - bg) if x.ndim == 2 else np.abs(x - bg).mean(axis=-1)
-    heat = METHOD_FUNCTIONS[method](score, x.shape[:2], float(probabilities[index]), seed, changes)
+    heat = METHOD_FUNCTIONS[method](score, x.shape[:2], float(probabilities[index]), seed)
     label = info.labels[index] if index < len(info.labels) else str(index)
     return Explanation(info.name, label, index, float(probabilities[index]),
                        heat.astype(np.float32), method)
@@ -130,23 +131,8 @@ def occlusion_heat(score: Score, size: tuple[int, int], p0: float, patch: int = 
     return (np.tensordot(drops, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)).astype(np.float32)
 
 
-def multiscale_heat(score: Score, size: tuple[int, int], p0: float,
-                    patches: tuple[int, ...] = (2, 4, 7)) -> np.ndarray:
-    """Occlusion at several patch sizes (at 28x28; stride half the patch), the maps averaged,
-    all patches in one batched run."""
-    sets = [patch_masks(size, *scaled_patch(size, patch)) for patch in patches]
-    drops = p0 - score(np.concatenate(sets))
-    heat, start = np.zeros(size, np.float32), 0
-    for masks in sets:
-        deleted = 1.0 - masks
-        part = drops[start : start + len(masks)]
-        heat += np.tensordot(part, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)
-        start += len(masks)
-    return heat / len(sets)
-
-
-def rise_heat(score: Score, size: tuple[int, int], p0: float, seed: int, count: int = 400,
-              cells: int = 7, keep: float = 0.5, shrink: float = 0.0) -> np.ndarray:
+def rise_heat(score: Score, size: tuple[int, int], p0: float, seed: int, count: int = 200,
+              cells: int = 7, keep: float = 0.5, shrink: float = 2.0) -> np.ndarray:
     """RISE (Petsiuk et al. 2018): `count` random masks, each a `cells` x `cells` grid of kept
     (probability `keep`) cells, smoothly enlarged and shifted at random; a pixel's heat is the
     class probability's mean when it is kept minus its mean when it is deleted, shrunk towards
@@ -188,51 +174,9 @@ def random_masks(size: tuple[int, int], count: int, cells: int, keep: float, see
     return masks
 
 
-def pixel_heat(score: Score, size: tuple[int, int], p0: float, changes: np.ndarray) -> np.ndarray:
-    """Pixel-wise occlusion: the drop when each pixel alone is deleted; pixels already at the
-    background (nothing to delete) get 0 without a run."""
-    ys, xs = np.nonzero(changes > 0)
-    heat = np.zeros(size, np.float32)
-    if len(ys):
-        masks = np.ones((len(ys), *size), np.float32)
-        masks[np.arange(len(ys)), ys, xs] = 0.0
-        heat[ys, xs] = p0 - score(masks)
-    return heat
-
-
-def shared_heat(score: Score, size: tuple[int, int], p0: float, changes: np.ndarray,
-                patches: tuple[int, ...] = (2, 4, 7)) -> np.ndarray:
-    """Occlusion at several patch sizes where each patch's drop is shared among its pixels by
-    how much deleting it changed them (|x - background|): a pixel already at the background
-    changed nothing and gets no share. Averaged over the patches that cover each pixel."""
-    sets = [patch_masks(size, *scaled_patch(size, patch)) for patch in patches]
-    drops = p0 - score(np.concatenate(sets))
-    heat, start = np.zeros(size, np.float32), 0
-    for masks in sets:
-        deleted = 1.0 - masks
-        totals = (deleted * changes).reshape(len(masks), -1).sum(axis=1)
-        part = drops[start : start + len(masks)]
-        shares = np.where(totals > 0, part / np.maximum(totals, 1e-12), 0.0)
-        heat += changes * np.tensordot(shares, deleted, axes=1) / np.maximum(deleted.sum(axis=0), 1.0)
-        start += len(masks)
-    return heat / len(sets)
-
-
-METHOD_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
-    OCCLUSION: lambda score, size, p0, seed, changes: occlusion_heat(score, size, p0),
-    "multiscale": lambda score, size, p0, seed, changes: multiscale_heat(score, size, p0),
-    "rise": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed),
-    "pixel": lambda score, size, p0, seed, changes: pixel_heat(score, size, p0, changes),
-    "shared": lambda score, size, p0, seed, changes: shared_heat(score, size, p0, changes),
-    "occlusion-x": lambda score, size, p0, seed, changes: occlusion_heat(score, size, p0) * changes,
-    "multiscale-x": lambda score, size, p0, seed, changes: multiscale_heat(score, size, p0) * changes,
-    "rise-200": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200),
-    "rise-300": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 300),
-    "rise-300-5": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 300, 5),
-    "rise-200-x": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200) * changes,
-    "rise-200-s2": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200, shrink=2.0),
-    "rise-200-s3": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed, 200, shrink=3.0),
-    "rise-x": lambda score, size, p0, seed, changes: rise_heat(score, size, p0, seed) * changes,
+METHOD_FUNCTIONS: dict[str, Callable[[Score, tuple[int, int], float, int], np.ndarray]] = {
+    RISE: lambda score, size, p0, seed: rise_heat(score, size, p0, seed),
+    OCCLUSION: lambda score, size, p0, seed: occlusion_heat(score, size, p0),
 }
 
 
