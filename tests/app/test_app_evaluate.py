@@ -287,9 +287,9 @@ async def test_many_classes_scroll_and_names_stay_literal(make_app, tmp_path):
         heat = screen.query_one(ConfusionMatrix)
         assert heat.max_scroll_x > 0 and heat.max_scroll_y > 0  # both ways
         heat.scroll_to(y=heat.max_scroll_y, animate=False)
-        await pilot.pause()
-        assert "29 [b]class…   1" in screen_text(app)  # the last row, its label cut to fit, then its counts
+        # the last row, its label cut to fit, then its counts (drawn once the scroll is painted)
+        await wait_for(pilot, lambda: "29 [b]class…   1" in screen_text(app))
         screen.query_one(TabbedContent).active = MISTAKES_TAB
-        await pilot.pause()
+        await wait_for(pilot, lambda: "[red]odd.png" in screen_text(app))
         card = screen_text(app)
         assert "[red]odd.png" in card and "→ [b]class-01 9…" in card  # the card's caption, as written, cut to fit
