@@ -131,3 +131,27 @@ def test_the_overlay_is_the_input_enlarged_with_warm_pixels_where_the_heat_is() 
     assert hot[0] > 200 and hot[0] > hot[2] + 100  # warm: red well above blue
     assert tuple(cold) == (128, 128, 128)  # no heat: the input as it is
     assert ex.regions(heat, 3) == [{"x": 2, "y": 1, "width": 3, "height": 2, "share": 1.0}]
+
+
+def test_a_model_with_randomised_weights_is_explained_differently(runtime: Runtime, tmp_path: Path) -> None:
+    """The sanity check (Adebayo et al. 2018) as bench/explain_faithfulness.py runs it: the
+    default method's maps of the tiny cnn and of a copy with its weights permuted have a low rank
+    correlation, while the same model gives the same map twice."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import explain_faithfulness as bench
+
+    random_folder = tmp_path / "random"
+    random_folder.mkdir()
+    bench.randomised(runtime._files["cnn"], random_folder)
+    shuffled = Runtime(random_folder, device="cpu", threads=1)
+    data = np.load(onnx_models.SAMPLE)
+    info, random_info = runtime.info("cnn"), shuffled.info("cnn")
+    rhos = []
+    for picture in data["x_test"][:6]:
+        x = to_model_input(Image.fromarray(picture), "auto", True, (28, 28))
+        e = ex.explain(runtime, info, x)
+        assert bench.spearman(e.heat, ex.explain(runtime, info, x).heat) == pytest.approx(1.0)
+        rhos.append(bench.spearman(e.heat, ex.explain(shuffled, random_info, x, e.label_index).heat))
+    assert float(np.mean(np.abs(rhos))) < 0.5  # 0.26 measured; the same model gives 1
