@@ -255,6 +255,115 @@ def our_pipeline(folder: Path, manifest: dict, size: tuple[int, int], channels: 
     return seconds
 
 
+def fair_split(folder: Path) -> tuple[dict, tuple[int, int], int]:
+    """The split manifest, size and channels `dl-train folder` would choose for FOLDER with its defaults (no training)."""
+    from trainer.folder_command import scan_folder
+    from trainer.folders.images import choose_channels, choose_size
+    from trainer.folders.split import split as make_split
+
+    found = scan_folder(folder)
+    return make_split(found).manifest(), choose_size(found), choose_channels(found)
+
+
+def fair(name: str, folder: Path, work: Path, rounds: int) -> list[dict]:
+    """Issue 20's target, measured fairly: the SAME model (ours, then the notebook CNN) fitted one
+    epoch at a time (validation included, as each tool does it) from (a) our uint8 cache pipeline
+    with the augmentation the defaults choose (`ours-aug`) and (b) without (`ours-plain`), and (c)
+    image_dataset_from_directory(...).cache() on the same files (`keras-cache`); in turns (a b c a
+    b c ...), one warm-up epoch each first (tracing, Keras's cache filling), the median of ROUNDS."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.folder_model import build_folder_cnn
+    from trainer.folder_training import Arrays, _Monitor, chosen_augment, train_pipeline
+    from trainer.folders.cache import decode
+
+    manifest, size, channels = fair_split(folder)
+    classes = len(manifest["classes"])
+    parts = _link_splits(folder, manifest, work / "links")
+    arrays = {}
+    for part in ("train", "val"):
+        paths = [folder / rel for rel, _ in manifest["files"][part]]
+        pictures, failed = decode(paths, size, channels)
+        assert not failed, failed[:3]
+        arrays[part] = Arrays(pictures, np.array([label for _, label in manifest["files"][part]], dtype=np.int64))
+    train, val = arrays["train"], arrays["val"]
+    augment = chosen_augment("auto", len(train), classes)
+    mode = "rgb" if channels == 3 else "grayscale"
+
+    def load(part, shuffle):
+        return keras.utils.image_dataset_from_directory(parts[part], image_size=size, color_mode=mode, batch_size=32,
+                                                        shuffle=shuffle, seed=0, class_names=manifest["classes"],
+                                                        verbose=False).cache().prefetch(tf.data.AUTOTUNE)
+
+    keras_train, keras_val = load("train", True), load("val", False)
+    rows = []
+    for model_name in ("folder-cnn", "notebook-cnn"):
+        keras.utils.set_random_seed(0)
+        if model_name == "folder-cnn":
+            inner = build_folder_cnn(size, channels, classes)
+        else:  # the notebook's, its Rescaling(1/255) taken out: both feeds give it [0, 1]
+            inner = keras.Sequential(notebook_cnn(size, channels, classes).layers[1:])
+            inner.build((None, *size, channels))
+        scaled = keras.Sequential([keras.Input((*size, channels)), keras.layers.Rescaling(1 / 255), inner])  # Keras's 0..255 floats
+        for model in (inner, scaled):
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        checkpoints = work / "checkpoints" / model_name
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        feeds = {"ours-aug": train_pipeline(train, 32, 0, augment, None), "ours-plain": train_pipeline(train, 32, 0, "none", None),
+                 "keras-cache": keras_train}
+        if augment == "none":
+            del feeds["ours-aug"]
+        figures: dict[str, list[tuple[float, float]]] = {feed: [] for feed in feeds}
+        histories: dict[str, list[dict]] = {feed: [] for feed in feeds}  # best weights saved on a better epoch only, as in a run
+
+        def epoch(feed: str, inner=inner, scaled=scaled, feeds=feeds, checkpoints=checkpoints,
+                  histories=histories) -> tuple[float, float]:
+            started, used = time.monotonic(), cpu_seconds()
+            if feed == "keras-cache":
+                scaled.fit(keras_train, validation_data=keras_val, epochs=1, verbose=0)
+            else:  # as fit_folder does: its validation pass and best-weights save in _Monitor
+                monitor = _Monitor(val, classes, histories[feed], checkpoints, None)
+                done = inner.fit(feeds[feed], epochs=1, verbose=0, callbacks=[monitor], shuffle=False)
+                histories[feed].append({k: float(v[-1]) for k, v in done.history.items()})  # as ProgressCallback keeps it
+            return time.monotonic() - started, cpu_seconds() - used
+
+        for feed in feeds:  # warm-up
+            epoch(feed)
+        for _ in range(rounds):
+            for feed in feeds:
+                figures[feed].append(epoch(feed))
+        keras_wall = statistics.median(w for w, _ in figures["keras-cache"])
+        keras_cpu = statistics.median(c for _, c in figures["keras-cache"])
+        for feed, measured in figures.items():
+            wall, cpu = statistics.median(w for w, _ in measured), statistics.median(c for _, c in measured)
+            row = {"set": name, "train": len(train), "val": len(val), "size": "x".join(map(str, size)) + ("c" if channels == 3 else ""),
+                   "model": model_name, "pipeline": feed, "augment": augment if feed == "ours-aug" else "none",
+                   "epoch_cpu_s": round(cpu, 3), "epoch_s": round(wall, 3), "cpu_ratio": round(cpu / keras_cpu, 3),
+                   "wall_ratio": round(wall / keras_wall, 3), "rounds": rounds,
+                   "cpu_each": [round(c, 3) for _, c in measured], "wall_each": [round(w, 3) for w, _ in measured]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main_fair(args) -> int:
+    rows = []
+    for name in args.sets.split(","):
+        folder = make(name, args.work / "sets" / (name if name != "fashion" else f"fashion-{args.fashion_count}"),
+                      args.fashion_count)
+        rows += fair(name, folder, args.work / "fair" / name, args.rounds)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"load_average": os.getloadavg(), "cores": os.cpu_count(), "rows": rows}, indent=1) + "\n")
+    print("\n| set | train | size | model | pipeline | CPU s/epoch | wall s/epoch | CPU ratio (ours / Keras) | wall ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['set']} | {row['train']} | {row['size']} | {row['model']} | {row['pipeline']} | {row['epoch_cpu_s']:.2f} "
+              f"| {row['epoch_s']:.2f} | {row['cpu_ratio']:.2f} | {row['wall_ratio']:.2f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="letters,imbalanced,digits8", help="comma-separated: letters, imbalanced, digits8, fashion")
@@ -263,8 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keras-epochs", type=int, default=10)
     parser.add_argument("--ours", default="", help="extra dl-train folder options, space-separated (default: none: its defaults)")
     parser.add_argument("--json", type=Path, help="also write the rows here, as JSON")
+    parser.add_argument("--fair", action="store_true", help="the fair comparison instead: the same model from each pipeline (fair())")
+    parser.add_argument("--rounds", type=int, default=3, help="--fair: measured epochs a pipeline, after its warm-up")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.fair:
+        return main_fair(args)
     rows = []
     for name in args.sets.split(","):
         folder = make(name, args.work / "sets" / (name if name != "fashion" else f"fashion-{args.fashion_count}"),
