@@ -263,3 +263,26 @@ def test_large_sets_get_a_fixed_cosine_budget_and_no_augmentation():
     assert ft.chosen_augment("auto", 54_000, 10) == "none"
     assert ft.chosen_augment("auto", ft.AUGMENT_BELOW * 10 - 1, 10) == "shift"
     assert ft.chosen_augment("shift", 54_000, 10) == "shift"
+
+
+def _column_centres(pictures: np.ndarray) -> np.ndarray:
+    """The brightness-weighted mean column of each picture [N, H, W, 1]."""
+    mass = pictures[..., 0].sum(axis=1)
+    return (mass * np.arange(pictures.shape[2])).sum(axis=1) / mass.sum(axis=1)
+
+
+def test_moves_shift_and_zoom_in_one_affine_never_flipping():
+    from trainer import folder_training as ft
+    from trainer.folder_model import SHIFT, ZOOM
+
+    assert ft.moves("none", 0) is None
+    pictures = np.zeros((256, 32, 32, 1), np.float32)
+    pictures[:, 12:20, 4:10] = 1.0  # a bar left of the centre: its column centre is 6.5
+    moved = np.asarray(ft.moves("shift", 0)(pictures))
+    assert moved.shape == pictures.shape and moved.min() >= 0.0 and moved.max() <= 1.0 + 1e-6
+    centres = _column_centres(moved)
+    bound = SHIFT * 32 + ZOOM * (15.5 - 6.5) + 0.5  # the shift plus the zoom's pull towards or away from the centre
+    assert np.all(np.abs(centres - 6.5) <= bound)  # never mirrored (that would put it at 24.5)
+    assert np.std(centres) > 0.5 and len(np.unique(np.round(centres, 3))) > 100  # each picture its own move
+    flipped = _column_centres(np.asarray(ft.moves("shift-flip", 0)(pictures)))
+    assert 0.3 < np.mean(flipped > 15.5) < 0.7  # shift-flip mirrors about half
