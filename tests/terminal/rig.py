@@ -34,17 +34,28 @@ class Display:
     """An Xvfb server on a free display number."""
 
     def __init__(self) -> None:
+        # Another Xvfb (a second test run, a person using the rig) may take a free-looking number
+        # between our look and our start: ours then exits ("server already active") while the
+        # other's socket is there, and the windows would open on a display that is not ours.
+        # So a number is ours only once our own Xvfb is still running with its socket made.
         for number in range(90, 140):
-            if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-                break
-        self.name = f":{number}"
-        self.process = subprocess.Popen(["Xvfb", self.name, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            if time.monotonic() > deadline or self.process.poll() is not None:
+            if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+                continue
+            self.name = f":{number}"
+            self.process = subprocess.Popen(["Xvfb", self.name, "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while self.process.poll() is None and time.monotonic() < deadline:
+                if Path(f"/tmp/.X11-unix/X{number}").exists():
+                    time.sleep(0.2)  # a server that lost the race exits within moments of starting
+                    if self.process.poll() is None:
+                        return
+                    break
+                time.sleep(0.05)
+            if self.process.poll() is None:  # never made its socket
+                self.process.kill()
                 raise RuntimeError("Xvfb did not start")
-            time.sleep(0.05)
+        raise RuntimeError("Xvfb did not start: no free display number from :90 to :139")
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPLAY": self.name}
@@ -98,6 +109,8 @@ class Terminal:
                                    env=self.display.env(), capture_output=True, text=True, check=False).stdout.split()
             if found:
                 return found[0]
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the terminal exited (code {self.process.returncode}) before its window appeared")
             time.sleep(0.1)
         raise RuntimeError("the terminal window did not appear")
 
