@@ -13,7 +13,8 @@ are not .png, duplicates, leaks) and exits 0 with two classes or more, else 2 (F
 seconds first). `folder DIR --name NAME` trains as a model named NAME and also writes `NAME.split.json`.
 FAKE_TRAINER_EXPORT: an .onnx file copied (atomically) to `<--out>/<model>.onnx` at export, or a
 folder whose every file is copied into `--out` (the VAE's encoder, decoder and weights), after
-FAKE_TRAINER_EXPORT_DELAY seconds.
+FAKE_TRAINER_EXPORT_DELAY seconds, or once the file FAKE_TRAINER_EXPORT_GATE exists (a test lets the
+export go on when it has seen what it waits for, however slow the machine).
 """
 
 from __future__ import annotations
@@ -175,6 +176,10 @@ def train() -> int:
     elif source:
         copies = {Path(source): args.out / f"{model}.onnx"}
     time.sleep(float(os.environ.get("FAKE_TRAINER_EXPORT_DELAY", "0")))  # dl-train tests, then exports
+    if gate := os.environ.get("FAKE_TRAINER_EXPORT_GATE"):
+        deadline = time.monotonic() + 60  # a hang guard: the test opens the gate long before
+        while not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
     for origin, path in copies.items():
         temporary = path.with_name(f".{path.name}.tmp")
         shutil.copyfile(origin, temporary)

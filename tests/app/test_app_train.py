@@ -309,15 +309,17 @@ async def test_one_epoch_is_not_epochs(make_app):
         assert "1 epochs" not in log_text(screen)
 
 
-async def test_exporting_shows_while_the_model_is_written(make_app, monkeypatch, tiny_models):
+async def test_exporting_shows_while_the_model_is_written(make_app, monkeypatch, tiny_models, tmp_path):
     monkeypatch.setenv("FAKE_TRAINER_EXPORT", str(tiny_models / "cnn.onnx"))
-    monkeypatch.setenv("FAKE_TRAINER_EXPORT_DELAY", "1.5")
+    gate = tmp_path / "export-now"  # the fake exports only once the test has seen "exporting"
+    monkeypatch.setenv("FAKE_TRAINER_EXPORT_GATE", str(gate))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_train(pilot, epochs=1)
         await pilot.press("s")
         status = screen.query_one("#train-status", Static)
         await wait_for(pilot, lambda: "exporting" in str(status.render()))  # between the last epoch and done
+        gate.touch()
         await wait_for(pilot, lambda: "done" in log_text(screen))
         assert "exporting" not in str(status.render())
         await wait_for(pilot, lambda: not screen.running or isinstance(app.screen, KeepModelScreen))
