@@ -14,7 +14,7 @@ images) the moving averages of 0.99 lag the weights for many epochs and the expo
 than about 44 steps an epoch it is lower still (bn_momentum): the start's share of the
 averages is at most 1% after one epoch, and never below 0.5.
 
-Augmentation (`augmenter`) runs in the input pipeline, never inside the model, so the export
+Augmentation (`trainer.folder_training.moves`) runs in the input pipeline, never inside the model, so the export
 holds inference layers only.
 
 Imports TensorFlow: import it only inside command bodies.
@@ -78,17 +78,3 @@ def build_folder_cnn(size: tuple[int, int], channels: int, classes: int, name: s
     probabilities = layers.Dense(classes, activation="softmax", kernel_regularizer=keras.regularizers.l2(WEIGHT_DECAY),
                                  name="probabilities")(x)
     return keras.Model(image, probabilities, name=name)
-
-
-def augmenter(kind: str, seed: int) -> keras.Sequential | None:
-    """The training-time moves of --augment KIND ("none", "shift" or "shift-flip"), applied to
-    whole batches in the input pipeline; None for "none"."""
-    if kind == "none":
-        return None
-    moves: list[layers.Layer] = [
-        layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest", seed=seed),
-        layers.RandomZoom(ZOOM, ZOOM, fill_mode="nearest", seed=seed + 1),
-    ]
-    if kind == "shift-flip":
-        moves.append(layers.RandomFlip("horizontal", seed=seed + 2))
-    return keras.Sequential(moves, name="augment")
