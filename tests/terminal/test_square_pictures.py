@@ -10,6 +10,8 @@ in xterm (half-cells and Sixel) and kitty with fonts of different cell shapes, a
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -82,12 +84,12 @@ def inside(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> 
     return ox <= x and oy <= y and x + width <= ox + other_width and y + height <= oy + other_height
 
 
-def command(setup: str, graphics: str, models: Path, images: Path) -> list[str]:
+def command(setup: str, graphics: str, models: Path, images: Path, server: str) -> list[str]:
     app = [sys.executable, "-c", "from tui.cli import main; main()", str(images), "--models", str(models),
            "--graphics", graphics]
     if setup.startswith("tmux"):
         # A private server, no user configuration; tmux passes the cell size on in TIOCGWINSZ.
-        return ["tmux", "-L", f"dl-tui-square-{id(app)}", "-f", "/dev/null", "new-session", *app]
+        return ["tmux", "-L", server, "-f", "/dev/null", "new-session", *app]
     return app
 
 
@@ -105,7 +107,8 @@ def open_terminal(display: Display, kind: str, options: tuple[str, ...], argv: l
 @pytest.mark.parametrize(("setup", "kind", "options", "graphics"), SETUPS, ids=[setup[0] for setup in SETUPS])
 def test_a_square_picture_is_square_on_screen(display, white_models, white_image, setup, kind, options, graphics,
                                               size):
-    terminal = open_terminal(display, kind, options, command(setup, graphics, white_models, white_image), size)
+    server = f"dl-tui-square-{os.getpid()}-{setup}-{size[0]}x{size[1]}"
+    terminal = open_terminal(display, kind, options, command(setup, graphics, white_models, white_image, server), size)
     try:
         terminal.settle()
         cell = terminal.cell()
@@ -115,6 +118,8 @@ def test_a_square_picture_is_square_on_screen(display, white_models, white_image
         latent = terminal.settle()
     finally:
         terminal.close()
+        if setup.startswith("tmux"):  # its server outlives the terminal, with the app in it
+            subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
     SHOTS.mkdir(parents=True, exist_ok=True)
     name = f"{setup}-{size[0]}x{size[1]}"
     Image.fromarray(classify).save(SHOTS / f"{name}-classify.png")
