@@ -37,7 +37,7 @@ async def classify_digit(pilot):
 async def shown(pilot, screen, label_index: int | None):
     """Wait for the heat map of the class asked for (None: the top class) and return it."""
     heat_map = screen.query_one(HeatMap)
-    await wait_for(pilot, lambda: heat_map.explained is not None and heat_map.explained.key == screen._explain_key
+    await wait_for(pilot, lambda: heat_map.explained is not None and heat_map.explained.key == heat_map.asked
                    and screen.explain_class == label_index and heat_map.picture.image is not None)
     return heat_map.explained
 

@@ -30,7 +30,7 @@ from tui.screens.base import AppScreen
 from tui.text import clean, one_line, plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.file_browser import ImageTree, first_image
-from tui.widgets.heat_map import Explained, HeatMap, explain_input
+from tui.widgets.heat_map import HeatMap
 from tui.widgets.iris_pane import IrisPane
 from tui.widgets.picture import from_array, picture
 
@@ -165,7 +165,6 @@ class ClassifyScreen(AppScreen):
         self._last_size = (28, 28)
         self.explaining = False  # e: the heat map shown in the model input's place
         self.explain_class: int | None = None  # the class explained ([ and ]); None: the top class
-        self._explain_key: tuple[object, ...] = ()  # the explanation asked for last
 
     def compose(self) -> ComposeResult:
         """Tabs for images and iris; the image tab is browser, pictures and bars."""
@@ -257,7 +256,7 @@ class ClassifyScreen(AppScreen):
         self.current = path
         self.query_one("#original").border_title = plain(path.name)
         self.explain_class = None  # a new picture: its top class first
-        self.workers.cancel_group(self, "explain")
+        self.query_one(HeatMap).cancel()
         if self.models:
             self.classify(path, list(self.models), self.polarity if self.polarity_given else None,
                           self.normalize if self.normalize_given else None)
@@ -382,18 +381,15 @@ class ClassifyScreen(AppScreen):
         if self.explaining:
             self._explain_now()
         else:
-            self.workers.cancel_group(self, "explain")
-            self._explain_key = ()
+            self.query_one(HeatMap).stop()
         self.refresh_bindings()
 
     def action_explain_class(self, delta: int) -> None:
         """Explain the next (or previous) class of the model."""
-        info, shown = self.explained_model, self.query_one(HeatMap).explained
+        info = self.explained_model
         if info is None or not info.labels:
             return
-        start = self.explain_class if self.explain_class is not None else (
-            shown.label_index if shown is not None and not shown.error else 0)
-        self.explain_class = (start + delta) % len(info.labels)
+        self.explain_class = self.query_one(HeatMap).next_class(self.explain_class, delta, len(info.labels))
         self._explain_now()
 
     def _explain_now(self) -> None:
@@ -403,35 +399,12 @@ class ClassifyScreen(AppScreen):
         info = self.explained_model
         x = None if info is None else input_for(self._inputs, info)
         if info is None or x is None:
-            self.workers.cancel_group(self, "explain")
-            self._explain_key = ()
+            heat_map.stop()
             heat_map.clear("no picture to explain" if self.models else "no digit classifier")
             return
         if self.explain_class is not None and self.explain_class >= len(info.labels):
             self.explain_class = None
-        self._explain_key = (self.current, info.name, self.explain_class, id(x))
-        heat_map.waiting()
-        self.explain(self._explain_key, info, x, self.explain_class)
-
-    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
-    def explain(self, key: tuple[object, ...], info: ModelInfo, x: np.ndarray, label_index: int | None) -> None:
-        """Explain one input off the UI thread; a newer request (another picture, model or class)
-        cancels this one, and a result that comes anyway is not shown."""
-        explained = explain_input(self.runtime, info, x, label_index, key)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.ExplanationReady(explained))
-
-    @dataclass
-    class ExplanationReady(Message):
-        """An explanation made by the worker."""
-
-        explained: Explained
-
-    @on(ExplanationReady)
-    def _explained(self, event: ClassifyScreen.ExplanationReady) -> None:
-        """Show the heat map, if it is still the one asked for."""
-        if self.explaining and event.explained.key == self._explain_key:
-            self.query_one(HeatMap).show(event.explained)
+        heat_map.request(self.runtime, info, x, self.explain_class, (self.current, info.name, self.explain_class, id(x)))
 
     def _show_settings(self) -> None:
         norm = "on" if self.normalize else "off"

@@ -26,7 +26,7 @@ from tui.screens.saving import SavesPng
 from tui.text import plain
 from tui.widgets.bar_columns import BarColumns
 from tui.widgets.canvas import DrawingCanvas
-from tui.widgets.heat_map import DEBOUNCE, Explained, HeatMap, explain_input
+from tui.widgets.heat_map import DEBOUNCE, HeatMap
 from tui.widgets.picture import from_array, picture
 
 # `dl-tui classify`'s defaults (no --polarity or --normalize given): the bars show what it will say of
@@ -108,7 +108,6 @@ class DrawScreen(AppScreen, SavesPng):
         self.saved: np.ndarray | None = None  # the pixels last written to a PNG
         self.explaining = False  # e: the heat map shown in the model input's place
         self.explain_class: int | None = None  # the class explained ([ and ]); None: the top class
-        self._explain_key: tuple[object, ...] = ()  # the explanation asked for last
         self._explained_input: np.ndarray | None = None  # the first model's input, last classified
         self._explain_timer: Timer | None = None
 
@@ -251,20 +250,16 @@ class DrawScreen(AppScreen, SavesPng):
 
     def action_explain_class(self, delta: int) -> None:
         """Explain the next (or previous) class of the first model (kept while you draw)."""
-        shown = self.query_one(HeatMap).explained
         if not self.models or not self.models[0].labels:
             return
-        start = self.explain_class if self.explain_class is not None else (
-            shown.label_index if shown is not None and not shown.error else 0)
-        self.explain_class = (start + delta) % len(self.models[0].labels)
+        self.explain_class = self.query_one(HeatMap).next_class(self.explain_class, delta, len(self.models[0].labels))
         self._explain_now()
 
     def _stop_explaining(self) -> None:
         if self._explain_timer is not None:
             self._explain_timer.stop()
             self._explain_timer = None
-        self.workers.cancel_group(self, "draw-explain")
-        self._explain_key = ()
+        self.query_one(HeatMap).stop()
 
     def _explain_soon(self) -> None:
         """Explain once the drawing has rested a moment: a drag classifies many times a second."""
@@ -283,28 +278,7 @@ class DrawScreen(AppScreen, SavesPng):
         info = self.models[0]
         if self.explain_class is not None and self.explain_class >= len(info.labels):
             self.explain_class = None
-        self._explain_key = (pixels.tobytes(), info.name, self.explain_class)
-        heat_map.waiting()
-        self.explain(self._explain_key, info, x, self.explain_class)
-
-    @work(thread=True, exclusive=True, group="draw-explain", exit_on_error=False)
-    def explain(self, key: tuple[object, ...], info: ModelInfo, x: np.ndarray, label_index: int | None) -> None:
-        """Explain the drawing off the UI thread; the next change cancels it."""
-        explained = explain_input(self.runtime, info, x, label_index, key)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.ExplanationReady(explained))
-
-    @dataclass
-    class ExplanationReady(Message):
-        """An explanation made by the worker."""
-
-        explained: Explained
-
-    @on(ExplanationReady)
-    def _explained(self, event: DrawScreen.ExplanationReady) -> None:
-        """Show the heat map, if it is for the drawing as it is now."""
-        if self.explaining and event.explained.key == self._explain_key:
-            self.query_one(HeatMap).show(event.explained)
+        heat_map.request(self.runtime, info, x, self.explain_class, (pixels.tobytes(), info.name, self.explain_class))
 
     def on_resize(self) -> None:
         """Fit the stacked bar columns again once laid out."""

@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from tui.runtime import ModelInfo
 from tui.terminal import Graphics
@@ -80,6 +83,7 @@ class HeatMap(Vertical):
         super().__init__(id=id, classes=classes)
         self.graphics = graphics
         self.explained: Explained | None = None  # what the picture shows now
+        self.asked: tuple[Any, ...] = ()  # the explanation asked for last: only it is shown
 
     def compose(self) -> ComposeResult:
         """The picture, and the note under it."""
@@ -97,6 +101,48 @@ class HeatMap(Vertical):
         note.update(line if isinstance(line, Text) else plain(line))
         note.set_class(error, "-error")
         note.display = bool(line)
+
+    def request(self, runtime: Any, info: ModelInfo, x: np.ndarray, label_index: int | None,
+                key: tuple[Any, ...]) -> None:
+        """Explain X for LABEL_INDEX (None: the top class) in a worker; a newer request cancels this
+        one, and a result that comes anyway for an older KEY is not shown."""
+        self.asked = key
+        self.waiting()
+        self._explain(runtime, info, x, label_index, key)
+
+    def cancel(self) -> None:
+        """Stop the explanation being made (the one asked for is still awaited)."""
+        self.workers.cancel_node(self)
+
+    def stop(self) -> None:
+        """Stop the explanation being made, and show none that comes late."""
+        self.cancel()
+        self.asked = ()
+
+    def next_class(self, current: int | None, delta: int, classes: int) -> int:
+        """The class DELTA after CURRENT (None: after the one shown, else after the first) of CLASSES."""
+        shown = self.explained
+        start = current if current is not None else (
+            shown.label_index if shown is not None and not shown.error else 0)
+        return (start + delta) % classes
+
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
+    def _explain(self, runtime: Any, info: ModelInfo, x: np.ndarray, label_index: int | None,
+                 key: tuple[Any, ...]) -> None:
+        explained = explain_input(runtime, info, x, label_index, key)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Ready(explained))
+
+    @dataclass
+    class Ready(Message):
+        """An explanation made by the worker."""
+
+        explained: Explained
+
+    @on(Ready)
+    def _ready(self, event: HeatMap.Ready) -> None:
+        if event.explained.key == self.asked:
+            self.show(event.explained)
 
     def waiting(self, line: str = "explaining…") -> None:
         """Made anew: the last picture stays (no flicker while drawing), the note says so."""
